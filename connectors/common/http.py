@@ -1,0 +1,140 @@
+"""One HTTP client for every platform: timeouts always, retries on throttling and passing faults.
+
+A platform module supplies `check(response)`, which turns its envelope (an error body in an HTTP
+200, a 429, a 401) into the typed errors of `errors.py` and returns the parsed body. Everything
+about *when* to retry lives here: `RetriableError` and transport failures are retried with
+exponential backoff (honouring Retry-After), anything else propagates at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import requests
+
+from connectors.common.errors import ConnectorError, ProtocolError, RetriableError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        backoff = self.base_delay * (2 ** (attempt - 1))
+        return min(backoff * (0.5 + random.random()), self.max_delay)
+
+
+@dataclass
+class PullStats:
+    """Counters a pull reports as materialization metadata."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    pages: int = 0
+    rows: int = 0
+    bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_metadata(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "pages": self.pages,
+            "rows": self.rows,
+            "bytes": self.bytes,
+        }
+
+
+def make_session(user_agent: str = "omni-platform/0.1") -> requests.Session:
+    session = requests.Session()
+    session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"})
+    return session
+
+
+class HttpClient:
+    """Sends requests for one channel/shop and retries what is worth retrying."""
+
+    def __init__(
+        self,
+        channel: str,
+        shop_id: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        stats: PullStats | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.channel = channel
+        self.shop_id = shop_id
+        self.session = session or make_session()
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.stats = stats or PullStats()
+        self.sleep = sleep
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        check: Callable[[requests.Response], T],
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        prepare: Callable[[], dict[str, Any]] | None = None,
+    ) -> T:
+        """Send and check, retrying. `prepare()` (if given) is called before every attempt and
+        returns fresh keyword overrides, so signed requests get a new timestamp and signature."""
+        attempt = 0
+        while True:
+            attempt += 1
+            kwargs: dict[str, Any] = {"params": params, "data": data, "json": json, "headers": headers}
+            if prepare is not None:
+                kwargs.update(prepare())
+            try:
+                self.stats.requests += 1
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+                self.stats.bytes += len(response.content)
+                return check(response)
+            except RetriableError as exc:
+                error: Exception = exc
+                retry_after = exc.retry_after
+                if exc.__class__.__name__ == "RateLimited":
+                    self.stats.throttled += 1
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                error = exc
+                retry_after = None
+            except ConnectorError:
+                raise
+            except ValueError as exc:  # a body that does not parse: treat as a passing fault
+                error = ProtocolError(self.channel, self.shop_id, f"unreadable response from {url}: {exc}")
+                retry_after = None
+            if attempt >= self.retry.max_attempts:
+                if isinstance(error, ConnectorError):
+                    raise error
+                raise RetriableError(
+                    self.channel, self.shop_id, f"gave up after {attempt} attempts: {error}"
+                ) from error
+            delay = self.retry.delay(attempt, retry_after)
+            self.stats.retries += 1
+            log.warning("[%s/%s] attempt %d failed (%s); retrying in %.1fs",
+                        self.channel, self.shop_id, attempt, error, delay)
+            self.sleep(delay)

@@ -1,0 +1,62 @@
+"""PII scrubbing: plain phones, emails, names and addresses never reach disk.
+
+Each value is replaced by HMAC-SHA256(key, "<kind>:<normalised value>") in hex, so the same phone
+hashes the same on every channel (identity resolution joins on it) while the value cannot be read
+back without the key. The key comes from the environment (OMNI_PII_KEY) and is never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+_NON_DIGITS = re.compile(r"\D+")
+
+
+def normalise_phone(value: str) -> str | None:
+    """Digits only, without the China country code: '+86 138-0013-8000' -> '13800138000'."""
+    digits = _NON_DIGITS.sub("", value)
+    if len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    elif len(digits) == 15 and digits.startswith("0086"):
+        digits = digits[4:]
+    return digits or None
+
+
+def mask_phone(value: str | None) -> str | None:
+    """The masked form platforms show and operators recognise: 138****8000."""
+    if not value:
+        return None
+    digits = normalise_phone(value)
+    if not digits or len(digits) < 7:
+        return None
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+class PiiHasher:
+    def __init__(self, key: str | bytes) -> None:
+        if not key:
+            raise ValueError("the PII hashing key is empty: set OMNI_PII_KEY")
+        self._key = key.encode("utf-8") if isinstance(key, str) else key
+
+    def _digest(self, kind: str, normalised: str) -> str:
+        return hmac.new(self._key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+    def phone(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        digits = normalise_phone(str(value))
+        return self._digest("phone", digits) if digits else None
+
+    def email(self, value: str | None) -> str | None:
+        if not value or not str(value).strip():
+            return None
+        return self._digest("email", str(value).strip().lower())
+
+    def text(self, value: str | None, kind: str = "text") -> str | None:
+        """Names and addresses: whitespace-folded, then hashed (kind separates name from address)."""
+        if value is None:
+            return None
+        folded = " ".join(str(value).split())
+        return self._digest(kind, folded) if folded else None

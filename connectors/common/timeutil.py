@@ -1,0 +1,59 @@
+"""Time helpers. Business days are China days (Asia/Shanghai); everything stored is UTC."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+CST_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def china_day_start(day: date) -> datetime:
+    """00:00 of a China day, as an aware UTC datetime."""
+    return datetime(day.year, day.month, day.day, tzinfo=CHINA_TZ).astimezone(UTC)
+
+
+def china_days_window(first: date, last: date) -> tuple[datetime, datetime]:
+    """[first 00:00, last+1 00:00) in China time, as aware UTC datetimes."""
+    return china_day_start(first), china_day_start(last + timedelta(days=1))
+
+
+def china_date(ts: datetime) -> date:
+    return ts.astimezone(CHINA_TZ).date()
+
+
+def iter_days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def parse_cst(text: str) -> datetime:
+    """'yyyy-MM-dd HH:mm:ss' in Beijing time with no offset (TOP, JD, PDD responses) -> aware UTC."""
+    return datetime.strptime(text, CST_FORMAT).replace(tzinfo=CHINA_TZ).astimezone(UTC)
+
+
+def format_cst(ts: datetime) -> str:
+    if ts.tzinfo is None:
+        raise ValueError(f"naive datetime {ts!r}: pass an aware datetime")
+    return ts.astimezone(CHINA_TZ).strftime(CST_FORMAT)
+
+
+def split_window(start: datetime, end: datetime, max_span: timedelta) -> list[tuple[datetime, datetime]]:
+    """Split [start, end) into consecutive half-open windows no longer than `max_span`."""
+    if end <= start:
+        return []
+    windows = []
+    cursor = start
+    while cursor < end:
+        upper = min(cursor + max_span, end)
+        windows.append((cursor, upper))
+        cursor = upper
+    return windows
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

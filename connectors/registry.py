@@ -1,0 +1,66 @@
+"""The channel registry: one line per sales channel.
+
+`source` names the connector family (one folder under connectors/, one raw view prefix, one
+staging model): Tmall and Taobao shops both speak TOP, so they share the `top` source.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import pyarrow as pa
+
+from connectors.common.http import PullStats
+from connectors.common.pii import PiiHasher
+from connectors.config import ShopConfig
+
+
+class Source(Protocol):
+    """What every connector offers: pull one entity for one half-open UTC window, page by page."""
+
+    stats: PullStats
+
+    def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
+        """Yield pages in `connectors.common.records.LANDING_SCHEMA`, PII already scrubbed,
+        every row's modified_at inside [start, end)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    channel: str
+    source: str
+    entities: tuple[str, ...]
+    label: str
+    factory: str  # "module:Class", imported only when a pull runs
+
+    def build(self, shop: ShopConfig, pii: PiiHasher) -> Source:
+        module, _, name = self.factory.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        source: Source = cls(shop, pii)
+        return source
+
+
+CHANNELS: dict[str, ChannelSpec] = {
+    spec.channel: spec
+    for spec in (
+        ChannelSpec("shopify", "shopify", ("orders", "customers"), "Shopify store", "connectors.shopify.source:ShopifySource"),
+        ChannelSpec("tmall", "top", ("orders",), "Tmall", "connectors.top.source:TopSource"),
+        ChannelSpec("taobao", "top", ("orders",), "Taobao", "connectors.top.source:TopSource"),
+        ChannelSpec("pos", "pos", ("orders", "customers"), "Offline stores (POS)", "connectors.pos.source:PosSource"),
+    )
+}
+
+
+def sources() -> dict[str, list[str]]:
+    """source -> channels that speak it."""
+    out: dict[str, list[str]] = {}
+    for spec in CHANNELS.values():
+        out.setdefault(spec.source, []).append(spec.channel)
+    return out

@@ -1,0 +1,172 @@
+"""One loopback HTTP server for every platform simulator.
+
+Each simulator owns a path prefix (`/shopify/`, `/top/`, ...) and turns a `SimRequest` into a
+`SimResponse`; this module only does HTTP. The server is what `omni sandbox serve` runs and what
+tests start in a background thread on a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from connectors.sandbox.world import World, cached_world
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    seed: int
+    people: int
+    start: date
+    end: date
+    rate_limits: bool = True  # off for throughput benchmarks
+    now: datetime | None = None  # the platforms' clock; default: the end of the world
+
+    def world(self) -> World:
+        return cached_world(self.seed, self.people, self.start, self.end)
+
+
+@dataclass
+class SimRequest:
+    method: str
+    path: str  # the path below the simulator's prefix, e.g. "/shopify-intl/admin/api/2024-10/orders.json"
+    query: dict[str, str]  # last value wins for repeated keys
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    base_url: str  # scheme://host:port + the simulator's prefix, for absolute links
+
+    @property
+    def form(self) -> dict[str, str]:
+        """Query string and form body merged (TOP puts system params in one, business in the other)."""
+        merged = dict(self.query)
+        content_type = self.headers.get("content-type", "")
+        if self.body and "application/x-www-form-urlencoded" in content_type:
+            merged.update(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
+        return merged
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8")) if self.body else None
+
+
+@dataclass
+class SimResponse:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> SimResponse:
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return cls(status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+
+
+class Simulator(Protocol):
+    prefix: str  # e.g. "/shopify"
+
+    def handle(self, request: SimRequest) -> SimResponse: ...
+
+
+SimulatorFactory = Callable[[World, SandboxSettings], Simulator]
+
+
+def default_simulators() -> list[SimulatorFactory]:
+    from connectors.sandbox.shopify_sim import ShopifySimulator
+    from connectors.sandbox.top_sim import TopSimulator
+
+    return [ShopifySimulator, TopSimulator]
+
+
+class SandboxServer:
+    """Serves the world over HTTP on 127.0.0.1. `start()` runs it in a daemon thread."""
+
+    def __init__(
+        self,
+        settings: SandboxSettings,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        simulators: list[SimulatorFactory] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.world = settings.world()
+        self.simulators = [make(self.world, settings) for make in (simulators or default_simulators())]
+        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def _route(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> SimResponse:
+        parts = urlsplit(raw_path)
+        for sim in self.simulators:
+            if parts.path == sim.prefix or parts.path.startswith(sim.prefix + "/"):
+                request = SimRequest(
+                    method=method,
+                    path=parts.path[len(sim.prefix):] or "/",
+                    query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+                    headers=headers,
+                    body=body,
+                    base_url=self.url + sim.prefix,
+                )
+                try:
+                    return sim.handle(request)
+                except Exception as exc:  # a simulator bug must look like a platform 500, not a hang
+                    log.exception("simulator %s failed", sim.prefix)
+                    return SimResponse.json({"errors": f"sandbox internal error: {exc}"}, status=500)
+        return SimResponse.json({"errors": "Not Found"}, status=404)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                response = server._route(self.command, self.path, headers, body)
+                self.send_response(response.status)
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                self.wfile.write(response.body)
+
+            do_GET = do_POST = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # requests are not PII, but quiet
+                log.debug("sandbox: " + format, *args)
+
+        return Handler
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="sandbox", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

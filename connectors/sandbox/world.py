@@ -1,0 +1,489 @@
+"""The sandbox world: a deterministic population of people shopping across channels.
+
+One seed, a population size and a date range give one world. Every simulator serves its slice of
+it in its platform's shape, and the world keeps the ground truth (who each account really is,
+what every order really paid and refunded) so tests measure what the pipeline got right.
+
+Money is integer fen throughout; times are aware UTC datetimes. An order carries its whole
+lifecycle (created, paid, shipped, completed, cancelled, refunds); `Order.state(as_of)` says what a
+platform would show at a moment. The world is cut at `as_of` = the day after `end`, 00:00 China
+time: events after it have not happened yet.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+
+from connectors.common.timeutil import CHINA_TZ, china_day_start
+
+# --- shops and stores -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShopSpec:
+    channel: str
+    shop_id: str
+    name: str
+    weight: float  # share of the channel's orders
+    timezone: str = "Asia/Shanghai"  # the shop's own clock (Shopify timestamps carry its offset)
+    presentment_currency: str = "CNY"
+    presentment_per_cny: str = "1"  # fixed sandbox rate (decimal string) for presentment amounts
+
+
+SHOPS: tuple[ShopSpec, ...] = (
+    ShopSpec("shopify", "shopify-intl", "Brand Global Store", 0.7, "America/Los_Angeles", "USD", "0.1380"),
+    ShopSpec("shopify", "shopify-eu", "Brand EU Store", 0.3, "Europe/Berlin", "EUR", "0.1290"),
+    ShopSpec("tmall", "tmall-flagship", "品牌天猫旗舰店", 0.75),
+    ShopSpec("tmall", "tmall-outlet", "品牌天猫奥莱店", 0.25),
+    ShopSpec("taobao", "taobao-store", "品牌淘宝店", 1.0),
+    ShopSpec("pos", "pos-main", "门店POS系统", 1.0),
+)
+
+STORES: tuple[tuple[str, str, str], ...] = (  # store_id, name, city
+    ("SH001", "上海南京西路店", "上海"),
+    ("BJ002", "北京三里屯店", "北京"),
+    ("GZ003", "广州天河店", "广州"),
+)
+
+# Channel shares of online demand, and how likely a person is to use each channel at all.
+CHANNEL_ADOPTION = {"tmall": 0.55, "taobao": 0.35, "shopify": 0.18, "pos": 0.45}
+ANONYMOUS_POS_SHARE = 0.35  # store sales with no member card
+
+CATALOG: tuple[tuple[str, str, int], ...] = (  # sku, title, unit price in fen
+    ("SKU-TEE-01", "纯棉短袖T恤", 9_900),
+    ("SKU-TEE-02", "印花圆领T恤", 12_900),
+    ("SKU-HOOD-01", "连帽卫衣", 29_900),
+    ("SKU-JKT-01", "轻薄羽绒服", 69_900),
+    ("SKU-JKT-02", "户外冲锋衣", 129_900),
+    ("SKU-PNT-01", "直筒牛仔裤", 25_900),
+    ("SKU-PNT-02", "休闲运动裤", 15_900),
+    ("SKU-SHO-01", "跑步鞋", 49_900),
+    ("SKU-SHO-02", "帆布鞋", 19_900),
+    ("SKU-BAG-01", "双肩背包", 22_900),
+    ("SKU-CAP-01", "棒球帽", 7_900),
+    ("SKU-SOC-01", "运动袜三双装", 3_900),
+    ("SKU-SCF-01", "羊毛围巾", 16_900),
+    ("SKU-DRS-01", "针织连衣裙", 39_900),
+    ("SKU-SKT-01", "百褶半身裙", 21_900),
+)
+
+CITIES = ("上海", "北京", "广州", "深圳", "杭州", "成都", "南京", "武汉", "西安", "苏州")
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
+
+
+# --- people and accounts ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    phone: str  # plain: exists only inside the sandbox, never landed
+    email: str | None
+    name: str
+    city: str
+    address: str
+    channels: tuple[str, ...]
+    rate: float  # expected orders per day on a normal day
+
+
+@dataclass(frozen=True)
+class Account:
+    """A platform-scoped identity of a person (what the platform calls its customer)."""
+
+    channel: str
+    shop_id: str | None  # Shopify customers belong to one shop; TOP open uids and POS members do not
+    account_id: str
+    person_id: str
+    created_at: datetime
+
+
+# --- orders -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    line_id: str
+    sku: str
+    title: str
+    quantity: int
+    unit_price_fen: int
+    discount_fen: int
+
+    @property
+    def amount_fen(self) -> int:
+        return self.unit_price_fen * self.quantity - self.discount_fen
+
+
+@dataclass(frozen=True)
+class Refund:
+    refund_id: str
+    at: datetime
+    line_indexes: tuple[int, ...]
+    amount_fen: int  # the refunded lines' amounts, plus shipping when every line is refunded
+
+
+@dataclass(frozen=True)
+class OrderState:
+    status: str  # common lifecycle: created, paid, shipped, completed, cancelled, refunded, partially_refunded
+    modified_at: datetime
+    paid_fen: int
+    refunded_fen: int
+    paid_at: datetime | None
+    shipped_at: datetime | None
+    completed_at: datetime | None
+    cancelled_at: datetime | None
+    refunds: tuple[Refund, ...]
+
+    @property
+    def refunded_lines(self) -> set[int]:
+        return {i for r in self.refunds for i in r.line_indexes}
+
+
+@dataclass
+class Order:
+    channel: str
+    shop_id: str
+    order_id: str
+    person_id: str | None  # None: an anonymous store sale
+    account_id: str | None  # None: a guest checkout or an anonymous store sale
+    store_id: str | None
+    created_at: datetime
+    lines: tuple[Line, ...]
+    shipping_fen: int
+    paid_at: datetime | None = None
+    shipped_at: datetime | None = None
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    refunds: tuple[Refund, ...] = ()
+    receiver_name: str | None = None
+    receiver_phone: str | None = None
+    receiver_address: str | None = None
+    receiver_city: str | None = None
+    email: str | None = None
+
+    @property
+    def goods_fen(self) -> int:
+        return sum(line.amount_fen for line in self.lines)
+
+    @property
+    def total_fen(self) -> int:
+        """What the buyer was asked to pay: lines after discounts plus shipping (the order's GMV)."""
+        return self.goods_fen + self.shipping_fen
+
+    @property
+    def discount_fen(self) -> int:
+        return sum(line.discount_fen for line in self.lines)
+
+    def state(self, as_of: datetime) -> OrderState | None:
+        """The order as a platform shows it at `as_of` (exclusive), or None if not yet created."""
+        if self.created_at >= as_of:
+            return None
+
+        def seen(ts: datetime | None) -> datetime | None:
+            return ts if ts is not None and ts < as_of else None
+
+        paid_at, shipped_at = seen(self.paid_at), seen(self.shipped_at)
+        completed_at, cancelled_at = seen(self.completed_at), seen(self.cancelled_at)
+        refunds = tuple(r for r in self.refunds if r.at < as_of)
+        paid = self.total_fen if paid_at else 0
+        refunded = sum(r.amount_fen for r in refunds)
+        if cancelled_at:
+            status = "cancelled"
+        elif refunds and refunded >= paid:
+            status = "refunded"
+        elif refunds:
+            status = "partially_refunded"
+        elif completed_at:
+            status = "completed"
+        elif shipped_at:
+            status = "shipped"
+        elif paid_at:
+            status = "paid"
+        else:
+            status = "created"
+        times = [self.created_at, paid_at, shipped_at, completed_at, cancelled_at, *(r.at for r in refunds)]
+        modified = max(t for t in times if t is not None)
+        return OrderState(status, modified, paid, refunded, paid_at, shipped_at, completed_at, cancelled_at, refunds)
+
+
+# --- the world --------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    seed: int
+    people_count: int
+    start: date
+    end: date
+    people: list[Person]
+    accounts: list[Account]
+    orders: list[Order]
+
+    @property
+    def as_of(self) -> datetime:
+        """The world's 'now': the end of its last day (exclusive)."""
+        return china_day_start(self.end + timedelta(days=1))
+
+    def shops(self, channel: str | None = None) -> list[ShopSpec]:
+        return [s for s in SHOPS if channel is None or s.channel == channel]
+
+    def shop(self, shop_id: str) -> ShopSpec:
+        for spec in SHOPS:
+            if spec.shop_id == shop_id:
+                return spec
+        raise KeyError(shop_id)
+
+    @functools.cached_property
+    def _orders_by_shop(self) -> dict[str, list[Order]]:
+        out: dict[str, list[Order]] = {}
+        for order in self.orders:
+            out.setdefault(order.shop_id, []).append(order)
+        return out
+
+    def orders_for(self, shop_id: str) -> list[Order]:
+        return self._orders_by_shop.get(shop_id, [])
+
+    @functools.cached_property
+    def people_by_id(self) -> dict[str, Person]:
+        return {p.person_id: p for p in self.people}
+
+    def accounts_for(self, channel: str, shop_id: str | None = None) -> list[Account]:
+        return [a for a in self.accounts if a.channel == channel and (shop_id is None or a.shop_id == shop_id)]
+
+
+def season_multiplier(day: date) -> float:
+    """Demand relative to a normal day: 618 and Double 11 peaks with their pre-sale ramps, 12.12."""
+    month_day = (day.month, day.day)
+    multiplier = 1.0
+    if month_day == (11, 11):
+        multiplier = 7.0
+    elif day.month == 11 and 1 <= day.day <= 10:
+        multiplier = 1.8
+    elif month_day == (6, 18):
+        multiplier = 5.0
+    elif day.month == 6 and 1 <= day.day <= 17:
+        multiplier = 1.5
+    elif month_day == (12, 12):
+        multiplier = 3.0
+    if day.weekday() >= 5:
+        multiplier *= 1.15
+    return multiplier
+
+
+_HOUR_WEIGHTS = np.array(
+    [3, 2, 1, 1, 1, 1, 2, 3, 4, 6, 7, 7, 6, 6, 6, 6, 6, 6, 7, 8, 10, 11, 10, 6], dtype=float
+)
+_HOUR_WEIGHTS /= _HOUR_WEIGHTS.sum()
+_STORE_HOUR_WEIGHTS = np.array([0] * 10 + [5, 7, 8, 6, 6, 7, 8, 9, 10, 10, 8, 5, 0, 0], dtype=float)
+_STORE_HOUR_WEIGHTS /= _STORE_HOUR_WEIGHTS.sum()
+
+
+class _Ids:
+    """Platform id sequences. TOP ids exceed 2^53 on purpose (parsers that use floats break)."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, int] = {}
+
+    def next(self, kind: str) -> int:
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        return self.counters[kind]
+
+    def order_id(self, channel: str, shop_index: int, created: datetime, store_id: str | None) -> str:
+        n = self.next(f"order:{channel}")
+        if channel == "shopify":
+            return str(5_200_000_000_000 + n * 13 + shop_index)
+        if channel == "tmall":
+            return str(3_800_000_000_000_000_000 + n * 7_919 + shop_index)  # 19 digits, > 2^53
+        if channel == "taobao":
+            return str(1_700_000_000_000_000 + n * 311)  # 16 digits
+        local = created.astimezone(CHINA_TZ)
+        return f"{store_id}-{local:%Y%m%d}-{n:06d}"
+
+    def line_id(self, channel: str) -> str:
+        n = self.next(f"line:{channel}")
+        if channel == "shopify":
+            return str(13_100_000_000_000 + n)
+        if channel in ("tmall", "taobao"):
+            return str(3_900_000_000_000_000_000 + n * 17)
+        return str(n)
+
+
+def _shop_choice(rng: np.random.Generator, channel: str) -> tuple[int, ShopSpec]:
+    shops = [s for s in SHOPS if s.channel == channel]
+    weights = np.array([s.weight for s in shops])
+    index = int(rng.choice(len(shops), p=weights / weights.sum()))
+    return index, shops[index]
+
+
+def _make_people(rng: np.random.Generator, count: int) -> list[Person]:
+    people = []
+    for i in range(count):
+        person_id = f"P{i + 1:07d}"
+        # Channel mix: each channel adopted independently; nobody has none.
+        adopted = tuple(ch for ch, p in CHANNEL_ADOPTION.items() if rng.random() < p)
+        if not adopted:
+            adopted = (str(rng.choice(list(CHANNEL_ADOPTION))),)
+        phone = f"1{int(rng.choice([3, 5, 7, 8, 9]))}{int(rng.integers(0, 10))}{int(rng.integers(0, 10**8)):08d}"
+        name = SURNAMES[int(rng.integers(len(SURNAMES)))] + "".join(
+            GIVEN[int(rng.integers(len(GIVEN)))] for _ in range(int(rng.integers(1, 3)))
+        )
+        city = CITIES[int(rng.integers(len(CITIES)))]
+        email = f"user{i + 1:07d}@mail.example.cn" if rng.random() < 0.7 else None
+        address = f"{city}市{int(rng.integers(1, 300))}号{int(rng.integers(1, 30))}栋{int(rng.integers(101, 2800))}室"
+        rate = float(rng.gamma(shape=1.2, scale=0.035 / 1.2))  # a few heavy buyers, many light ones
+        people.append(Person(person_id, phone, email, name, city, address, adopted, rate))
+    return people
+
+
+def _make_lines(rng: np.random.Generator, ids: _Ids, channel: str, big_day: bool) -> tuple[Line, ...]:
+    count = 1 + int(rng.poisson(0.6 if not big_day else 1.0))
+    picks = rng.choice(len(CATALOG), size=min(count, len(CATALOG)), replace=False)
+    lines = []
+    for index in picks:
+        sku, title, price = CATALOG[int(index)]
+        quantity = 1 + int(rng.poisson(0.25))
+        # Promotion days discount more; discounts are whole fen and never exceed the line.
+        rate = rng.choice([0, 0, 0.05, 0.1]) if not big_day else rng.choice([0.1, 0.15, 0.2, 0.3])
+        discount = int(round(price * quantity * float(rate)))
+        lines.append(Line(ids.line_id(channel), sku, title, quantity, price, discount))
+    return tuple(lines)
+
+
+def _after(start: datetime, seconds: float) -> datetime:
+    """Whole seconds: the platforms' clocks (CST strings, epoch seconds) have no finer resolution."""
+    return start + timedelta(seconds=int(seconds))
+
+
+def _lifecycle(rng: np.random.Generator, order: Order, ids: _Ids) -> None:
+    """Fill in what happens to an order after it is placed (times may fall after the world ends)."""
+    created = order.created_at
+    hour, day = 3600.0, 86400.0
+    if order.channel == "pos":  # a store sale is paid and done at the till
+        order.paid_at = order.completed_at = created
+        if rng.random() < 0.04:
+            _refund(rng, order, ids, _after(created, day * float(rng.uniform(1, 14))))
+        return
+    if rng.random() < 0.08:  # never paid: closed by the platform or the buyer
+        order.cancelled_at = _after(created, float(rng.uniform(15 * 60, day)))
+        return
+    order.paid_at = _after(created, float(rng.uniform(5, 1800)))
+    if rng.random() < 0.05:  # refunded before it shipped
+        _refund(rng, order, ids, _after(order.paid_at, hour * float(rng.uniform(1, 30))), full=True)
+        return
+    order.shipped_at = _after(order.paid_at, hour * float(rng.uniform(4, 72)))
+    order.completed_at = _after(order.shipped_at, day * float(rng.uniform(3, 10)))
+    if rng.random() < 0.07:  # after-sales refund days later
+        _refund(rng, order, ids, _after(order.shipped_at, day * float(rng.uniform(2, 15))))
+
+
+def _refund(rng: np.random.Generator, order: Order, ids: _Ids, at: datetime, full: bool = False) -> None:
+    n = len(order.lines)
+    if full or n == 1 or rng.random() < 0.5:
+        indexes = tuple(range(n))
+    else:
+        indexes = (int(rng.integers(n)),)
+    amount = sum(order.lines[i].amount_fen for i in indexes)
+    if len(indexes) == n:
+        amount += order.shipping_fen
+    refund_id = str(90_000_000_000 + ids.next("refund"))
+    order.refunds = (Refund(refund_id, at, indexes, amount),)
+
+
+def _time_on(rng: np.random.Generator, day: date, weights: np.ndarray) -> datetime:
+    hour = int(rng.choice(24, p=weights))
+    seconds = int(rng.integers(0, 3600))
+    local = datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ) + timedelta(seconds=seconds)
+    return local.astimezone(UTC)
+
+
+def generate_world(seed: int, people: int, start: date, end: date) -> World:
+    if end < start:
+        raise ValueError(f"world end {end} is before its start {start}")
+    if people <= 0:
+        raise ValueError("a world needs at least one person")
+    rng = np.random.default_rng(seed)
+    ids = _Ids()
+    population = _make_people(rng, people)
+    accounts: dict[tuple[str, str | None, str], Account] = {}  # (channel, shop, person) -> account
+    orders: list[Order] = []
+    open_uids = {p.person_id: f"AAH{int(rng.integers(10**15, 10**16))}{p.person_id[-4:]}" for p in population}
+
+    def account_for(channel: str, shop: ShopSpec, person: Person, at: datetime) -> Account | None:
+        if channel == "shopify":
+            key: tuple[str, str | None, str] = (channel, shop.shop_id, person.person_id)
+            if key not in accounts:
+                if rng.random() < 0.1:  # guest checkout: no customer record
+                    return None
+                account_id = str(7_400_000_000_000 + ids.next("shopify-customer") * 7)
+                accounts[key] = Account(channel, shop.shop_id, account_id, person.person_id, at)
+            return accounts[key]
+        if channel in ("tmall", "taobao"):  # one OpenUID per person per app, on every TOP shop
+            key = (channel, None, person.person_id)
+            if key not in accounts:
+                accounts[key] = Account(channel, None, open_uids[person.person_id], person.person_id, at)
+            return accounts[key]
+        key = (channel, None, person.person_id)  # POS: the member card
+        if key not in accounts:
+            accounts[key] = Account(channel, None, f"M{ids.next('member'):08d}", person.person_id, at)
+        return accounts[key]
+
+    day = start
+    rates = np.array([p.rate for p in population])
+    while day <= end:
+        multiplier = season_multiplier(day)
+        big_day = multiplier >= 3
+        counts = rng.poisson(rates * multiplier)
+        for person_index in np.flatnonzero(counts):
+            person = population[int(person_index)]
+            for _ in range(int(counts[person_index])):
+                channel = str(rng.choice(person.channels))
+                shop_index, shop = _shop_choice(rng, channel)
+                store = STORES[int(rng.integers(len(STORES)))] if channel == "pos" else None
+                created = _time_on(rng, day, _STORE_HOUR_WEIGHTS if channel == "pos" else _HOUR_WEIGHTS)
+                account = account_for(channel, shop, person, created)
+                lines = _make_lines(rng, ids, channel, big_day)
+                shipping = 0 if channel == "pos" or sum(x.amount_fen for x in lines) >= 9_900 else 1_000
+                order = Order(
+                    channel=channel, shop_id=shop.shop_id,
+                    order_id=ids.order_id(channel, shop_index, created, store[0] if store else None),
+                    person_id=person.person_id, account_id=account.account_id if account else None,
+                    store_id=store[0] if store else None, created_at=created, lines=lines, shipping_fen=shipping,
+                    receiver_name=person.name, receiver_phone=person.phone, receiver_address=person.address,
+                    receiver_city=person.city, email=person.email,
+                )
+                _lifecycle(rng, order, ids)
+                orders.append(order)
+        # Anonymous store sales: walk-in customers with no member card.
+        anonymous = int(rng.poisson(people * 0.004 * ANONYMOUS_POS_SHARE * multiplier))
+        for _ in range(anonymous):
+            store = STORES[int(rng.integers(len(STORES)))]
+            created = _time_on(rng, day, _STORE_HOUR_WEIGHTS)
+            order = Order(
+                channel="pos", shop_id="pos-main", order_id=ids.order_id("pos", 0, created, store[0]),
+                person_id=None, account_id=None, store_id=store[0], created_at=created,
+                lines=_make_lines(rng, ids, "pos", big_day), shipping_fen=0,
+            )
+            _lifecycle(rng, order, ids)
+            orders.append(order)
+        day += timedelta(days=1)
+
+    orders.sort(key=lambda o: (o.created_at, o.order_id))
+    return World(seed, people, start, end, population, list(accounts.values()), orders)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_world(seed: int, people: int, start: date, end: date) -> World:
+    return generate_world(seed, people, start, end)
+
+
+def visible_orders(orders: Iterable[Order], as_of: datetime) -> Iterable[tuple[Order, OrderState]]:
+    for order in orders:
+        state = order.state(as_of)
+        if state is not None:
+            yield order, state
