@@ -42,7 +42,9 @@ def interpolate(value: str, where: str, env: Mapping[str, str]) -> tuple[str, li
         if env.get(name):
             return env[name]
         if default is not None:
-            return interpolate(default, where, env)[0]
+            value, nested = interpolate(default, where, env)
+            used.extend(nested)
+            return value
         raise ConfigError(f"{where}: environment variable {name} is not set (see .env.example)")
 
     return _VAR.sub(expand, value), used

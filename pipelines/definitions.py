@@ -1,0 +1,73 @@
+"""The Dagster definitions: what `dagster dev`, the CLI, the daemon and the tests load.
+
+Two jobs. `landing_job` is partitioned by China day and pulls every channel; the nightly schedule
+runs it at 02:00 Asia/Shanghai for yesterday. `warehouse_job` rebuilds staging and marts from
+everything landed, runs the blocking checks and publishes. A sensor starts `warehouse_job` after
+any run that landed data, whether it succeeded or not, so one failing channel never holds back the
+others' data (its asset is red in the UI, the rest publish).
+"""
+
+
+import dagster as dg
+
+from pipelines.landing_assets import LANDING_ASSETS
+from pipelines.model_assets import MODEL_CHECKS, transform_assets
+from pipelines.resources import OmniResource
+
+landing_selection = dg.AssetSelection.key_prefixes("landing")
+
+landing_job = dg.define_asset_job(
+    "landing_job",
+    selection=landing_selection,
+    description="Pull every channel for a range of China days into the landing zone.",
+)
+warehouse_job = dg.define_asset_job(
+    "warehouse_job",
+    selection=dg.AssetSelection.all() - landing_selection,
+    description="Rebuild staging and marts from landing, run the checks, publish analytics.duckdb.",
+)
+nightly_schedule = dg.build_schedule_from_partitioned_job(
+    landing_job,
+    name="nightly_landing",
+    hour_of_day=2,
+    minute_of_hour=0,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="02:00 Asia/Shanghai: land yesterday for every channel (the warehouse rebuild follows).",
+)
+
+
+def _landed_something(context: dg.RunStatusSensorContext) -> bool:
+    run = context.dagster_run
+    if run.job_name == warehouse_job.name:
+        return False
+    selection = run.asset_selection or set()
+    return any(key.path[0] == "landing" for key in selection) or run.job_name == landing_job.name
+
+
+def _rebuild_request(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    if not _landed_something(context):
+        return dg.SkipReason("the run landed nothing")
+    return dg.RunRequest(run_key=f"after-{context.dagster_run.run_id}", tags={"omni/after_run": context.dagster_run.run_id})
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, request_job=warehouse_job,
+                      default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=15)
+def rebuild_after_landing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    return _rebuild_request(context)
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.FAILURE, request_job=warehouse_job,
+                      default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=15)
+def rebuild_after_failed_landing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    """A failed channel must not hold back the others: rebuild from what did land."""
+    return _rebuild_request(context)
+
+
+defs = dg.Definitions(
+    assets=[*LANDING_ASSETS, *transform_assets()],
+    asset_checks=MODEL_CHECKS,
+    jobs=[landing_job, warehouse_job],
+    schedules=[nightly_schedule],
+    sensors=[rebuild_after_landing, rebuild_after_failed_landing],
+    resources={"omni": OmniResource()},
+)

@@ -1,0 +1,156 @@
+"""Warehouse assets: one per SQL model in transforms/, a Great Expectations check beside each,
+and the publish step that hands analysts a fresh read-only copy.
+
+Models are full rebuilds from landing (which keeps every version), so re-running any range of
+partitions leaves the warehouse identical. All of them write the one build file, so they share
+the `duckdb_writer` pool: DuckDB allows a single writer.
+"""
+
+
+from collections.abc import Iterator
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from connectors.registry import CHANNELS, sources
+from pipelines.landing_assets import landing_key
+from pipelines.resources import OmniResource
+from warehouse.models import Model, discover_models, prepare_connection, run_model
+from warehouse.publish import publish
+from warehouse.raw import create_raw_views
+
+POOL = "duckdb_writer"
+STATUSES = ["created", "paid", "shipped", "completed", "cancelled", "refunded", "partially_refunded"]
+MODELS = discover_models()
+PUBLISHED_KEY = dg.AssetKey(["analytics_warehouse"])
+
+
+def model_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(table.split("."))
+
+
+def _upstream(model: Model) -> list[dg.AssetKey]:
+    keys = []
+    for ref in model.refs:
+        schema, name = ref.split(".")
+        if schema != "raw":
+            keys.append(model_key(ref))
+            continue
+        source, _, entity = name.removesuffix("_latest").partition("__")
+        keys += [landing_key(ch, entity) for ch in sources().get(source, []) if entity in CHANNELS[ch].entities]
+    return keys
+
+
+def _connect(omni: OmniResource) -> duckdb.DuckDBPyConnection:
+    paths = omni.paths()
+    paths.build_db.parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(paths.build_db))
+    prepare_connection(conn)
+    return conn
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(empty)"
+    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(str(v)[:40] for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, *rows])
+
+
+def build_model_asset(model: Model) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=model_key(model.table),
+        deps=_upstream(model),
+        group_name=model.layer,
+        kinds={"duckdb", "sql"},
+        pool=POOL,
+        owners=["team:data-platform"],
+        description=f"{model.description}\n\nGrain: {model.grain}. Key: {', '.join(model.key)}. "
+        f"SQL: `transforms/{model.layer}/{model.name}.sql`.",
+    )
+    def model_asset(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
+        conn = _connect(omni)
+        try:
+            if any(ref.startswith("raw.") for ref in model.refs):
+                create_raw_views(conn, omni.paths().landing)
+            rows = run_model(conn, model)
+            preview = conn.execute(f"select * from {model.table} limit 5").df()
+        finally:
+            conn.close()
+        context.log.info(f"{model.table}: {rows} rows")
+        return dg.MaterializeResult(metadata={
+            "rows": rows,
+            "table": model.table,
+            "preview": dg.MetadataValue.md(_markdown(preview)),
+        })
+
+    return model_asset
+
+
+def build_model_check(model: Model) -> dg.AssetChecksDefinition:
+    value_sets = {"status": STATUSES} if "status" in model.not_null else {}
+
+    @dg.asset_check(
+        asset=model_key(model.table),
+        name="gx_keys_and_not_null",
+        blocking=True,
+        pool=POOL,
+        description=f"Great Expectations: key ({', '.join(model.key)}) unique and not null; "
+        f"not null: {', '.join(model.not_null) or '-'}"
+        + ("; status in the common lifecycle" if value_sets else "") + ". Blocking.",
+    )
+    def model_check(omni: OmniResource) -> dg.AssetCheckResult:
+        from warehouse.quality import key_expectations, validate
+
+        columns = list(dict.fromkeys((*model.key, *model.not_null)))
+        conn = _connect(omni)
+        try:
+            frame = conn.execute(f"select {', '.join(columns)} from {model.table}").df()
+        finally:
+            conn.close()
+        outcomes = validate(frame, key_expectations(model.key, model.not_null, value_sets))
+        failed = [o for o in outcomes if not o.success]
+        return dg.AssetCheckResult(
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "rows_checked": len(frame),
+                "failed_expectations": ", ".join(o.name for o in failed) or "none",
+                "details": {o.name: {"success": o.success, "unexpected_count": o.unexpected_count,
+                                     "sample": [str(v) for v in o.sample]} for o in outcomes},
+            },
+        )
+
+    return model_check
+
+
+MODEL_ASSETS = [build_model_asset(m) for m in MODELS]
+MODEL_CHECKS = [build_model_check(m) for m in MODELS]
+
+
+@dg.asset(
+    key=PUBLISHED_KEY,
+    deps=[model_key(m.table) for m in MODELS if m.layer == "marts"],
+    group_name="publish",
+    kinds={"duckdb"},
+    pool=POOL,
+    owners=["team:data-platform"],
+    description="The analysts' warehouse ($OMNI_DATA_DIR/analytics.duckdb): a copy of the build, "
+    "replaced atomically only after every model and blocking check succeeded.",
+)
+def analytics_warehouse(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
+    paths = omni.paths()
+    published = publish(paths.build_db, paths.published_db)
+    with duckdb.connect(str(published), read_only=True) as conn:
+        counts = dict(conn.execute(
+            "select schema_name || '.' || table_name, estimated_size from duckdb_tables() "
+            "where schema_name = 'marts' order by 1").fetchall())
+    context.log.info(f"published {published}")
+    return dg.MaterializeResult(metadata={"path": str(published), "bytes": published.stat().st_size,
+                                          "mart_rows": counts})
+
+
+def transform_assets() -> Iterator[dg.AssetsDefinition]:
+    yield from MODEL_ASSETS
+    yield analytics_warehouse

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from connectors.common.errors import ConfigError
+from connectors.config import DEFAULT_CONFIG, interpolate, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_interpolation_uses_env_then_default_and_reports_variables():
+    value, used = interpolate("${A:-x}/${B:-${C:-deep}}", "here", {"A": "1"})
+    assert value == "1/deep"
+    assert used == ["A", "B", "C"]
+
+
+def test_missing_variable_names_the_variable_and_the_place():
+    with pytest.raises(ConfigError, match=r"shops\[0\].*SHOPIFY_TOKEN is not set"):
+        interpolate("${SHOPIFY_TOKEN}", "cfg.toml: shops[0]", {})
+
+
+def test_sandbox_default_needs_no_environment():
+    config = load_config(DEFAULT_CONFIG, env={})
+    assert set(config.channels()) == {"shopify", "tmall", "taobao", "pos"}
+    shop = config.shops_for("tmall")[0]
+    assert shop.credential("session").startswith("sandbox-session-")
+    assert shop.env_var_for("session") == "OMNI_TMALL_FLAGSHIP_SESSION"
+    assert "sandbox-session" not in repr(shop), "credentials must never appear in a repr"
+
+
+def test_example_config_names_every_missing_credential(tmp_path):
+    with pytest.raises(ConfigError, match="OMNI_PII_KEY"):
+        load_config(REPO / "config" / "example.toml", env={})
+    env = {"OMNI_PII_KEY": "k", "SHOPIFY_GLOBAL_ACCESS_TOKEN": "t", "TOP_APP_KEY": "a", "TOP_APP_SECRET": "s",
+           "TMALL_FLAGSHIP_SESSION": "x", "TAOBAO_STORE_SESSION": "y", "POS_DATABASE_URL": "sqlite://"}
+    assert len(load_config(REPO / "config" / "example.toml", env=env).shops) == 4
+    documented = (REPO / ".env.example").read_text()
+    for name in env:
+        assert name in documented, f"{name} is used by config/example.toml but not listed in .env.example"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[[shops]]\nchannel = "amazon"\nshop_id = "x"\n', "unknown channel 'amazon'"),
+        ('[[shops]]\nchannel = "shopify"\n', "needs 'channel' and 'shop_id'"),
+        ('[[shops]]\nchannel = "pos"\nshop_id = "a"\n[[shops]]\nchannel = "pos"\nshop_id = "a"\n', "declared twice"),
+        ("[[shops]\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_clear_error(tmp_path, body, message):
+    path = tmp_path / "cfg.toml"
+    path.write_text('[pipeline]\npii_key = "k"\n' + body)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, env={})

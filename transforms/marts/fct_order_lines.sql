@@ -1,0 +1,39 @@
+-- grain: one row per order line on any channel
+-- key: order_line_key
+-- not_null: order_key, channel, line_id, quantity, line_amount_cny, order_date
+-- description: Order lines from every channel, with the order's date and status for slicing.
+-- column order_line_key: '<channel>:<order_id>:<line_id>'.
+-- column order_key: The order this line belongs to (marts.fct_orders.order_key).
+-- column line_id: The platform's line id (Shopify line item id, TOP oid, POS line number).
+-- column sku: Merchant SKU code.
+-- column title: Product title as sold.
+-- column quantity: Units.
+-- column unit_price_cny: Unit list price in CNY.
+-- column discount_cny: Discount on the line in CNY.
+-- column line_amount_cny: What the line cost the buyer in CNY (TOP single-line trades include postage).
+-- column is_refunded: The line was refunded / returned.
+-- column order_date: China date the order was placed.
+-- column order_status: Common lifecycle status of the order.
+with lines as (
+    select * from staging.stg_shopify__order_lines
+    union all by name
+    select * from staging.stg_top__order_lines
+    union all by name
+    select * from staging.stg_pos__order_lines
+),
+
+orders as (
+    select order_key, order_date, status, store_id from marts.fct_orders
+),
+
+final as (
+    select
+        lines.order_line_key, lines.order_key, lines.order_id, lines.channel, lines.shop_id, orders.store_id,
+        lines.line_id, lines.sku, lines.title,
+        lines.quantity, lines.unit_price_cny, lines.discount_cny, lines.line_amount_cny, lines.is_refunded,
+        orders.order_date, orders.status as order_status
+    from lines
+    inner join orders using (order_key)
+)
+
+select * from final

@@ -1,0 +1,55 @@
+-- grain: one row per order on any channel (the latest state the platform reported)
+-- key: order_key
+-- not_null: order_id, channel, shop_id, status, order_date, gmv_cny, paid_cny, refunded_cny, net_cny
+-- description: Every order from every channel in one shape. Amounts are exact CNY. GMV is what the
+-- buyer was asked to pay (placed, paid or not); paid is what was actually paid; refunded is what
+-- has been refunded so far; net = paid - refunded. Dates are China business dates.
+-- column order_key: Unique order key across channels: '<channel>:<order_id>'.
+-- column order_id: The platform's own order id, as text (TOP and Douyin ids exceed 2^53).
+-- column channel: Sales channel code: shopify, tmall, taobao, pos.
+-- column shop_id: The shop (or POS system) the order belongs to, as configured.
+-- column store_id: Physical store of a POS sale; null online.
+-- column customer_key: Channel-scoped buyer: '<channel>:<platform account id>'; null for guest checkouts and anonymous store sales.
+-- column account_id: The platform's buyer id (Shopify customer id, TOP buyer_open_uid, POS member id).
+-- column platform_status: The platform's own status, kept verbatim beside the common lifecycle.
+-- column status: Common lifecycle: created, paid, shipped, completed, cancelled, refunded, partially_refunded.
+-- column currency: Currency the buyer saw (Shopify presentment currency); CNY elsewhere.
+-- column order_total_original: Order total in `currency`.
+-- column gmv_cny: Placed order value in CNY (after discounts, with shipping), paid or not.
+-- column discount_cny: Discounts on the order in CNY.
+-- column shipping_cny: Shipping charged in CNY.
+-- column paid_cny: Amount actually paid in CNY (0 if never paid).
+-- column refunded_cny: Amount refunded so far in CNY.
+-- column net_cny: paid_cny - refunded_cny.
+-- column line_count: Number of order lines.
+-- column order_date: China date (Asia/Shanghai) the order was placed.
+-- column created_at: When the order was placed (UTC).
+-- column paid_at: When it was paid (UTC); null if never.
+-- column shipped_at: When it shipped (UTC), where the platform says.
+-- column completed_at: When it completed / closed (UTC).
+-- column cancelled_at: When an unpaid order was cancelled (UTC).
+-- column last_refund_at: When the last refund happened (UTC; TOP: the last modification of a refunded trade).
+-- column modified_at: The platform's last modification time (UTC): the incremental cursor.
+with orders as (
+    select * from staging.stg_shopify__orders
+    union all by name
+    select * from staging.stg_top__orders
+    union all by name
+    select * from staging.stg_pos__orders
+),
+
+final as (
+    select
+        -- ids
+        order_key, order_id, channel, shop_id, store_id, customer_key, account_id,
+        -- status
+        platform_status, status,
+        -- amounts
+        currency, order_total_original, gmv_cny, discount_cny, shipping_cny,
+        paid_cny, refunded_cny, net_cny, line_count,
+        -- dates and timestamps
+        order_date, created_at, paid_at, shipped_at, completed_at, cancelled_at, last_refund_at, modified_at
+    from orders
+)
+
+select * from final

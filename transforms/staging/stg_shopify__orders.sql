@@ -1,0 +1,105 @@
+-- grain: one row per Shopify order, latest version landed
+-- key: order_key
+-- not_null: order_id, channel, shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at, order_date
+-- description: Shopify REST orders in the canonical order shape. Amounts are the shop currency
+-- (CNY: the store's base currency); the buyer's presentment currency and amount are kept beside.
+with latest as (
+    select channel, shop_id, record_id, modified_at, status, record
+    from raw.shopify__orders_latest
+),
+
+parsed as (
+    select
+        -- ids
+        channel,
+        shop_id,
+        record_id as order_id,
+        record ->> '$.customer.id' as account_id,
+        -- platform status
+        record ->> '$.financial_status' as financial_status,
+        record ->> '$.fulfillment_status' as fulfillment_status,
+        -- amounts
+        record ->> '$.total_price_set.shop_money.currency_code' as shop_currency,
+        record ->> '$.presentment_currency' as presentment_currency,
+        yuan_to_cny(record ->> '$.total_price_set.shop_money.amount') as total_cny,
+        yuan_to_cny(record ->> '$.total_price_set.presentment_money.amount') as total_presentment,
+        yuan_to_cny(coalesce(record ->> '$.total_discounts', '0')) as discount_cny,
+        yuan_to_cny(coalesce(record ->> '$.total_shipping_price_set.shop_money.amount', '0')) as shipping_cny,
+        json_array_length(record -> '$.line_items') as line_count,
+        record -> '$.refunds' as refunds,
+        -- timestamps (ISO-8601 with the shop's own offset)
+        cast(record ->> '$.created_at' as timestamptz) as created_at,
+        cast(record ->> '$.processed_at' as timestamptz) as processed_at,
+        cast(record ->> '$.fulfillments[0].created_at' as timestamptz) as shipped_at,
+        cast(record ->> '$.closed_at' as timestamptz) as closed_at,
+        cast(record ->> '$.cancelled_at' as timestamptz) as cancelled_at,
+        modified_at
+    from latest
+),
+
+refund_transactions as (
+    -- a refund's money is in its transactions; only successful refund transactions moved money
+    select
+        p.channel,
+        p.order_id,
+        cast(r.refund.created_at as timestamptz) as refunded_at,
+        yuan_to_cny(t.txn.amount) as amount_cny
+    from parsed as p,
+        unnest(from_json(p.refunds,
+            '[{"created_at":"VARCHAR","transactions":[{"amount":"VARCHAR","kind":"VARCHAR","status":"VARCHAR"}]}]'
+        )) as r(refund),
+        unnest(r.refund.transactions) as t(txn)
+    where t.txn.kind = 'refund' and t.txn.status = 'success'
+),
+
+refund_totals as (
+    select channel, order_id, sum(amount_cny) as refunded_cny, max(refunded_at) as last_refund_at
+    from refund_transactions
+    group by channel, order_id
+),
+
+final as (
+    select
+        p.channel || ':' || p.order_id as order_key,
+        p.order_id,
+        p.channel,
+        p.shop_id,
+        cast(null as varchar) as store_id,
+        p.account_id,
+        case when p.account_id is not null then p.channel || ':' || p.account_id end as customer_key,
+        p.financial_status || '/' || coalesce(p.fulfillment_status, 'unfulfilled') as platform_status,
+        case
+            when p.cancelled_at is not null and p.financial_status in ('pending', 'voided') then 'cancelled'
+            when p.financial_status = 'refunded' then 'refunded'
+            when p.financial_status = 'partially_refunded' then 'partially_refunded'
+            when p.closed_at is not null then 'completed'
+            when p.fulfillment_status = 'fulfilled' then 'shipped'
+            when p.financial_status in ('paid', 'partially_paid') then 'paid'
+            when p.financial_status in ('pending', 'authorized') then 'created'
+        end as status,
+        p.presentment_currency as currency,
+        p.total_presentment as order_total_original,
+        p.total_cny as gmv_cny,
+        p.discount_cny,
+        p.shipping_cny,
+        -- money moved only once captured: pending/authorized/voided orders paid nothing
+        case when p.financial_status in ('paid', 'partially_refunded', 'refunded') then p.total_cny
+             else cast(0 as decimal(18, 2)) end as paid_cny,
+        coalesce(r.refunded_cny, cast(0 as decimal(18, 2))) as refunded_cny,
+        p.line_count,
+        p.created_at,
+        case when p.financial_status in ('paid', 'partially_refunded', 'refunded')
+             then coalesce(p.processed_at, p.created_at) end as paid_at,
+        p.shipped_at,
+        p.closed_at as completed_at,
+        p.cancelled_at,
+        r.last_refund_at,
+        p.modified_at,
+        china_date(p.created_at) as order_date,
+        p.shop_currency
+    from parsed as p
+    left join refund_totals as r on p.channel = r.channel and p.order_id = r.order_id
+)
+
+select * exclude (shop_currency), cast(paid_cny - refunded_cny as decimal(18, 2)) as net_cny
+from final

@@ -1,0 +1,112 @@
+-- grain: one row per Tmall or Taobao trade (TOP tid), latest version landed
+-- key: order_key
+-- not_null: order_id, channel, shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at, order_date
+-- description: Tmall and Taobao trades (both speak TOP) in the canonical order shape. TOP times are
+-- Beijing time with no offset; money is yuan strings. Refunds are per sub-order: a trade closed
+-- after payment was refunded in full (postage included); otherwise the refunded sub-orders'
+-- payments are the refunded amount.
+with latest as (
+    select channel, shop_id, record_id, modified_at, status, record
+    from raw.top__orders_latest
+),
+
+status_map(platform_status, lifecycle_status) as (
+    values
+        ('TRADE_NO_CREATE_PAY', 'created'),
+        ('WAIT_BUYER_PAY', 'created'),
+        ('PAY_PENDING', 'created'),
+        ('WAIT_PRE_AUTH_CONFIRM', 'created'),
+        ('WAIT_SELLER_SEND_GOODS', 'paid'),
+        ('PAID_FORBID_CONSIGN', 'paid'),
+        ('SELLER_CONSIGNED_PART', 'shipped'),
+        ('WAIT_BUYER_CONFIRM_GOODS', 'shipped'),
+        ('TRADE_BUYER_SIGNED', 'shipped'),
+        ('TRADE_FINISHED', 'completed'),
+        ('TRADE_CLOSED', 'refunded'),
+        ('TRADE_CLOSED_BY_TAOBAO', 'cancelled')
+),
+
+parsed as (
+    select
+        -- ids
+        channel,
+        shop_id,
+        record_id as order_id,
+        record ->> '$.buyer_open_uid' as account_id,
+        -- status
+        record ->> '$.status' as platform_status,
+        -- amounts
+        yuan_to_cny(record ->> '$.payment') as payment_cny,
+        yuan_to_cny(coalesce(record ->> '$.discount_fee', '0')) as discount_cny,
+        yuan_to_cny(coalesce(record ->> '$.post_fee', '0')) as shipping_cny,
+        record -> '$.orders.order' as sub_orders,
+        -- timestamps
+        cst_to_utc(record ->> '$.created') as created_at,
+        cst_to_utc(record ->> '$.pay_time') as paid_at,
+        cst_to_utc(record ->> '$.consign_time') as shipped_at,
+        cst_to_utc(record ->> '$.end_time') as ended_at,
+        modified_at
+    from latest
+),
+
+refunded_sub_orders as (
+    select
+        p.channel,
+        p.order_id,
+        count(*) as line_count,
+        sum(case when s.sub.refund_status = 'SUCCESS' then yuan_to_cny(s.sub.payment) else 0 end) as refunded_lines_cny
+    from parsed as p,
+        unnest(from_json(p.sub_orders, '[{"oid":"VARCHAR","payment":"VARCHAR","refund_status":"VARCHAR"}]')) as s(sub)
+    group by p.channel, p.order_id
+),
+
+final as (
+    select
+        p.channel || ':' || p.order_id as order_key,
+        p.order_id,
+        p.channel,
+        p.shop_id,
+        cast(null as varchar) as store_id,
+        p.account_id,
+        case when p.account_id is not null then p.channel || ':' || p.account_id end as customer_key,
+        p.platform_status,
+        p.paid_at is not null as was_paid,
+        m.lifecycle_status,
+        'CNY' as currency,
+        p.payment_cny as order_total_original,
+        p.payment_cny as gmv_cny,
+        p.discount_cny,
+        p.shipping_cny,
+        case when p.paid_at is not null then p.payment_cny else cast(0 as decimal(18, 2)) end as paid_cny,
+        case
+            when p.platform_status = 'TRADE_CLOSED' and p.paid_at is not null then p.payment_cny
+            else coalesce(r.refunded_lines_cny, 0)
+        end as refunded_cny,
+        coalesce(r.line_count, 0) as line_count,
+        p.created_at,
+        p.paid_at,
+        p.shipped_at,
+        case when p.platform_status = 'TRADE_FINISHED' then p.ended_at end as completed_at,
+        case when p.platform_status = 'TRADE_CLOSED_BY_TAOBAO' then p.ended_at end as cancelled_at,
+        p.modified_at
+    from parsed as p
+    left join status_map as m on p.platform_status = m.platform_status
+    left join refunded_sub_orders as r on p.channel = r.channel and p.order_id = r.order_id
+)
+
+select
+    * exclude (was_paid, lifecycle_status, refunded_cny, completed_at, cancelled_at, modified_at),
+    -- a refund on some sub-orders leaves the trade's own status alone; the lifecycle says so
+    case
+        when lifecycle_status not in ('refunded', 'cancelled') and refunded_cny > 0 then 'partially_refunded'
+        else lifecycle_status
+    end as status,
+    cast(refunded_cny as decimal(18, 2)) as refunded_cny,
+    cast(paid_cny - refunded_cny as decimal(18, 2)) as net_cny,
+    completed_at,
+    cancelled_at,
+    -- TOP does not give a refund time on the trade; the last modification is the closest we have
+    case when refunded_cny > 0 then modified_at end as last_refund_at,
+    modified_at,
+    china_date(created_at) as order_date
+from final

@@ -1,0 +1,113 @@
+"""The landing zone: immutable Parquet per (channel, entity, shop, China day).
+
+Layout: `<data>/landing/<channel>/<entity>/shop=<shop>/dt=<YYYY-MM-DD>/part-<extracted>-<id>.parquet`.
+
+Each pull of a range of days is one *extraction*. Its rows are routed to one file per day (by the
+China date of `modified_at`), written under `landing/_tmp/` and renamed into place only after the
+whole pull succeeded, so a day's extraction is whole or absent. Days with no rows still get an
+empty file: "pulled, nothing changed" is different from "never pulled".
+
+Extractions are appended, never overwritten: platforms serve only ~3 months back, so a re-pull
+may return less than the first pull did, and raw history is kept for good. Staging keeps the
+latest version of each record, so pulling a day twice never double-counts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from connectors.common.records import LANDING_SCHEMA
+from connectors.common.timeutil import iter_days
+
+_CHINA_OFFSET_US = 8 * 3600 * 1_000_000  # China has had no daylight saving time since 1991
+_DAY_US = 86_400 * 1_000_000
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass
+class LandingResult:
+    rows_by_day: dict[date, int] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    rows_outside_window: int = 0
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_by_day.values())
+
+
+def china_day_numbers(modified_at: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Days since 1970-01-01 of each UTC timestamp, in China time, computed in bulk."""
+    micros = pc.cast(modified_at, pa.int64())
+    return pc.floor(pc.divide(pc.add(micros, _CHINA_OFFSET_US), float(_DAY_US))).cast(pa.int64())
+
+
+def partition_dir(root: Path, channel: str, entity: str, shop_id: str, day: date) -> Path:
+    return root / channel / entity / f"shop={shop_id}" / f"dt={day.isoformat()}"
+
+
+class LandingWriter:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def land(
+        self,
+        channel: str,
+        entity: str,
+        shop_id: str,
+        first_day: date,
+        last_day: date,
+        pages: Iterable[pa.Table],
+        extracted_at: datetime,
+    ) -> LandingResult:
+        """Write one extraction covering China days [first_day, last_day]. Nothing becomes visible
+        unless every page was consumed without error."""
+        tmp = self.root / "_tmp" / uuid.uuid4().hex
+        tmp.mkdir(parents=True)
+        writers: dict[date, pq.ParquetWriter] = {}
+        result = LandingResult()
+        first_n, last_n = (first_day - _EPOCH).days, (last_day - _EPOCH).days
+        try:
+            for page in pages:
+                if page.num_rows == 0:
+                    continue
+                page = page.cast(LANDING_SCHEMA)
+                days = china_day_numbers(page.column("modified_at"))
+                inside = pc.and_(pc.greater_equal(days, first_n), pc.less_equal(days, last_n))
+                result.rows_outside_window += page.num_rows - pc.sum(inside.cast(pa.int64())).as_py()
+                for day_n in pc.unique(pc.filter(days, inside)).to_pylist():
+                    day = _EPOCH + timedelta(days=day_n)
+                    rows = page.filter(pc.equal(days, day_n))
+                    if day not in writers:
+                        writers[day] = pq.ParquetWriter(tmp / f"{day.isoformat()}.parquet", LANDING_SCHEMA)
+                    writers[day].write_table(rows)
+                    result.rows_by_day[day] = result.rows_by_day.get(day, 0) + rows.num_rows
+            for writer in writers.values():
+                writer.close()
+            stamp = extracted_at.strftime("%Y%m%dT%H%M%S%fZ")
+            suffix = uuid.uuid4().hex[:8]
+            for day in iter_days(first_day, last_day):
+                source = tmp / f"{day.isoformat()}.parquet"
+                if day not in writers:
+                    pq.write_table(LANDING_SCHEMA.empty_table(), source)
+                    result.rows_by_day[day] = 0
+                target_dir = partition_dir(self.root, channel, entity, shop_id, day)
+                target_dir.mkdir(parents=True, exist_ok=True)
+                target = target_dir / f"part-{stamp}-{suffix}.parquet"
+                os.replace(source, target)  # atomic on one filesystem: the day appears whole
+                result.files.append(target)
+        finally:
+            for writer in writers.values():
+                if writer.is_open:
+                    writer.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        return result

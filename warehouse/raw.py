@@ -1,0 +1,93 @@
+"""`raw` views over the landing zone, one pair per connector source and entity.
+
+`raw.<source>__<entity>` holds every landed version; `raw.<source>__<entity>_latest` keeps the
+latest version of each record (by modified time, then extraction time), which is what staging
+reads. The dedup runs on the narrow key columns first and joins the JSON back afterwards: a
+window function over rows that still carry the raw JSON needs many times the memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from connectors.registry import CHANNELS, sources
+
+_EMPTY = """
+select
+    cast(null as varchar) as channel, cast(null as varchar) as shop_id, cast(null as date) as partition_date,
+    cast(null as varchar) as record_id, cast(null as timestamptz) as modified_at,
+    cast(null as varchar) as status, cast(null as varchar) as record,
+    cast(null as timestamptz) as extracted_at, cast(null as varchar) as landing_file
+where false
+"""
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _versions_sql(landing: Path, channels: list[str], entity: str) -> str:
+    globs = [
+        str(landing / channel / entity / "shop=*" / "dt=*" / "*.parquet")
+        for channel in channels
+        if any((landing / channel / entity).glob("shop=*/dt=*/*.parquet"))
+    ]
+    if not globs:
+        return _EMPTY
+    files = "[" + ", ".join(_quote(g) for g in globs) + "]"
+    return f"""
+select
+    regexp_extract(filename, '/landing/([^/]+)/', 1) as channel,
+    shop as shop_id,
+    cast(dt as date) as partition_date,
+    record_id, modified_at, status, record, extracted_at,
+    filename as landing_file
+from read_parquet({files}, hive_partitioning = true, filename = true,
+                  hive_types = {{'shop': VARCHAR, 'dt': DATE}})
+"""
+
+
+_LATEST = """
+with versions as (
+    select channel, shop_id, record_id, modified_at, extracted_at, landing_file
+    from raw.{name}
+),
+
+latest as (
+    select channel, record_id, landing_file
+    from versions
+    qualify row_number() over (
+        partition by channel, shop_id, record_id
+        order by modified_at desc, extracted_at desc, landing_file desc
+    ) = 1
+)
+
+select v.*
+from raw.{name} as v
+semi join latest as l
+    on v.channel = l.channel and v.record_id = l.record_id and v.landing_file = l.landing_file
+"""
+
+
+def raw_view_names() -> list[str]:
+    names = []
+    for source, channels in sources().items():
+        entities = sorted({e for c in channels for e in CHANNELS[c].entities})
+        names += [f"{source}__{entity}" for entity in entities]
+    return names
+
+
+def create_raw_views(conn: duckdb.DuckDBPyConnection, landing: Path) -> list[str]:
+    """(Re)create every raw view; a source with nothing landed yet gets an empty, typed view."""
+    conn.execute("create schema if not exists raw")
+    created = []
+    for source, channels in sources().items():
+        entities = sorted({e for c in channels for e in CHANNELS[c].entities})
+        for entity in entities:
+            name = f"{source}__{entity}"
+            conn.execute(f"create or replace view raw.{name} as {_versions_sql(landing, channels, entity)}")
+            conn.execute(f"create or replace view raw.{name}_latest as {_LATEST.format(name=name)}")
+            created.append(name)
+    return created
