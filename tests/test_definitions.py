@@ -1,0 +1,55 @@
+"""The whole Dagster definitions graph loads and is wired the way the design says."""
+
+from datetime import datetime
+
+import dagster as dg
+
+from connectors.registry import CHANNELS
+from pipelines.definitions import defs
+from pipelines.model_assets import MODELS, PUBLISHED_KEY
+from warehouse.models import discover_models
+
+
+def test_definitions_load():
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_one_landing_asset_per_channel_and_entity_and_one_asset_per_model():
+    keys = {spec.key for spec in defs.resolve_all_asset_specs()}
+    for spec in CHANNELS.values():
+        for entity in spec.entities:
+            assert dg.AssetKey(["landing", spec.channel, entity]) in keys
+    for model in discover_models():
+        assert dg.AssetKey([model.layer, model.name]) in keys
+    assert PUBLISHED_KEY in keys
+
+
+def test_model_dependencies_come_from_the_sql():
+    graph = defs.resolve_asset_graph()
+    stg_top = graph.get(dg.AssetKey(["staging", "stg_top__orders"]))
+    assert stg_top.parent_keys == {dg.AssetKey(["landing", "tmall", "orders"]), dg.AssetKey(["landing", "taobao", "orders"])}
+    fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
+    assert {k.path[-1] for k in fct.parent_keys} == {"stg_shopify__orders", "stg_top__orders", "stg_pos__orders"}
+    publish = graph.get(PUBLISHED_KEY)
+    assert {k.path[-1] for k in publish.parent_keys} == {m.name for m in MODELS if m.layer == "marts"}
+
+
+def test_every_model_has_a_blocking_gx_check_and_writers_share_one_pool():
+    checks = {key.asset_key for key in defs.resolve_asset_graph().asset_check_keys}
+    for model in MODELS:
+        assert dg.AssetKey([model.layer, model.name]) in checks
+    for node in defs.resolve_asset_graph().asset_nodes:
+        if node.key.path[0] in ("staging", "marts") or node.key == PUBLISHED_KEY:
+            assert node.pools == {"duckdb_writer"}, node.key
+
+
+def test_nightly_schedule_runs_yesterday_at_two_in_china():
+    schedule = defs.resolve_schedule_def("nightly_landing")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "Asia/Shanghai"
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime.fromisoformat("2026-11-25T02:00:00+08:00"),
+        repository_def=defs.get_repository_def(),
+    )
+    requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2026-11-24"]
