@@ -40,7 +40,8 @@ SHOPS: tuple[ShopSpec, ...] = (
     ShopSpec("shopify", "shopify-eu", "Brand EU Store", 0.3, "Europe/Berlin", "EUR", "0.1290"),
     ShopSpec("tmall", "tmall-flagship", "品牌天猫旗舰店", 0.75),
     ShopSpec("tmall", "tmall-outlet", "品牌天猫奥莱店", 0.25),
-    ShopSpec("taobao", "taobao-store", "品牌淘宝店", 1.0),
+    ShopSpec("taobao", "taobao-store", "品牌淘宝店", 0.6),
+    ShopSpec("taobao", "taobao-kids", "品牌童装淘宝店", 0.4),
     ShopSpec("pos", "pos-main", "门店POS系统", 1.0),
 )
 

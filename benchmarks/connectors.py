@@ -1,0 +1,123 @@
+"""Connector throughput against the sandbox with rate limits off (run on demand, not in tests).
+
+    .venv/bin/python -m benchmarks.connectors --people 20000 --days 30
+
+Starts `omni sandbox serve --no-rate-limits` in its own process (the world lives there), then
+lands each channel's orders for the whole window in a fresh child process per shop, so each
+figure's peak RSS is the connector + landing writer alone. Appends a Markdown table to
+benchmarks/results/connectors.md with the machine and versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "connectors.md"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child(channel: str, shop_id: str, entity: str, first: str, last: str, landing: str) -> None:
+    """Runs in a fresh process: pull + land one shop, print a JSON line with the figures."""
+    from connectors.common.pii import PiiHasher
+    from connectors.common.timeutil import china_days_window, utc_now
+    from connectors.config import load_config
+    from connectors.registry import CHANNELS
+    from warehouse.landing import LandingWriter
+
+    config = load_config()
+    shop = next(s for s in config.shops_for(channel) if s.shop_id == shop_id)
+    first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
+    start, end = china_days_window(first_day, last_day)
+    source = CHANNELS[channel].build(shop, PiiHasher(config.pii_key))
+    began = time.perf_counter()
+    result = LandingWriter(Path(landing)).land(channel, entity, shop_id, first_day, last_day,
+                                               source.pull(entity, start, end), utc_now())
+    seconds = time.perf_counter() - began
+    source.close()
+    print(json.dumps({"rows": result.rows, "seconds": seconds, "requests": source.stats.requests,
+                      "mb": source.stats.bytes / 1e6,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=20000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 20))
+    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    first = args.end - timedelta(days=args.days - 1)
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "OMNI_DATA_DIR": tmp, "OMNI_SANDBOX_URL": f"http://127.0.0.1:{port}",
+               "OMNI_POS_DATABASE_URL": f"sqlite:///{tmp}/sandbox/pos.sqlite"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "sandbox", "serve", "--no-rate-limits", "--port", str(port),
+             "--seed", "1", "--people", str(args.people), "--start", first.isoformat(), "--end", args.end.isoformat()],
+            env=env, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/shopify", timeout=1)  # noqa: S310
+                    break
+                except urllib.error.HTTPError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("sandbox did not start") from None
+                    time.sleep(0.5)
+            rows = []
+            for channel, shop_id in [("shopify", "shopify-intl"), ("tmall", "tmall-flagship"),
+                                     ("taobao", "taobao-store"), ("pos", "pos-main")]:
+                out = subprocess.run(
+                    [sys.executable, "-m", "benchmarks.connectors", "--child", channel, shop_id, "orders",
+                     first.isoformat(), args.end.isoformat(), str(Path(tmp) / "landing")],
+                    env=env, capture_output=True, text=True, check=True)
+                figures = json.loads(out.stdout.strip().splitlines()[-1])
+                figures["rows_per_s"] = figures["rows"] / figures["seconds"] if figures["seconds"] else 0
+                rows.append((channel, shop_id, figures))
+                print(channel, shop_id, figures, flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    import duckdb
+    import pyarrow
+
+    RESULTS.parent.mkdir(exist_ok=True)
+    with RESULTS.open("a", encoding="utf-8") as out:
+        out.write(f"\n## {time.strftime('%Y-%m-%d %H:%M')} — {args.people} people, {args.days} days "
+                  f"({first}..{args.end}), rate limits off\n\n")
+        out.write(f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                  f"duckdb {duckdb.__version__}, pyarrow {pyarrow.__version__}; sandbox in a separate process "
+                  f"on loopback; orders landed to Parquet incl. PII hashing\n\n")
+        out.write("| channel | shop | orders | seconds | orders/s | requests | MB received | peak RSS MB |\n")
+        out.write("|---|---|---:|---:|---:|---:|---:|---:|\n")
+        for channel, shop_id, f in rows:
+            out.write(f"| {channel} | {shop_id} | {f['rows']} | {f['seconds']:.2f} | {f['rows_per_s']:.0f} | "
+                      f"{f['requests']} | {f['mb']:.1f} | {f['peak_rss_mb']:.0f} |\n")
+    print(f"results appended to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
