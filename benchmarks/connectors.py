@@ -47,13 +47,22 @@ def child(channel: str, shop_id: str, entity: str, first: str, last: str, landin
     start, end = china_days_window(first_day, last_day)
     source = CHANNELS[channel].build(shop, PiiHasher(config.pii_key))
     began = time.perf_counter()
-    result = LandingWriter(Path(landing)).land(channel, entity, shop_id, first_day, last_day,
-                                               source.pull(entity, start, end), utc_now())
+    result = LandingWriter(Path(landing)).land(
+        channel, entity, shop_id, first_day, last_day, source.pull(entity, start, end), utc_now()
+    )
     seconds = time.perf_counter() - began
     source.close()
-    print(json.dumps({"rows": result.rows, "seconds": seconds, "requests": source.stats.requests,
-                      "mb": source.stats.bytes / 1e6,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "rows": result.rows,
+                "seconds": seconds,
+                "requests": source.stats.requests,
+                "mb": source.stats.bytes / 1e6,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -69,17 +78,39 @@ def main() -> None:
     first = args.end - timedelta(days=args.days - 1)
     port = _free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "OMNI_DATA_DIR": tmp, "OMNI_SANDBOX_URL": f"http://127.0.0.1:{port}",
-               "OMNI_POS_DATABASE_URL": f"sqlite:///{tmp}/sandbox/pos.sqlite"}
+        env = {
+            **os.environ,
+            "OMNI_DATA_DIR": tmp,
+            "OMNI_SANDBOX_URL": f"http://127.0.0.1:{port}",
+            "OMNI_POS_DATABASE_URL": f"sqlite:///{tmp}/sandbox/pos.sqlite",
+        }
         server = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "sandbox", "serve", "--no-rate-limits", "--port", str(port),
-             "--seed", "1", "--people", str(args.people), "--start", first.isoformat(), "--end", args.end.isoformat()],
-            env=env, stdout=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "pipelines.cli",
+                "sandbox",
+                "serve",
+                "--no-rate-limits",
+                "--port",
+                str(port),
+                "--seed",
+                "1",
+                "--people",
+                str(args.people),
+                "--start",
+                first.isoformat(),
+                "--end",
+                args.end.isoformat(),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + 300
             while True:
                 try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/shopify", timeout=1)  # noqa: S310
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/shopify", timeout=1)
                     break
                 except urllib.error.HTTPError:
                     break
@@ -88,12 +119,30 @@ def main() -> None:
                         raise SystemExit("sandbox did not start") from None
                     time.sleep(0.5)
             rows = []
-            for channel, shop_id in [("shopify", "shopify-intl"), ("tmall", "tmall-flagship"),
-                                     ("taobao", "taobao-store"), ("pos", "pos-main")]:
+            for channel, shop_id in [
+                ("shopify", "shopify-intl"),
+                ("tmall", "tmall-flagship"),
+                ("taobao", "taobao-store"),
+                ("pos", "pos-main"),
+            ]:
                 out = subprocess.run(
-                    [sys.executable, "-m", "benchmarks.connectors", "--child", channel, shop_id, "orders",
-                     first.isoformat(), args.end.isoformat(), str(Path(tmp) / "landing")],
-                    env=env, capture_output=True, text=True, check=True)
+                    [
+                        sys.executable,
+                        "-m",
+                        "benchmarks.connectors",
+                        "--child",
+                        channel,
+                        shop_id,
+                        "orders",
+                        first.isoformat(),
+                        args.end.isoformat(),
+                        str(Path(tmp) / "landing"),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 figures = json.loads(out.stdout.strip().splitlines()[-1])
                 figures["rows_per_s"] = figures["rows"] / figures["seconds"] if figures["seconds"] else 0
                 rows.append((channel, shop_id, figures))
@@ -106,16 +155,22 @@ def main() -> None:
 
     RESULTS.parent.mkdir(exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as out:
-        out.write(f"\n## {time.strftime('%Y-%m-%d %H:%M')} — {args.people} people, {args.days} days "
-                  f"({first}..{args.end}), rate limits off\n\n")
-        out.write(f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                  f"duckdb {duckdb.__version__}, pyarrow {pyarrow.__version__}; sandbox in a separate process "
-                  f"on loopback; orders landed to Parquet incl. PII hashing\n\n")
+        out.write(
+            f"\n## {time.strftime('%Y-%m-%d %H:%M')} — {args.people} people, {args.days} days "
+            f"({first}..{args.end}), rate limits off\n\n"
+        )
+        out.write(
+            f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"duckdb {duckdb.__version__}, pyarrow {pyarrow.__version__}; sandbox in a separate process "
+            f"on loopback; orders landed to Parquet incl. PII hashing\n\n"
+        )
         out.write("| channel | shop | orders | seconds | orders/s | requests | MB received | peak RSS MB |\n")
         out.write("|---|---|---:|---:|---:|---:|---:|---:|\n")
         for channel, shop_id, f in rows:
-            out.write(f"| {channel} | {shop_id} | {f['rows']} | {f['seconds']:.2f} | {f['rows_per_s']:.0f} | "
-                      f"{f['requests']} | {f['mb']:.1f} | {f['peak_rss_mb']:.0f} |\n")
+            out.write(
+                f"| {channel} | {shop_id} | {f['rows']} | {f['seconds']:.2f} | {f['rows_per_s']:.0f} | "
+                f"{f['requests']} | {f['mb']:.1f} | {f['peak_rss_mb']:.0f} |\n"
+            )
     print(f"results appended to {RESULTS}")
 
 

@@ -1,9 +1,9 @@
 """`omni`: the command line.
 
-    omni demo                       run the whole pipeline on the sandbox for the last 30 China days
-    omni run --start D1 --end D2    land every configured channel for D1..D2, rebuild, publish
-    omni sandbox serve              serve the sandbox world over HTTP on 127.0.0.1
-    omni sandbox truth --out DIR    write the world's ground truth as Parquet
+omni demo                       run the whole pipeline on the sandbox for the last 30 China days
+omni run --start D1 --end D2    land every configured channel for D1..D2, rebuild, publish
+omni sandbox serve              serve the sandbox world over HTTP on 127.0.0.1
+omni sandbox truth --out DIR    write the world's ground truth as Parquet
 """
 
 from __future__ import annotations
@@ -35,7 +35,12 @@ def _default_world() -> tuple[int, int, date, date]:
     """The demo's world: seed and size from the config's [sandbox] table, the last 30 China days."""
     sandbox = load_config().sandbox
     end = china_date(utc_now()) - timedelta(days=1)
-    return int(sandbox.get("seed", 7)), int(sandbox.get("people", 3000)), end - timedelta(days=DEMO_DAYS - 1), end
+    return (
+        int(sandbox.get("seed", 7)),
+        int(sandbox.get("people", 3000)),
+        end - timedelta(days=DEMO_DAYS - 1),
+        end,
+    )
 
 
 def _world_args(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +50,7 @@ def _world_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", type=_date, help="last China day of the world (default: yesterday)")
 
 
-def _settings(args: argparse.Namespace, rate_limits: bool = True):  # noqa: ANN202 - SandboxSettings
+def _settings(args: argparse.Namespace, rate_limits: bool = True):
     from connectors.sandbox.server import SandboxSettings
 
     seed, people, start, end = _default_world()
@@ -58,7 +63,7 @@ def _settings(args: argparse.Namespace, rate_limits: bool = True):  # noqa: ANN2
     )
 
 
-def _write_pos(settings) -> Path:  # noqa: ANN001 - SandboxSettings
+def _write_pos(settings) -> Path:
     from connectors.sandbox.pos_db import write_pos_database
 
     path = data_dir() / "sandbox" / "pos.sqlite"
@@ -73,8 +78,11 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, rate_limits=not args.no_rate_limits)
     pos = _write_pos(settings)
     server = SandboxServer(settings, port=args.port)
-    print(f"sandbox: seed={settings.seed} people={settings.people} {settings.start}..{settings.end} "
-          f"serving {server.url} (POS database {pos}); Ctrl-C to stop", flush=True)
+    print(
+        f"sandbox: seed={settings.seed} people={settings.people} {settings.start}..{settings.end} "
+        f"serving {server.url} (POS database {pos}); Ctrl-C to stop",
+        flush=True,
+    )
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         server.serve_forever()
@@ -101,7 +109,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = run_range(args.start, args.end)
     for failure in result.failures:
         print(f"FAILED {failure}", file=sys.stderr)
-    print(f"landing {'ok' if result.landing_ok else 'FAILED'}; warehouse {'ok' if result.warehouse_ok else 'FAILED'}")
+    print(
+        f"landing {'ok' if result.landing_ok else 'FAILED'}; "
+        f"warehouse {'ok' if result.warehouse_ok else 'FAILED'}"
+    )
     return 0 if result.ok else 1
 
 
@@ -117,19 +128,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _write_pos(settings)
     with SandboxServer(settings) as server:
         os.environ["OMNI_SANDBOX_URL"] = server.url
-        print(f"sandbox world: seed={settings.seed} people={settings.people} {settings.start}..{settings.end} "
-              f"at {server.url}", flush=True)
+        print(
+            f"sandbox world: seed={settings.seed} people={settings.people} {settings.start}..{settings.end} "
+            f"at {server.url}",
+            flush=True,
+        )
         result = run_range(settings.start, settings.end)
-    world = {"seed": settings.seed, "people": settings.people,
-             "start": settings.start.isoformat(), "end": settings.end.isoformat()}
+    world = {
+        "seed": settings.seed,
+        "people": settings.people,
+        "start": settings.start.isoformat(),
+        "end": settings.end.isoformat(),
+    }
     (data / "demo.json").write_text(json.dumps(world, indent=2) + "\n", encoding="utf-8")
     for failure in result.failures:
         print(f"FAILED {failure}", file=sys.stderr)
     if not result.ok:
         return 1
     print_summary(data / "analytics.duckdb")
-    print(f"\nWorld recorded in {data / 'demo.json'}; its truth: omni sandbox truth --seed {settings.seed} "
-          f"--people {settings.people} --start {settings.start} --end {settings.end} --out {data / 'truth'}")
+    print(
+        f"\nWorld recorded in {data / 'demo.json'}; its truth: omni sandbox truth --seed {settings.seed} "
+        f"--people {settings.people} --start {settings.start} --end {settings.end} --out {data / 'truth'}"
+    )
     print(f"Demo finished in {time.monotonic() - started:.0f}s")
     return 0
 
@@ -148,13 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--end", type=_date, required=True)
     run.set_defaults(func=cmd_run)
 
-    sandbox = sub.add_parser("sandbox", help="the local platform simulators").add_subparsers(dest="sandbox", required=True)
+    sandbox = sub.add_parser("sandbox", help="the local platform simulators").add_subparsers(
+        dest="sandbox", required=True
+    )
     serve = sandbox.add_parser("serve", help="serve the sandbox world on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--no-rate-limits", action="store_true", help="turn throttling off (benchmarks)")
     _world_args(serve)
     serve.set_defaults(func=cmd_sandbox_serve)
-    truth = sandbox.add_parser("truth", help="write the world's ground truth (orders.parquet, accounts.parquet)")
+    truth = sandbox.add_parser(
+        "truth", help="write the world's ground truth (orders.parquet, accounts.parquet)"
+    )
     _world_args(truth)
     truth.add_argument("--out", required=True, help="output folder")
     truth.set_defaults(func=cmd_sandbox_truth)
@@ -163,8 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     if getattr(args, "start", None) and getattr(args, "end", None) and args.end < args.start:
         print(f"omni: --end {args.end} is before --start {args.start}", file=sys.stderr)
         return 2

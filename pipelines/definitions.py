@@ -7,7 +7,6 @@ any run that landed data, whether it succeeded or not, so one failing channel ne
 others' data (its asset is red in the UI, the rest publish).
 """
 
-
 import dagster as dg
 
 from pipelines.landing_assets import LANDING_ASSETS
@@ -47,17 +46,27 @@ def _landed_something(context: dg.RunStatusSensorContext) -> bool:
 def _rebuild_request(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
     if not _landed_something(context):
         return dg.SkipReason("the run landed nothing")
-    return dg.RunRequest(run_key=f"after-{context.dagster_run.run_id}", tags={"omni/after_run": context.dagster_run.run_id})
+    return dg.RunRequest(
+        run_key=f"after-{context.dagster_run.run_id}", tags={"omni/after_run": context.dagster_run.run_id}
+    )
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, request_job=warehouse_job,
-                      default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=15)
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    request_job=warehouse_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=15,
+)
 def rebuild_after_landing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
     return _rebuild_request(context)
 
 
-@dg.run_status_sensor(run_status=dg.DagsterRunStatus.FAILURE, request_job=warehouse_job,
-                      default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=15)
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.FAILURE,
+    request_job=warehouse_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=15,
+)
 def rebuild_after_failed_landing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
     """A failed channel must not hold back the others: rebuild from what did land."""
     return _rebuild_request(context)

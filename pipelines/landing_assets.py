@@ -5,9 +5,9 @@ the platform allows and lands one extraction per shop. A shop that fails (bad cr
 platform down) does not stop the others; the asset fails at the end naming every failed shop.
 """
 
-
 import time
 import warnings
+from typing import Any
 
 import dagster as dg
 
@@ -46,8 +46,12 @@ def build_landing_asset(spec: ChannelSpec, entity: str) -> dg.AssetsDefinition:
         config = omni.pipeline_config()
         shops = config.shops_for(spec.channel)
         writer = LandingWriter(omni.paths().landing)
-        metadata: dict[str, object] = {"window_start": start.isoformat(), "window_end": end.isoformat(),
-                                       "days": (last - first).days + 1, "shops": len(shops)}
+        metadata: dict[str, Any] = {
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "days": (last - first).days + 1,
+            "shops": len(shops),
+        }
         failures: list[str] = []
         total = 0
         for shop in shops:
@@ -55,8 +59,15 @@ def build_landing_asset(spec: ChannelSpec, entity: str) -> dg.AssetsDefinition:
             try:
                 source = spec.build(shop, PiiHasher(config.pii_key))
                 try:
-                    result = writer.land(spec.channel, entity, shop.shop_id, first, last,
-                                         source.pull(entity, start, end), extracted_at=utc_now())
+                    result = writer.land(
+                        spec.channel,
+                        entity,
+                        shop.shop_id,
+                        first,
+                        last,
+                        source.pull(entity, start, end),
+                        extracted_at=utc_now(),
+                    )
                 finally:
                     source.close()
             except (ConnectorError, ConfigError) as exc:
@@ -66,14 +77,22 @@ def build_landing_asset(spec: ChannelSpec, entity: str) -> dg.AssetsDefinition:
             seconds = time.monotonic() - started
             total += result.rows
             metadata[f"{shop.shop_id}/rows"] = result.rows
-            metadata[f"{shop.shop_id}/stats"] = {**source.stats.as_metadata(), "seconds": round(seconds, 2),
-                                                 "rows_outside_window": result.rows_outside_window}
-            context.log.info(f"{spec.channel}/{shop.shop_id} {entity}: {result.rows} rows in {seconds:.1f}s "
-                             f"({source.stats.requests} requests, {source.stats.retries} retries)")
+            metadata[f"{shop.shop_id}/stats"] = {
+                **source.stats.as_metadata(),
+                "seconds": round(seconds, 2),
+                "rows_outside_window": result.rows_outside_window,
+            }
+            context.log.info(
+                f"{spec.channel}/{shop.shop_id} {entity}: {result.rows} rows in {seconds:.1f}s "
+                f"({source.stats.requests} requests, {source.stats.retries} retries)"
+            )
         metadata["rows"] = total
         if failures:
-            raise dg.Failure(description=f"{len(failures)} of {len(shops)} {spec.channel} shops failed: "
-                             + " | ".join(failures), metadata=metadata)
+            raise dg.Failure(
+                description=f"{len(failures)} of {len(shops)} {spec.channel} shops failed: "
+                + " | ".join(failures),
+                metadata=metadata,
+            )
         return dg.MaterializeResult(metadata=metadata)
 
     return landing_asset

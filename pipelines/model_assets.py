@@ -6,7 +6,6 @@ partitions leaves the warehouse identical. All of them write the one build file,
 the `duckdb_writer` pool: DuckDB allows a single writer.
 """
 
-
 from collections.abc import Iterator
 
 import dagster as dg
@@ -38,7 +37,9 @@ def _upstream(model: Model) -> list[dg.AssetKey]:
             keys.append(model_key(ref))
             continue
         source, _, entity = name.removesuffix("_latest").partition("__")
-        keys += [landing_key(ch, entity) for ch in sources().get(source, []) if entity in CHANNELS[ch].entities]
+        keys += [
+            landing_key(ch, entity) for ch in sources().get(source, []) if entity in CHANNELS[ch].entities
+        ]
     return keys
 
 
@@ -79,11 +80,13 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         finally:
             conn.close()
         context.log.info(f"{model.table}: {rows} rows")
-        return dg.MaterializeResult(metadata={
-            "rows": rows,
-            "table": model.table,
-            "preview": dg.MetadataValue.md(_markdown(preview)),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                "rows": rows,
+                "table": model.table,
+                "preview": dg.MetadataValue.md(_markdown(preview)),
+            }
+        )
 
     return model_asset
 
@@ -98,7 +101,8 @@ def build_model_check(model: Model) -> dg.AssetChecksDefinition:
         pool=POOL,
         description=f"Great Expectations: key ({', '.join(model.key)}) unique and not null; "
         f"not null: {', '.join(model.not_null) or '-'}"
-        + ("; status in the common lifecycle" if value_sets else "") + ". Blocking.",
+        + ("; status in the common lifecycle" if value_sets else "")
+        + ". Blocking.",
     )
     def model_check(omni: OmniResource) -> dg.AssetCheckResult:
         from warehouse.quality import key_expectations, validate
@@ -117,8 +121,14 @@ def build_model_check(model: Model) -> dg.AssetChecksDefinition:
             metadata={
                 "rows_checked": len(frame),
                 "failed_expectations": ", ".join(o.name for o in failed) or "none",
-                "details": {o.name: {"success": o.success, "unexpected_count": o.unexpected_count,
-                                     "sample": [str(v) for v in o.sample]} for o in outcomes},
+                "details": {
+                    o.name: {
+                        "success": o.success,
+                        "unexpected_count": o.unexpected_count,
+                        "sample": [str(v) for v in o.sample],
+                    }
+                    for o in outcomes
+                },
             },
         )
 
@@ -143,12 +153,16 @@ def analytics_warehouse(context: dg.AssetExecutionContext, omni: OmniResource) -
     paths = omni.paths()
     published = publish(paths.build_db, paths.published_db)
     with duckdb.connect(str(published), read_only=True) as conn:
-        counts = dict(conn.execute(
-            "select schema_name || '.' || table_name, estimated_size from duckdb_tables() "
-            "where schema_name = 'marts' order by 1").fetchall())
+        counts = dict(
+            conn.execute(
+                "select schema_name || '.' || table_name, estimated_size from duckdb_tables() "
+                "where schema_name = 'marts' order by 1"
+            ).fetchall()
+        )
     context.log.info(f"published {published}")
-    return dg.MaterializeResult(metadata={"path": str(published), "bytes": published.stat().st_size,
-                                          "mart_rows": counts})
+    return dg.MaterializeResult(
+        metadata={"path": str(published), "bytes": published.stat().st_size, "mart_rows": counts}
+    )
 
 
 def transform_assets() -> Iterator[dg.AssetsDefinition]:

@@ -4,7 +4,6 @@ Both default to the environment (OMNI_DATA_DIR, OMNI_CONFIG) *at run time*, neve
 the same definitions serve the sandbox, tests (temporary folders) and real shops.
 """
 
-
 from pathlib import Path
 
 import dagster as dg

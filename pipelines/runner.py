@@ -41,9 +41,13 @@ def run_range(first: date, last: date, instance: dg.DagsterInstance | None = Non
     instance = instance or _instance()
     landing = defs.resolve_job_def("landing_job").execute_in_process(
         instance=instance,
-        tags={"dagster/asset_partition_range_start": first.isoformat(),
-              "dagster/asset_partition_range_end": last.isoformat()},
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        },
         raise_on_error=False,
     )
-    warehouse = defs.resolve_job_def("warehouse_job").execute_in_process(instance=instance, raise_on_error=False)
+    warehouse = defs.resolve_job_def("warehouse_job").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
     return RangeRunResult(landing.success, warehouse.success, _failures(landing) + _failures(warehouse))

@@ -38,6 +38,9 @@ def print_summary(published: Path) -> None:
     for channel, orders, buyers, gmv, net, first, last in rows:
         print(f"{channel:<10}{orders:>9,}{buyers:>9,}{gmv:>16,.2f}{net:>18,.2f}  {first}..{last}")
     total_orders = sum(r[1] for r in rows)
-    print(f"{'total':<10}{total_orders:>9,}{'':>9}{sum(r[3] for r in rows):>16,.2f}{sum(r[4] for r in rows):>18,.2f}")
+    print(
+        f"{'total':<10}{total_orders:>9,}{'':>9}"
+        f"{sum(r[3] for r in rows):>16,.2f}{sum(r[4] for r in rows):>18,.2f}"
+    )
     print(f"\nWarehouse: {published}")
-    print(f"Try:  duckdb -readonly {published} \"{EXAMPLE_QUERY}\"")
+    print(f'Try:  duckdb -readonly {published} "{EXAMPLE_QUERY}"')

@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from pathlib import Path
 from types import FrameType
 
 
@@ -20,6 +22,8 @@ def _wait_for(url: str, seconds: float = 60) -> None:
         try:
             with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
                 return
+        except urllib.error.HTTPError:  # any HTTP answer means the server is up
+            return
         except OSError:
             time.sleep(0.3)
     raise SystemExit(f"{url} did not come up within {seconds:.0f}s")
@@ -30,17 +34,33 @@ def main() -> int:
     ui_port = os.environ.get("OMNI_UI_PORT", "3000")
     env = {**os.environ, "OMNI_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}"}
     restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
-    sandbox = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "sandbox", "serve", "--port", sandbox_port],
-                               env=env, preexec_fn=restore_sigint)
+    sandbox = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+        [sys.executable, "-m", "pipelines.cli", "sandbox", "serve", "--port", sandbox_port],
+        env=env,
+        preexec_fn=restore_sigint,
+    )
     dagster = None
     try:
         _wait_for(f"http://127.0.0.1:{sandbox_port}/shopify")
-        dagster = subprocess.Popen(
-            ["dagster", "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", ui_port],
-            env=env, preexec_fn=restore_sigint,
+        dagster = subprocess.Popen(  # noqa: S603 - the venv's own dagster, fixed arguments
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "dev",
+                "-m",
+                "pipelines.definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                ui_port,
+            ],
+            env=env,
+            preexec_fn=restore_sigint,
         )
-        print(f"Dagster UI: http://127.0.0.1:{ui_port}  (sandbox at {env['OMNI_SANDBOX_URL']}); Ctrl-C stops both",
-              flush=True)
+        print(
+            f"Dagster UI: http://127.0.0.1:{ui_port}  (sandbox at {env['OMNI_SANDBOX_URL']}); "
+            "Ctrl-C stops both",
+            flush=True,
+        )
 
         def forward(signum: int, _frame: FrameType | None) -> None:
             if dagster and dagster.poll() is None:

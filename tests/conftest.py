@@ -13,7 +13,9 @@ from connectors.common.pii import PiiHasher
 from connectors.sandbox.server import SandboxServer, SandboxSettings
 
 # Small, but it crosses Double 11 so peak days and multi-page windows are exercised.
-TEST_WORLD = SandboxSettings(seed=11, people=400, start=date(2026, 11, 5), end=date(2026, 11, 14), rate_limits=False)
+TEST_WORLD = SandboxSettings(
+    seed=11, people=400, start=date(2026, 11, 5), end=date(2026, 11, 14), rate_limits=False
+)
 TEST_PII_KEY = "test-pii-key"
 
 

@@ -31,8 +31,15 @@ def test_sandbox_default_needs_no_environment():
 def test_example_config_names_every_missing_credential(tmp_path):
     with pytest.raises(ConfigError, match="OMNI_PII_KEY"):
         load_config(REPO / "config" / "example.toml", env={})
-    env = {"OMNI_PII_KEY": "k", "SHOPIFY_GLOBAL_ACCESS_TOKEN": "t", "TOP_APP_KEY": "a", "TOP_APP_SECRET": "s",
-           "TMALL_FLAGSHIP_SESSION": "x", "TAOBAO_STORE_SESSION": "y", "POS_DATABASE_URL": "sqlite://"}
+    env = {
+        "OMNI_PII_KEY": "k",
+        "SHOPIFY_GLOBAL_ACCESS_TOKEN": "t",
+        "TOP_APP_KEY": "a",
+        "TOP_APP_SECRET": "s",
+        "TMALL_FLAGSHIP_SESSION": "x",
+        "TAOBAO_STORE_SESSION": "y",
+        "POS_DATABASE_URL": "sqlite://",
+    }
     assert len(load_config(REPO / "config" / "example.toml", env=env).shops) == 4
     documented = (REPO / ".env.example").read_text()
     for name in env:
@@ -44,7 +51,10 @@ def test_example_config_names_every_missing_credential(tmp_path):
     [
         ('[[shops]]\nchannel = "amazon"\nshop_id = "x"\n', "unknown channel 'amazon'"),
         ('[[shops]]\nchannel = "shopify"\n', "needs 'channel' and 'shop_id'"),
-        ('[[shops]]\nchannel = "pos"\nshop_id = "a"\n[[shops]]\nchannel = "pos"\nshop_id = "a"\n', "declared twice"),
+        (
+            '[[shops]]\nchannel = "pos"\nshop_id = "a"\n[[shops]]\nchannel = "pos"\nshop_id = "a"\n',
+            "declared twice",
+        ),
         ("[[shops]\n", "not valid TOML"),
     ],
 )

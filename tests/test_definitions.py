@@ -27,9 +27,16 @@ def test_one_landing_asset_per_channel_and_entity_and_one_asset_per_model():
 def test_model_dependencies_come_from_the_sql():
     graph = defs.resolve_asset_graph()
     stg_top = graph.get(dg.AssetKey(["staging", "stg_top__orders"]))
-    assert stg_top.parent_keys == {dg.AssetKey(["landing", "tmall", "orders"]), dg.AssetKey(["landing", "taobao", "orders"])}
+    assert stg_top.parent_keys == {
+        dg.AssetKey(["landing", "tmall", "orders"]),
+        dg.AssetKey(["landing", "taobao", "orders"]),
+    }
     fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
-    assert {k.path[-1] for k in fct.parent_keys} == {"stg_shopify__orders", "stg_top__orders", "stg_pos__orders"}
+    assert {k.path[-1] for k in fct.parent_keys} == {
+        "stg_shopify__orders",
+        "stg_top__orders",
+        "stg_pos__orders",
+    }
     publish = graph.get(PUBLISHED_KEY)
     assert {k.path[-1] for k in publish.parent_keys} == {m.name for m in MODELS if m.layer == "marts"}
 

@@ -18,8 +18,6 @@ import duckdb
 import pandas as pd
 import pytest
 
-from connectors.sandbox.truth import truth_orders
-from connectors.sandbox.world import generate_world
 from pipelines.summary import channel_summary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,8 +27,12 @@ pytestmark = pytest.mark.slow
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNI_", "DAGSTER_"))}
     bin_dir = str(Path(sys.executable).parent)
-    env.update(OMNI_DATA_DIR=str(tmp_path / "data"), PATH=bin_dir + os.pathsep + env.get("PATH", ""),
-               GX_ANALYTICS_ENABLED="false", **extra)
+    env.update(
+        OMNI_DATA_DIR=str(tmp_path / "data"),
+        PATH=bin_dir + os.pathsep + env.get("PATH", ""),
+        GX_ANALYTICS_ENABLED="false",
+        **extra,
+    )
     return env
 
 
@@ -39,13 +41,24 @@ def _truth_summary(truth: pd.DataFrame) -> dict[str, tuple]:
     for channel, group in truth.groupby("channel"):
         paid = group[group["paid_cny"] > 0]
         buyers = paid["account_id"].dropna().nunique() + int(paid["account_id"].isna().sum())
-        out[channel] = (len(group), buyers, group["gmv_cny"].sum(), (group["paid_cny"] - group["refunded_cny"]).sum())
+        out[channel] = (
+            len(group),
+            buyers,
+            group["gmv_cny"].sum(),
+            (group["paid_cny"] - group["refunded_cny"]).sum(),
+        )
     return out
 
 
 def test_demo_summary_agrees_with_the_truth(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "demo", "--people", "400"], cwd=REPO,
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "demo", "--people", "400"],
+        cwd=REPO,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = tmp_path / "data"
     world = json.loads((data / "demo.json").read_text())
@@ -54,12 +67,40 @@ def test_demo_summary_agrees_with_the_truth(tmp_path):
     assert (end - start).days == 29
 
     truth_dir = tmp_path / "truth"
-    subprocess.run([sys.executable, "-m", "pipelines.cli", "sandbox", "truth", "--seed", str(world["seed"]),
-                    "--people", str(world["people"]), "--start", world["start"], "--end", world["end"],
-                    "--out", str(truth_dir)], cwd=REPO, env=_env(tmp_path), check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "sandbox",
+            "truth",
+            "--seed",
+            str(world["seed"]),
+            "--people",
+            str(world["people"]),
+            "--start",
+            world["start"],
+            "--end",
+            world["end"],
+            "--out",
+            str(truth_dir),
+        ],
+        cwd=REPO,
+        env=_env(tmp_path),
+        check=True,
+        capture_output=True,
+    )
     truth = pd.read_parquet(truth_dir / "orders.parquet")
-    assert set(truth.columns) >= {"channel", "shop_id", "order_id", "person_id", "created_date", "status",
-                                  "paid_cny", "refunded_cny"}
+    assert set(truth.columns) >= {
+        "channel",
+        "shop_id",
+        "order_id",
+        "person_id",
+        "created_date",
+        "status",
+        "paid_cny",
+        "refunded_cny",
+    }
     expected = _truth_summary(truth)
     got = {row[0]: row[1:5] for row in channel_summary(data / "analytics.duckdb")}
     assert got == expected
@@ -76,13 +117,15 @@ def _free_port() -> int:
 
 def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"})
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
         return json.loads(response.read())
 
 
-def _wait(predicate, seconds: float, what: str):  # noqa: ANN001, ANN202
+def _wait(predicate, seconds: float, what: str):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -99,19 +142,38 @@ def test_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_p
     ui_port, sandbox_port = _free_port(), _free_port()
     storage = tmp_path / "dagster"
     storage.mkdir()
-    env = _env(tmp_path, DAGSTER_HOME=str(REPO), OMNI_DAGSTER_STORAGE=str(storage),
-               OMNI_UI_PORT=str(ui_port), OMNI_SANDBOX_PORT=str(sandbox_port))
-    ui = subprocess.Popen([sys.executable, "-m", "pipelines.ui"], cwd=REPO, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    env = _env(
+        tmp_path,
+        DAGSTER_HOME=str(REPO),
+        OMNI_DAGSTER_STORAGE=str(storage),
+        OMNI_UI_PORT=str(ui_port),
+        OMNI_SANDBOX_PORT=str(sandbox_port),
+    )
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.ui"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait(lambda: _graphql(ui_port, "{ version }")["data"]["version"], 120, "the Dagster webserver")
         end = date.today() - timedelta(days=2)
         days = [(end - timedelta(days=i)).isoformat() for i in range(3)]
-        launched = _graphql(ui_port, """
+        launched = _graphql(
+            ui_port,
+            """
             mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
                 __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
-            {"p": {"partitionNames": days, "assetSelection": [{"path": ["landing", "pos", "orders"]}],
-                   "title": "test backfill"}})["data"]["launchPartitionBackfill"]
+            {
+                "p": {
+                    "partitionNames": days,
+                    "assetSelection": [{"path": ["landing", "pos", "orders"]}],
+                    "title": "test backfill",
+                }
+            },
+        )["data"]["launchPartitionBackfill"]
         assert launched["__typename"] == "LaunchBackfillSuccess", launched
         published = tmp_path / "data" / "analytics.duckdb"
 
@@ -119,7 +181,9 @@ def test_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_p
             if not published.exists():
                 return None
             with duckdb.connect(str(published), read_only=True) as conn:
-                rows = conn.execute("select distinct cast(partition_date as varchar) from raw.pos__orders").fetchall()
+                rows = conn.execute(
+                    "select distinct cast(partition_date as varchar) from raw.pos__orders"
+                ).fetchall()
             return {r[0] for r in rows} or None
 
         assert _wait(pos_days_published, 240, "the sensor-triggered warehouse run to publish") == set(days)

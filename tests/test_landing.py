@@ -11,8 +11,11 @@ EXTRACTED = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 
 def page(rows):
     return landing_page(
-        [r[0] for r in rows], [r[1] for r in rows], ["S"] * len(rows),
-        [dumps_record({"id": r[0]}) for r in rows], EXTRACTED,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        ["S"] * len(rows),
+        [dumps_record({"id": r[0]}) for r in rows],
+        EXTRACTED,
     )
 
 
@@ -22,7 +25,9 @@ def test_rows_go_to_their_china_day_and_empty_days_get_an_empty_file(tmp_path):
         ("a", datetime(2026, 11, 1, 15, 59, 59, tzinfo=UTC)),  # 23:59:59 on Nov 1 in China
         ("b", datetime(2026, 11, 1, 16, 0, 0, tzinfo=UTC)),  # 00:00:00 on Nov 2 in China
     ]
-    result = writer.land("shopify", "orders", "s1", date(2026, 11, 1), date(2026, 11, 3), [page(rows)], EXTRACTED)
+    result = writer.land(
+        "shopify", "orders", "s1", date(2026, 11, 1), date(2026, 11, 3), [page(rows)], EXTRACTED
+    )
     assert result.rows_by_day == {date(2026, 11, 1): 1, date(2026, 11, 2): 1, date(2026, 11, 3): 0}
     for day, ids in [(date(2026, 11, 1), ["a"]), (date(2026, 11, 2), ["b"]), (date(2026, 11, 3), [])]:
         files = list(partition_dir(tmp_path, "shopify", "orders", "s1", day).glob("*.parquet"))
@@ -33,8 +38,9 @@ def test_rows_go_to_their_china_day_and_empty_days_get_an_empty_file(tmp_path):
 
 def test_rows_outside_the_range_are_counted_not_landed(tmp_path):
     rows = [("a", datetime(2026, 11, 5, 1, tzinfo=UTC)), ("z", datetime(2026, 12, 5, 1, tzinfo=UTC))]
-    result = LandingWriter(tmp_path).land("tmall", "orders", "s", date(2026, 11, 5), date(2026, 11, 5),
-                                          [page(rows)], EXTRACTED)
+    result = LandingWriter(tmp_path).land(
+        "tmall", "orders", "s", date(2026, 11, 5), date(2026, 11, 5), [page(rows)], EXTRACTED
+    )
     assert result.rows == 1 and result.rows_outside_window == 1
 
 
@@ -44,13 +50,22 @@ def test_a_failed_pull_lands_nothing(tmp_path):
         raise RuntimeError("platform went away")
 
     with pytest.raises(RuntimeError):
-        LandingWriter(tmp_path).land("tmall", "orders", "s", date(2026, 11, 5), date(2026, 11, 6), pages(), EXTRACTED)
+        LandingWriter(tmp_path).land(
+            "tmall", "orders", "s", date(2026, 11, 5), date(2026, 11, 6), pages(), EXTRACTED
+        )
     assert not list(tmp_path.glob("tmall/**/*.parquet")), "a partial extraction must not become visible"
 
 
 def test_a_second_pull_is_appended_not_overwritten(tmp_path):
     writer = LandingWriter(tmp_path)
     for _ in range(2):
-        writer.land("pos", "orders", "p", date(2026, 11, 5), date(2026, 11, 5),
-                    [page([("a", datetime(2026, 11, 5, 1, tzinfo=UTC))])], EXTRACTED)
+        writer.land(
+            "pos",
+            "orders",
+            "p",
+            date(2026, 11, 5),
+            date(2026, 11, 5),
+            [page([("a", datetime(2026, 11, 5, 1, tzinfo=UTC))])],
+            EXTRACTED,
+        )
     assert len(list(partition_dir(tmp_path, "pos", "orders", "p", date(2026, 11, 5)).glob("*.parquet"))) == 2

@@ -9,13 +9,23 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-
 from connectors.sandbox.pos_db import write_pos_database
+
 from connectors.sandbox.truth import truth_orders
 from pipelines.runner import run_range
 
-MART_COLUMNS = ["order_key", "channel", "shop_id", "order_id", "order_date", "status", "gmv_cny", "paid_cny",
-                "refunded_cny", "net_cny"]
+MART_COLUMNS = [
+    "order_key",
+    "channel",
+    "shop_id",
+    "order_id",
+    "order_date",
+    "status",
+    "gmv_cny",
+    "paid_cny",
+    "refunded_cny",
+    "net_cny",
+]
 
 
 @pytest.fixture
@@ -47,12 +57,15 @@ def test_full_range_matches_truth_and_a_second_run_changes_nothing(pipeline_env,
     got = orders_snapshot(pipeline_env)
     truth = truth_orders(world)
     assert len(got) == len(truth), "every order must be present exactly once"
-    merged = truth.merge(got, on=["channel", "order_id"], how="outer", indicator=True, suffixes=("_truth", ""))
+    merged = truth.merge(
+        got, on=["channel", "order_id"], how="outer", indicator=True, suffixes=("_truth", "")
+    )
     assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head()
     assert (merged["shop_id_truth"] == merged["shop_id"]).all()
     assert (merged["created_date"] == merged["order_date"].dt.date).all()
     assert (merged["status_truth"] == merged["status"]).all(), merged.loc[
-        merged["status_truth"] != merged["status"], ["channel", "order_id", "status_truth", "status"]].head()
+        merged["status_truth"] != merged["status"], ["channel", "order_id", "status_truth", "status"]
+    ].head()
     for column in ("gmv_cny", "paid_cny", "refunded_cny"):
         mismatched = merged[merged[f"{column}_truth"] != merged[column]]
         assert mismatched.empty, mismatched[["channel", "order_id", f"{column}_truth", column]].head()
@@ -60,18 +73,25 @@ def test_full_range_matches_truth_and_a_second_run_changes_nothing(pipeline_env,
     daily = published(pipeline_env, "select * from marts.fct_channel_daily order by all")
     assert daily["orders"].sum() == len(truth)
     assert daily["net_cny"].sum() == (truth["paid_cny"] - truth["refunded_cny"]).sum()
-    comments = published(pipeline_env, "select column_name, comment from duckdb_columns() "
-                                       "where schema_name = 'marts' and table_name = 'fct_orders'")
+    comments = published(
+        pipeline_env,
+        "select column_name, comment from duckdb_columns() "
+        "where schema_name = 'marts' and table_name = 'fct_orders'",
+    )
     assert comments["comment"].notna().all(), comments[comments["comment"].isna()]
 
     # Backfill part of the range again, then all of it: landing grows, the warehouse must not change.
     before_daily = daily
-    assert run_range(world.start + timedelta(days=2), world.start + timedelta(days=4),
-                     instance=dg.DagsterInstance.ephemeral()).ok
+    assert run_range(
+        world.start + timedelta(days=2),
+        world.start + timedelta(days=4),
+        instance=dg.DagsterInstance.ephemeral(),
+    ).ok
     assert run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral()).ok
     pd.testing.assert_frame_equal(orders_snapshot(pipeline_env), got)
-    pd.testing.assert_frame_equal(published(pipeline_env, "select * from marts.fct_channel_daily order by all"),
-                                  before_daily)
+    pd.testing.assert_frame_equal(
+        published(pipeline_env, "select * from marts.fct_channel_daily order by all"), before_daily
+    )
 
 
 def test_an_analyst_holding_the_file_open_never_blocks_a_run(pipeline_env, sandbox):

@@ -119,7 +119,11 @@ class HttpClient:
                 retry_after = exc.retry_after
                 if exc.__class__.__name__ == "RateLimited":
                     self.stats.throttled += 1
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 error = exc
                 retry_after = None
             except ConnectorError:
@@ -135,6 +139,12 @@ class HttpClient:
                 ) from error
             delay = self.retry.delay(attempt, retry_after)
             self.stats.retries += 1
-            log.warning("[%s/%s] attempt %d failed (%s); retrying in %.1fs",
-                        self.channel, self.shop_id, attempt, error, delay)
+            log.warning(
+                "[%s/%s] attempt %d failed (%s); retrying in %.1fs",
+                self.channel,
+                self.shop_id,
+                attempt,
+                error,
+                delay,
+            )
             self.sleep(delay)

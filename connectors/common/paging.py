@@ -10,7 +10,10 @@ _LINK_PART = re.compile(r'<([^>]+)>\s*;\s*rel="?([a-zA-Z]+)"?')
 
 
 def parse_link_header(header: str | None) -> dict[str, str]:
-    """RFC 8288 Link header -> {rel: url}. Shopify: '<https://…page_info=…>; rel="next", <…>; rel="previous"'."""
+    """RFC 8288 Link header -> {rel: url}.
+
+    Shopify: '<https://…page_info=…>; rel="next", <…>; rel="previous"'.
+    """
     if not header:
         return {}
     return {rel: url for url, rel in _LINK_PART.findall(header)}
@@ -26,7 +29,9 @@ class CursorGuard:
 
     def check(self, cursor: str) -> None:
         if cursor in self._seen:
-            raise ProtocolError(self._channel, self._shop_id, f"paging loop: cursor repeated ({cursor[:40]}…)")
+            raise ProtocolError(
+                self._channel, self._shop_id, f"paging loop: cursor repeated ({cursor[:40]}…)"
+            )
         self._seen.add(cursor)
 
 

@@ -131,7 +131,9 @@ class Refund:
 
 @dataclass(frozen=True)
 class OrderState:
-    status: str  # common lifecycle: created, paid, shipped, completed, cancelled, refunded, partially_refunded
+    status: (
+        str  # common lifecycle: created, paid, shipped, completed, cancelled, refunded, partially_refunded
+    )
     modified_at: datetime
     paid_fen: int
     refunded_fen: int
@@ -210,7 +212,9 @@ class Order:
             status = "created"
         times = [self.created_at, paid_at, shipped_at, completed_at, cancelled_at, *(r.at for r in refunds)]
         modified = max(t for t in times if t is not None)
-        return OrderState(status, modified, paid, refunded, paid_at, shipped_at, completed_at, cancelled_at, refunds)
+        return OrderState(
+            status, modified, paid, refunded, paid_at, shipped_at, completed_at, cancelled_at, refunds
+        )
 
 
 # --- the world --------------------------------------------------------------------------------
@@ -255,7 +259,9 @@ class World:
         return {p.person_id: p for p in self.people}
 
     def accounts_for(self, channel: str, shop_id: str | None = None) -> list[Account]:
-        return [a for a in self.accounts if a.channel == channel and (shop_id is None or a.shop_id == shop_id)]
+        return [
+            a for a in self.accounts if a.channel == channel and (shop_id is None or a.shop_id == shop_id)
+        ]
 
 
 def season_multiplier(day: date) -> float:
@@ -330,13 +336,20 @@ def _make_people(rng: np.random.Generator, count: int) -> list[Person]:
         adopted = tuple(ch for ch, p in CHANNEL_ADOPTION.items() if rng.random() < p)
         if not adopted:
             adopted = (str(rng.choice(list(CHANNEL_ADOPTION))),)
-        phone = f"1{int(rng.choice([3, 5, 7, 8, 9]))}{int(rng.integers(0, 10))}{int(rng.integers(0, 10**8)):08d}"
+        phone = (
+            f"1{int(rng.choice([3, 5, 7, 8, 9]))}{int(rng.integers(0, 10))}{int(rng.integers(0, 10**8)):08d}"
+        )
         name = SURNAMES[int(rng.integers(len(SURNAMES)))] + "".join(
             GIVEN[int(rng.integers(len(GIVEN)))] for _ in range(int(rng.integers(1, 3)))
         )
         city = CITIES[int(rng.integers(len(CITIES)))]
         email = f"user{i + 1:07d}@mail.example.cn" if rng.random() < 0.7 else None
-        address = f"{city}市{int(rng.integers(1, 300))}号{int(rng.integers(1, 30))}栋{int(rng.integers(101, 2800))}室"
+        street, building, room = (
+            int(rng.integers(1, 300)),
+            int(rng.integers(1, 30)),
+            int(rng.integers(101, 2800)),
+        )
+        address = f"{city}市{street}号{building}栋{room}室"
         rate = float(rng.gamma(shape=1.2, scale=0.035 / 1.2))  # a few heavy buyers, many light ones
         people.append(Person(person_id, phone, email, name, city, address, adopted, rate))
     return people
@@ -351,7 +364,7 @@ def _make_lines(rng: np.random.Generator, ids: _Ids, channel: str, big_day: bool
         quantity = 1 + int(rng.poisson(0.25))
         # Promotion days discount more; discounts are whole fen and never exceed the line.
         rate = rng.choice([0, 0, 0.05, 0.1]) if not big_day else rng.choice([0.1, 0.15, 0.2, 0.3])
-        discount = int(round(price * quantity * float(rate)))
+        discount = round(price * quantity * float(rate))
         lines.append(Line(ids.line_id(channel), sku, title, quantity, price, discount))
     return tuple(lines)
 
@@ -385,10 +398,8 @@ def _lifecycle(rng: np.random.Generator, order: Order, ids: _Ids) -> None:
 
 def _refund(rng: np.random.Generator, order: Order, ids: _Ids, at: datetime, full: bool = False) -> None:
     n = len(order.lines)
-    if full or n == 1 or rng.random() < 0.5:
-        indexes = tuple(range(n))
-    else:
-        indexes = (int(rng.integers(n)),)
+    whole_order = full or n == 1 or rng.random() < 0.5
+    indexes = tuple(range(n)) if whole_order else (int(rng.integers(n)),)
     amount = sum(order.lines[i].amount_fen for i in indexes)
     if len(indexes) == n:
         amount += order.shipping_fen
@@ -451,12 +462,20 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
                 lines = _make_lines(rng, ids, channel, big_day)
                 shipping = 0 if channel == "pos" or sum(x.amount_fen for x in lines) >= 9_900 else 1_000
                 order = Order(
-                    channel=channel, shop_id=shop.shop_id,
+                    channel=channel,
+                    shop_id=shop.shop_id,
                     order_id=ids.order_id(channel, shop_index, created, store[0] if store else None),
-                    person_id=person.person_id, account_id=account.account_id if account else None,
-                    store_id=store[0] if store else None, created_at=created, lines=lines, shipping_fen=shipping,
-                    receiver_name=person.name, receiver_phone=person.phone, receiver_address=person.address,
-                    receiver_city=person.city, email=person.email,
+                    person_id=person.person_id,
+                    account_id=account.account_id if account else None,
+                    store_id=store[0] if store else None,
+                    created_at=created,
+                    lines=lines,
+                    shipping_fen=shipping,
+                    receiver_name=person.name,
+                    receiver_phone=person.phone,
+                    receiver_address=person.address,
+                    receiver_city=person.city,
+                    email=person.email,
                 )
                 _lifecycle(rng, order, ids)
                 orders.append(order)
@@ -466,9 +485,15 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
             store = STORES[int(rng.integers(len(STORES)))]
             created = _time_on(rng, day, _STORE_HOUR_WEIGHTS)
             order = Order(
-                channel="pos", shop_id="pos-main", order_id=ids.order_id("pos", 0, created, store[0]),
-                person_id=None, account_id=None, store_id=store[0], created_at=created,
-                lines=_make_lines(rng, ids, "pos", big_day), shipping_fen=0,
+                channel="pos",
+                shop_id="pos-main",
+                order_id=ids.order_id("pos", 0, created, store[0]),
+                person_id=None,
+                account_id=None,
+                store_id=store[0],
+                created_at=created,
+                lines=_make_lines(rng, ids, "pos", big_day),
+                shipping_fen=0,
             )
             _lifecycle(rng, order, ids)
             orders.append(order)
