@@ -50,10 +50,18 @@ class ChannelSpec:
 CHANNELS: dict[str, ChannelSpec] = {
     spec.channel: spec
     for spec in (
-        ChannelSpec("shopify", "shopify", ("orders", "customers"), "Shopify store", "connectors.shopify.source:ShopifySource"),
+        ChannelSpec(
+            "shopify",
+            "shopify",
+            ("orders", "customers"),
+            "Shopify store",
+            "connectors.shopify.source:ShopifySource",
+        ),
         ChannelSpec("tmall", "top", ("orders",), "Tmall", "connectors.top.source:TopSource"),
         ChannelSpec("taobao", "top", ("orders",), "Taobao", "connectors.top.source:TopSource"),
-        ChannelSpec("pos", "pos", ("orders", "customers"), "Offline stores (POS)", "connectors.pos.source:PosSource"),
+        ChannelSpec(
+            "pos", "pos", ("orders", "customers"), "Offline stores (POS)", "connectors.pos.source:PosSource"
+        ),
     )
 }
 

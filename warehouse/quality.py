@@ -40,8 +40,9 @@ def _context() -> Any:
     return context
 
 
-def key_expectations(key: tuple[str, ...], not_null: tuple[str, ...], value_sets: dict[str, list[str]] | None = None
-                     ) -> dict[str, Any]:
+def key_expectations(
+    key: tuple[str, ...], not_null: tuple[str, ...], value_sets: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     """The standard suite of a model: its key unique and not null, declared columns not null."""
     import great_expectations.expectations as gxe
 
@@ -62,9 +63,17 @@ def validate(frame: pd.DataFrame, expectations: dict[str, Any]) -> list[Outcome]
 
     context = _context()
     name = f"v_{uuid.uuid4().hex}"
-    batch = context.data_sources.add_pandas(name).add_dataframe_asset("frame").add_batch_definition_whole_dataframe("all")
-    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations.values()]))
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    batch = (
+        context.data_sources.add_pandas(name)
+        .add_dataframe_asset("frame")
+        .add_batch_definition_whole_dataframe("all")
+    )
+    suite = context.suites.add(
+        gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations.values()])
+    )
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch, suite=suite)
+    )
     try:
         result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
     finally:
@@ -80,7 +89,11 @@ def validate(frame: pd.DataFrame, expectations: dict[str, Any]) -> list[Outcome]
         if raised:
             raise ValidationCrashed(f"expectation {label} could not be evaluated: {info}")
         outcomes.append(
-            Outcome(label, bool(item.success), item.result.get("unexpected_count"),
-                    list(item.result.get("partial_unexpected_list", []))[:5])
+            Outcome(
+                label,
+                bool(item.success),
+                item.result.get("unexpected_count"),
+                list(item.result.get("partial_unexpected_list", []))[:5],
+            )
         )
     return outcomes

@@ -113,7 +113,7 @@ class SandboxServer:
             if parts.path == sim.prefix or parts.path.startswith(sim.prefix + "/"):
                 request = SimRequest(
                     method=method,
-                    path=parts.path[len(sim.prefix):] or "/",
+                    path=parts.path[len(sim.prefix) :] or "/",
                     query=dict(parse_qsl(parts.query, keep_blank_values=True)),
                     headers=headers,
                     body=body,
@@ -144,7 +144,7 @@ class SandboxServer:
                 self.end_headers()
                 self.wfile.write(response.body)
 
-            do_GET = do_POST = _serve  # noqa: N815
+            do_GET = do_POST = _serve
 
             def log_message(self, format: str, *args: Any) -> None:  # requests are not PII, but quiet
                 log.debug("sandbox: " + format, *args)

@@ -35,8 +35,19 @@ def truth_orders(world: World, as_of: datetime | None = None) -> pd.DataFrame:
         }
         for order, state in visible_orders(world.orders, as_of)
     ]
-    columns = ["channel", "shop_id", "order_id", "person_id", "account_id", "store_id", "created_date",
-               "status", "gmv_cny", "paid_cny", "refunded_cny"]
+    columns = [
+        "channel",
+        "shop_id",
+        "order_id",
+        "person_id",
+        "account_id",
+        "store_id",
+        "created_date",
+        "status",
+        "gmv_cny",
+        "paid_cny",
+        "refunded_cny",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -58,12 +69,21 @@ def write_truth(world: World, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     orders = truth_orders(world)
     money = pa.decimal128(18, 2)
-    order_schema = pa.schema([
-        ("channel", pa.string()), ("shop_id", pa.string()), ("order_id", pa.string()),
-        ("person_id", pa.string()), ("account_id", pa.string()), ("store_id", pa.string()),
-        ("created_date", pa.date32()), ("status", pa.string()),
-        ("gmv_cny", money), ("paid_cny", money), ("refunded_cny", money),
-    ])
+    order_schema = pa.schema(
+        [
+            ("channel", pa.string()),
+            ("shop_id", pa.string()),
+            ("order_id", pa.string()),
+            ("person_id", pa.string()),
+            ("account_id", pa.string()),
+            ("store_id", pa.string()),
+            ("created_date", pa.date32()),
+            ("status", pa.string()),
+            ("gmv_cny", money),
+            ("paid_cny", money),
+            ("refunded_cny", money),
+        ]
+    )
     paths = {"orders": out_dir / "orders.parquet", "accounts": out_dir / "accounts.parquet"}
     pq.write_table(pa.Table.from_pandas(orders, schema=order_schema, preserve_index=False), paths["orders"])
     accounts = truth_accounts(world)
