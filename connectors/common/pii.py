@@ -60,3 +60,35 @@ class PiiHasher:
             return None
         folded = " ".join(str(value).split())
         return self._digest(kind, folded) if folded else None
+
+
+def scrub_fields(
+    record: dict,
+    pii: PiiHasher,
+    *,
+    phones: tuple[str, ...] = (),
+    emails: tuple[str, ...] = (),
+    names: tuple[str, ...] = (),
+    addresses: tuple[str, ...] = (),
+    drop: tuple[str, ...] = (),
+) -> dict:
+    """Replace plain PII fields of one object, in place (the convention every connector follows):
+    a phone X becomes X_hash + X_masked, an email X_hash, a name or address line X_hash; `drop`
+    fields (e.g. ciphertexts we cannot use) are removed with nothing in their place."""
+    for key in phones:
+        if key in record:
+            value = record.pop(key)
+            record[f"{key}_hash"] = pii.phone(value)
+            record[f"{key}_masked"] = mask_phone(value)
+    for key in emails:
+        if key in record:
+            record[f"{key}_hash"] = pii.email(record.pop(key))
+    for key in names:
+        if key in record:
+            record[f"{key}_hash"] = pii.text(record.pop(key), "name")
+    for key in addresses:
+        if key in record:
+            record[f"{key}_hash"] = pii.text(record.pop(key), "address")
+    for key in drop:
+        record.pop(key, None)
+    return record

@@ -1,0 +1,171 @@
+"""Store POS connector: sales (with their lines) and loyalty members from the POS database.
+
+SQLAlchemy Core with bound parameters only; results are streamed in batches (server-side cursors
+where the driver has them), and each batch's lines come in one `IN` query on a second connection
+(MySQL's unbuffered cursors allow no other query on their own connection). POS times are naive
+China local time: the UTC window is converted to local bounds for the query and every row back
+to UTC. Plain phones and names are hashed here, before anything leaves the function.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+from connectors.common.errors import ConnectorError, FatalError
+from connectors.common.http import PullStats
+from connectors.common.pii import PiiHasher, mask_phone
+from connectors.common.records import dumps_record, landing_page
+from connectors.common.timeutil import CHINA_TZ, utc_now
+from connectors.config import ShopConfig
+from connectors.pos.schema import members, sale_lines, sales
+
+_CONNECT_ATTEMPTS = 3
+
+
+def to_local(ts: datetime) -> datetime:
+    return ts.astimezone(CHINA_TZ).replace(tzinfo=None)
+
+
+def to_utc(local: datetime) -> datetime:
+    return local.replace(tzinfo=CHINA_TZ).astimezone(UTC)
+
+
+def _iso(local: datetime | None) -> str | None:
+    return local.replace(tzinfo=CHINA_TZ).isoformat() if local else None
+
+
+class PosSource:
+    entities = ("orders", "customers")
+
+    def __init__(self, shop: ShopConfig, pii: PiiHasher) -> None:
+        self.shop = shop
+        self.pii = pii
+        self.stats = PullStats()
+        self.batch_size = int(shop.option("batch_size", 1000))
+        raw_url = str(shop.require("database_url"))
+        try:
+            url = sa.engine.make_url(raw_url)
+        except sa.exc.ArgumentError as exc:
+            raise self._error(FatalError, f"option database_url is not a valid SQLAlchemy URL: {exc}") from exc
+        self.safe_url = url.render_as_string(hide_password=True)
+        try:
+            self.engine = sa.create_engine(url, pool_pre_ping=True)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+            raise self._error(FatalError, f"cannot use database_url {self.safe_url}: {exc}") from exc
+
+    def _error(self, kind: type[ConnectorError], message: str) -> ConnectorError:
+        return kind(self.shop.channel, self.shop.shop_id, message)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sa.Connection]:
+        for attempt in range(1, _CONNECT_ATTEMPTS + 1):
+            try:
+                conn = self.engine.connect()
+                break
+            except sa.exc.OperationalError as exc:  # the server may be restarting: a short retry
+                if attempt == _CONNECT_ATTEMPTS:
+                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                    raise self._error(
+                        ConnectorError, f"cannot connect to the POS database (option database_url = {self.safe_url}): "
+                        f"{reason}") from exc
+                self.stats.retries += 1
+                time.sleep(attempt)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _require_tables(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> None:
+        inspector = sa.inspect(conn)
+        for table in tables:
+            if not inspector.has_table(table.name):
+                raise self._error(FatalError, f"table '{table.name}' does not exist in the POS database {self.safe_url}")
+
+    def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
+        lo, hi = to_local(start), to_local(end)
+        if entity == "orders":
+            yield from self._sales(lo, hi)
+        elif entity == "customers":
+            yield from self._members(lo, hi)
+        else:
+            raise ValueError(f"the POS connector has no entity '{entity}' (it has {', '.join(self.entities)})")
+
+    def _stream(self, conn: sa.Connection, query: sa.Select) -> Iterator[Sequence[sa.RowMapping]]:
+        result = conn.execution_options(stream_results=True, yield_per=self.batch_size).execute(query)
+        self.stats.requests += 1
+        yield from result.mappings().partitions(self.batch_size)
+
+    def _sales(self, lo: datetime, hi: datetime) -> Iterator[pa.Table]:
+        query = (
+            sa.select(sales)
+            .where(sales.c.updated_at >= lo, sales.c.updated_at < hi)
+            .order_by(sales.c.updated_at, sales.c.sale_id)
+        )
+        lines_query = (
+            sa.select(sale_lines)
+            .where(sale_lines.c.sale_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(sale_lines.c.sale_id, sale_lines.c.line_no)
+        )
+        with self._connection() as conn, self._connection() as lines_conn:
+            self._require_tables(conn, [sales, sale_lines])
+            for batch in self._stream(conn, query):
+                ids = [row["sale_id"] for row in batch]
+                lines: dict[str, list[dict[str, Any]]] = {}
+                for line in lines_conn.execute(lines_query, {"ids": ids}).mappings():
+                    lines.setdefault(line["sale_id"], []).append(
+                        {k: line[k] for k in ("line_no", "sku", "title", "quantity", "unit_price_fen",
+                                              "discount_fen", "amount_fen")} | {"returned": bool(line["returned"])})
+                self.stats.requests += 1
+                records = [
+                    {
+                        "sale_id": row["sale_id"], "store_id": row["store_id"], "member_id": row["member_id"],
+                        "sold_at": _iso(row["sold_at"]), "status": row["status"],
+                        "total_fen": row["total_fen"], "discount_fen": row["discount_fen"],
+                        "paid_fen": row["paid_fen"], "refunded_fen": row["refunded_fen"],
+                        "refunded_at": _iso(row["refunded_at"]), "cashier_id": row["cashier_id"],
+                        "updated_at": _iso(row["updated_at"]), "lines": lines.get(row["sale_id"], []),
+                    }
+                    for row in batch
+                ]
+                yield self._page(ids, [to_utc(r["updated_at"]) for r in batch], [r["status"] for r in batch], records)
+
+    def _members(self, lo: datetime, hi: datetime) -> Iterator[pa.Table]:
+        query = (
+            sa.select(members)
+            .where(members.c.updated_at >= lo, members.c.updated_at < hi)
+            .order_by(members.c.updated_at, members.c.member_id)
+        )
+        with self._connection() as conn:
+            self._require_tables(conn, [members])
+            for batch in self._stream(conn, query):
+                records = [
+                    {
+                        "member_id": row["member_id"],
+                        "phone_hash": self.pii.phone(row["phone"]),
+                        "phone_masked": mask_phone(row["phone"]),
+                        "name_hash": self.pii.text(row["name"], "name"),
+                        "home_store_id": row["home_store_id"],
+                        "joined_at": _iso(row["joined_at"]),
+                        "points": row["points"],
+                        "updated_at": _iso(row["updated_at"]),
+                    }
+                    for row in batch
+                ]
+                ids = [row["member_id"] for row in batch]
+                yield self._page(ids, [to_utc(r["updated_at"]) for r in batch], [None] * len(batch), records)
+
+    def _page(self, ids: list[str], modified: list[datetime], statuses: list[str | None],
+              records: list[dict[str, Any]]) -> pa.Table:
+        self.stats.pages += 1
+        self.stats.rows += len(records)
+        return landing_page(ids, modified, statuses, [dumps_record(r) for r in records], utc_now())
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,123 @@
+"""The sandbox's store POS database: the world's store sales written into a real relational schema.
+
+POS systems keep local, naive China time, integer fen and plain member phones; the connector
+has to cope with all three. Works on SQLite, PostgreSQL and MariaDB alike (SQLAlchemy Core).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from connectors.common.timeutil import CHINA_TZ
+from connectors.pos.schema import METADATA, members, sale_lines, sales, stores
+from connectors.sandbox.world import STORES, World, visible_orders
+
+_CHUNK = 1000
+
+
+def _local(ts: datetime | None) -> datetime | None:
+    """Aware UTC -> naive China local time, as a POS stores it."""
+    return ts.astimezone(CHINA_TZ).replace(tzinfo=None) if ts else None
+
+
+def _status(paid_fen: int, refunded_fen: int) -> str:
+    if refunded_fen and refunded_fen >= paid_fen:
+        return "RETURNED"
+    return "PART_RETURNED" if refunded_fen else "COMPLETED"
+
+
+def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= _CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def write_pos_database(world: World, url: str, as_of: datetime | None = None) -> dict[str, int]:
+    """(Re)create the POS schema at `url` and fill it with the world's store sales at `as_of`."""
+    as_of = as_of or world.as_of
+    engine = sa.create_engine(url)
+    counts = {"stores": 0, "members": 0, "sales": 0, "sale_lines": 0}
+    try:
+        with engine.begin() as conn:
+            METADATA.drop_all(conn)
+            METADATA.create_all(conn)
+            store_rows = [
+                {"store_id": sid, "name": name, "city": city, "opened_on": world.start} for sid, name, city in STORES
+            ]
+            conn.execute(sa.insert(stores), store_rows)
+            counts["stores"] = len(store_rows)
+
+            home_store: dict[str, str] = {}
+            for order in world.orders_for("pos-main"):
+                if order.account_id and order.store_id:
+                    home_store.setdefault(order.account_id, order.store_id)
+            people = world.people_by_id
+
+            def member_rows() -> Iterator[dict[str, Any]]:
+                for account in world.accounts_for("pos"):
+                    if account.created_at >= as_of:
+                        continue
+                    person = people[account.person_id]
+                    joined = _local(account.created_at)
+                    yield {
+                        "member_id": account.account_id,
+                        "phone": person.phone,
+                        "name": person.name,
+                        "home_store_id": home_store.get(account.account_id),
+                        "joined_at": joined,
+                        "points": 0,
+                        "updated_at": joined,
+                    }
+
+            for chunk in _chunks(member_rows()):
+                conn.execute(sa.insert(members), chunk)
+                counts["members"] += len(chunk)
+
+            line_rows: list[dict[str, Any]] = []
+            sale_rows: list[dict[str, Any]] = []
+            for order, state in visible_orders(world.orders_for("pos-main"), as_of):
+                refund_at = state.refunds[-1].at if state.refunds else None
+                sale_rows.append({
+                    "sale_id": order.order_id,
+                    "store_id": order.store_id,
+                    "member_id": order.account_id,
+                    "sold_at": _local(order.created_at),
+                    "status": _status(state.paid_fen, state.refunded_fen),
+                    "total_fen": order.total_fen,
+                    "discount_fen": order.discount_fen,
+                    "paid_fen": state.paid_fen,
+                    "refunded_fen": state.refunded_fen,
+                    "refunded_at": _local(refund_at),
+                    "cashier_id": f"C{int(order.order_id[-3:]) % 17:03d}",
+                    "updated_at": _local(state.modified_at),
+                })
+                returned = state.refunded_lines
+                for index, line in enumerate(order.lines):
+                    line_rows.append({
+                        "sale_id": order.order_id,
+                        "line_no": index + 1,
+                        "sku": line.sku,
+                        "title": line.title,
+                        "quantity": line.quantity,
+                        "unit_price_fen": line.unit_price_fen,
+                        "discount_fen": line.discount_fen,
+                        "amount_fen": line.amount_fen,
+                        "returned": index in returned,
+                    })
+            for chunk in _chunks(iter(sale_rows)):
+                conn.execute(sa.insert(sales), chunk)
+            for chunk in _chunks(iter(line_rows)):
+                conn.execute(sa.insert(sale_lines), chunk)
+            counts["sales"], counts["sale_lines"] = len(sale_rows), len(line_rows)
+    finally:
+        engine.dispose()
+    return counts
