@@ -5,8 +5,13 @@ import pytest
 from connectors.top.signing import sign
 
 DOC_EXAMPLE = {
-    "method": "taobao.user.seller.get", "timestamp": "2013-05-06 13:52:03", "format": "xml", "app_key": "test",
-    "v": "2.0", "fields": "nick", "session": "test",
+    "method": "taobao.user.seller.get",
+    "timestamp": "2013-05-06 13:52:03",
+    "format": "xml",
+    "app_key": "test",
+    "v": "2.0",
+    "fields": "nick",
+    "session": "test",
 }
 
 
@@ -24,10 +29,19 @@ def test_doc_example_vectors(method, expected):
 
 def test_incremental_api_vector():
     params = {
-        "method": "taobao.trades.sold.increment.get", "app_key": "12345678", "session": "sess-abc",
-        "timestamp": "2024-06-01 10:00:00", "format": "json", "v": "2.0", "sign_method": "md5",
-        "fields": "tid,status,payment,modified,orders", "start_modified": "2024-06-01 09:00:00",
-        "end_modified": "2024-06-01 09:30:00", "page_no": 1, "page_size": 100, "use_has_next": "true",
+        "method": "taobao.trades.sold.increment.get",
+        "app_key": "12345678",
+        "session": "sess-abc",
+        "timestamp": "2024-06-01 10:00:00",
+        "format": "json",
+        "v": "2.0",
+        "sign_method": "md5",
+        "fields": "tid,status,payment,modified,orders",
+        "start_modified": "2024-06-01 09:00:00",
+        "end_modified": "2024-06-01 09:30:00",
+        "page_no": 1,
+        "page_size": 100,
+        "use_has_next": "true",
     }
     assert sign(params, "secretX", "md5") == "B448FDF80EC91711017FB7C136393579"
 

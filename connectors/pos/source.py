@@ -53,7 +53,9 @@ class PosSource:
         try:
             url = sa.engine.make_url(raw_url)
         except sa.exc.ArgumentError as exc:
-            raise self._error(FatalError, f"option database_url is not a valid SQLAlchemy URL: {exc}") from exc
+            raise self._error(
+                FatalError, f"option database_url is not a valid SQLAlchemy URL: {exc}"
+            ) from exc
         self.safe_url = url.render_as_string(hide_password=True)
         try:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
@@ -73,8 +75,10 @@ class PosSource:
                 if attempt == _CONNECT_ATTEMPTS:
                     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                     raise self._error(
-                        ConnectorError, f"cannot connect to the POS database (option database_url = {self.safe_url}): "
-                        f"{reason}") from exc
+                        ConnectorError,
+                        f"cannot connect to the POS database (option database_url = {self.safe_url}): "
+                        f"{reason}",
+                    ) from exc
                 self.stats.retries += 1
                 time.sleep(attempt)
         try:
@@ -86,7 +90,9 @@ class PosSource:
         inspector = sa.inspect(conn)
         for table in tables:
             if not inspector.has_table(table.name):
-                raise self._error(FatalError, f"table '{table.name}' does not exist in the POS database {self.safe_url}")
+                raise self._error(
+                    FatalError, f"table '{table.name}' does not exist in the POS database {self.safe_url}"
+                )
 
     def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
         lo, hi = to_local(start), to_local(end)
@@ -95,7 +101,9 @@ class PosSource:
         elif entity == "customers":
             yield from self._members(lo, hi)
         else:
-            raise ValueError(f"the POS connector has no entity '{entity}' (it has {', '.join(self.entities)})")
+            raise ValueError(
+                f"the POS connector has no entity '{entity}' (it has {', '.join(self.entities)})"
+            )
 
     def _stream(self, conn: sa.Connection, query: sa.Select) -> Iterator[Sequence[sa.RowMapping]]:
         result = conn.execution_options(stream_results=True, yield_per=self.batch_size).execute(query)
@@ -120,21 +128,42 @@ class PosSource:
                 lines: dict[str, list[dict[str, Any]]] = {}
                 for line in lines_conn.execute(lines_query, {"ids": ids}).mappings():
                     lines.setdefault(line["sale_id"], []).append(
-                        {k: line[k] for k in ("line_no", "sku", "title", "quantity", "unit_price_fen",
-                                              "discount_fen", "amount_fen")} | {"returned": bool(line["returned"])})
+                        {
+                            k: line[k]
+                            for k in (
+                                "line_no",
+                                "sku",
+                                "title",
+                                "quantity",
+                                "unit_price_fen",
+                                "discount_fen",
+                                "amount_fen",
+                            )
+                        }
+                        | {"returned": bool(line["returned"])}
+                    )
                 self.stats.requests += 1
                 records = [
                     {
-                        "sale_id": row["sale_id"], "store_id": row["store_id"], "member_id": row["member_id"],
-                        "sold_at": _iso(row["sold_at"]), "status": row["status"],
-                        "total_fen": row["total_fen"], "discount_fen": row["discount_fen"],
-                        "paid_fen": row["paid_fen"], "refunded_fen": row["refunded_fen"],
-                        "refunded_at": _iso(row["refunded_at"]), "cashier_id": row["cashier_id"],
-                        "updated_at": _iso(row["updated_at"]), "lines": lines.get(row["sale_id"], []),
+                        "sale_id": row["sale_id"],
+                        "store_id": row["store_id"],
+                        "member_id": row["member_id"],
+                        "sold_at": _iso(row["sold_at"]),
+                        "status": row["status"],
+                        "total_fen": row["total_fen"],
+                        "discount_fen": row["discount_fen"],
+                        "paid_fen": row["paid_fen"],
+                        "refunded_fen": row["refunded_fen"],
+                        "refunded_at": _iso(row["refunded_at"]),
+                        "cashier_id": row["cashier_id"],
+                        "updated_at": _iso(row["updated_at"]),
+                        "lines": lines.get(row["sale_id"], []),
                     }
                     for row in batch
                 ]
-                yield self._page(ids, [to_utc(r["updated_at"]) for r in batch], [r["status"] for r in batch], records)
+                yield self._page(
+                    ids, [to_utc(r["updated_at"]) for r in batch], [r["status"] for r in batch], records
+                )
 
     def _members(self, lo: datetime, hi: datetime) -> Iterator[pa.Table]:
         query = (
@@ -161,8 +190,13 @@ class PosSource:
                 ids = [row["member_id"] for row in batch]
                 yield self._page(ids, [to_utc(r["updated_at"]) for r in batch], [None] * len(batch), records)
 
-    def _page(self, ids: list[str], modified: list[datetime], statuses: list[str | None],
-              records: list[dict[str, Any]]) -> pa.Table:
+    def _page(
+        self,
+        ids: list[str],
+        modified: list[datetime],
+        statuses: list[str | None],
+        records: list[dict[str, Any]],
+    ) -> pa.Table:
         self.stats.pages += 1
         self.stats.rows += len(records)
         return landing_page(ids, modified, statuses, [dumps_record(r) for r in records], utc_now())

@@ -51,7 +51,8 @@ def write_pos_database(world: World, url: str, as_of: datetime | None = None) ->
             METADATA.drop_all(conn)
             METADATA.create_all(conn)
             store_rows = [
-                {"store_id": sid, "name": name, "city": city, "opened_on": world.start} for sid, name, city in STORES
+                {"store_id": sid, "name": name, "city": city, "opened_on": world.start}
+                for sid, name, city in STORES
             ]
             conn.execute(sa.insert(stores), store_rows)
             counts["stores"] = len(store_rows)
@@ -86,33 +87,37 @@ def write_pos_database(world: World, url: str, as_of: datetime | None = None) ->
             sale_rows: list[dict[str, Any]] = []
             for order, state in visible_orders(world.orders_for("pos-main"), as_of):
                 refund_at = state.refunds[-1].at if state.refunds else None
-                sale_rows.append({
-                    "sale_id": order.order_id,
-                    "store_id": order.store_id,
-                    "member_id": order.account_id,
-                    "sold_at": _local(order.created_at),
-                    "status": _status(state.paid_fen, state.refunded_fen),
-                    "total_fen": order.total_fen,
-                    "discount_fen": order.discount_fen,
-                    "paid_fen": state.paid_fen,
-                    "refunded_fen": state.refunded_fen,
-                    "refunded_at": _local(refund_at),
-                    "cashier_id": f"C{int(order.order_id[-3:]) % 17:03d}",
-                    "updated_at": _local(state.modified_at),
-                })
+                sale_rows.append(
+                    {
+                        "sale_id": order.order_id,
+                        "store_id": order.store_id,
+                        "member_id": order.account_id,
+                        "sold_at": _local(order.created_at),
+                        "status": _status(state.paid_fen, state.refunded_fen),
+                        "total_fen": order.total_fen,
+                        "discount_fen": order.discount_fen,
+                        "paid_fen": state.paid_fen,
+                        "refunded_fen": state.refunded_fen,
+                        "refunded_at": _local(refund_at),
+                        "cashier_id": f"C{int(order.order_id[-3:]) % 17:03d}",
+                        "updated_at": _local(state.modified_at),
+                    }
+                )
                 returned = state.refunded_lines
                 for index, line in enumerate(order.lines):
-                    line_rows.append({
-                        "sale_id": order.order_id,
-                        "line_no": index + 1,
-                        "sku": line.sku,
-                        "title": line.title,
-                        "quantity": line.quantity,
-                        "unit_price_fen": line.unit_price_fen,
-                        "discount_fen": line.discount_fen,
-                        "amount_fen": line.amount_fen,
-                        "returned": index in returned,
-                    })
+                    line_rows.append(
+                        {
+                            "sale_id": order.order_id,
+                            "line_no": index + 1,
+                            "sku": line.sku,
+                            "title": line.title,
+                            "quantity": line.quantity,
+                            "unit_price_fen": line.unit_price_fen,
+                            "discount_fen": line.discount_fen,
+                            "amount_fen": line.amount_fen,
+                            "returned": index in returned,
+                        }
+                    )
             for chunk in _chunks(iter(sale_rows)):
                 conn.execute(sa.insert(sales), chunk)
             for chunk in _chunks(iter(line_rows)):

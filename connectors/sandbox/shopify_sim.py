@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from connectors.sandbox.credentials import shopify_token
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.world import Order, OrderState, ShopSpec, World, visible_orders
+from connectors.sandbox.world import Account, Order, OrderState, ShopSpec, World, visible_orders
 
 BUCKET_SIZE = 40
 LEAK_PER_SECOND = 2.0
@@ -49,7 +49,7 @@ class _LeakyBucket:
             if self.level + 1 > BUCKET_SIZE:
                 return False, BUCKET_SIZE, (self.level + 1 - BUCKET_SIZE) / LEAK_PER_SECOND
             self.level += 1
-            return True, int(round(self.level)), 0.0
+            return True, round(self.level), 0.0
 
 
 def _money(fen: int) -> str:
@@ -94,9 +94,17 @@ class ShopifySimulator:
     def _address(self, order: Order) -> dict[str, Any]:
         name = order.receiver_name or ""
         return {
-            "first_name": name[1:], "last_name": name[:1], "name": name, "address1": order.receiver_address,
-            "address2": None, "phone": f"+86{order.receiver_phone}" if order.receiver_phone else None,
-            "city": order.receiver_city, "province": None, "country": "China", "country_code": "CN", "zip": None,
+            "first_name": name[1:],
+            "last_name": name[:1],
+            "name": name,
+            "address1": order.receiver_address,
+            "address2": None,
+            "phone": f"+86{order.receiver_phone}" if order.receiver_phone else None,
+            "city": order.receiver_city,
+            "province": None,
+            "country": "China",
+            "country_code": "CN",
+            "zip": None,
         }
 
     def _customer(self, spec: ShopSpec, account_id: str) -> dict[str, Any]:
@@ -112,38 +120,66 @@ class ShopifySimulator:
             "created_at": self._iso(spec, account.created_at),
             "updated_at": self._iso(spec, max(o.created_at for o in orders)),
             "orders_count": len(orders),
-            "total_spent": _money(sum(s.paid_fen - s.refunded_fen for _, s in visible_orders(orders, self.now))),
+            "total_spent": _money(
+                sum(s.paid_fen - s.refunded_fen for _, s in visible_orders(orders, self.now))
+            ),
             "currency": "CNY",
-            "default_address": {"city": person.city, "country": "China", "country_code": "CN",
-                                "address1": person.address, "phone": f"+86{person.phone}", "zip": None},
+            "default_address": {
+                "city": person.city,
+                "country": "China",
+                "country_code": "CN",
+                "address1": person.address,
+                "phone": f"+86{person.phone}",
+                "zip": None,
+            },
         }
 
     def _order(self, spec: ShopSpec, order: Order, state: OrderState, number: int) -> dict[str, Any]:
         iso = functools.partial(self._iso, spec)
         financial = {
-            "created": "pending", "cancelled": "voided", "refunded": "refunded",
+            "created": "pending",
+            "cancelled": "voided",
+            "refunded": "refunded",
             "partially_refunded": "partially_refunded",
         }.get(state.status, "paid")
         lines = [
             {
-                "id": int(line.line_id), "variant_id": 40_000_000 + i, "product_id": 8_000_000 + i,
-                "sku": line.sku, "title": line.title, "quantity": line.quantity,
-                "price": _money(line.unit_price_fen), "price_set": self._amount_set(spec, line.unit_price_fen),
-                "total_discount": _money(line.discount_fen), "fulfillment_status": "fulfilled" if state.shipped_at else None,
+                "id": int(line.line_id),
+                "variant_id": 40_000_000 + i,
+                "product_id": 8_000_000 + i,
+                "sku": line.sku,
+                "title": line.title,
+                "quantity": line.quantity,
+                "price": _money(line.unit_price_fen),
+                "price_set": self._amount_set(spec, line.unit_price_fen),
+                "total_discount": _money(line.discount_fen),
+                "fulfillment_status": "fulfilled" if state.shipped_at else None,
             }
             for i, line in enumerate(order.lines)
         ]
         refunds = [
             {
-                "id": int(refund.refund_id), "created_at": iso(refund.at), "note": None,
+                "id": int(refund.refund_id),
+                "created_at": iso(refund.at),
+                "note": None,
                 "refund_line_items": [
-                    {"id": int(refund.refund_id) * 10 + i, "line_item_id": int(order.lines[i].line_id),
-                     "quantity": order.lines[i].quantity, "subtotal": _money(order.lines[i].amount_fen)}
+                    {
+                        "id": int(refund.refund_id) * 10 + i,
+                        "line_item_id": int(order.lines[i].line_id),
+                        "quantity": order.lines[i].quantity,
+                        "subtotal": _money(order.lines[i].amount_fen),
+                    }
                     for i in refund.line_indexes
                 ],
                 "transactions": [
-                    {"id": int(refund.refund_id) + 1, "kind": "refund", "status": "success",
-                     "amount": _money(refund.amount_fen), "currency": "CNY", "created_at": iso(refund.at)}
+                    {
+                        "id": int(refund.refund_id) + 1,
+                        "kind": "refund",
+                        "status": "success",
+                        "amount": _money(refund.amount_fen),
+                        "currency": "CNY",
+                        "created_at": iso(refund.at),
+                    }
                 ],
             }
             for refund in state.refunds
@@ -177,8 +213,11 @@ class ShopifySimulator:
             "source_name": "web",
             "tags": "",
             "line_items": lines,
-            "fulfillments": [{"id": int(order.order_id) + 7, "status": "success", "created_at": iso(state.shipped_at)}]
-            if state.shipped_at else [],
+            "fulfillments": [
+                {"id": int(order.order_id) + 7, "status": "success", "created_at": iso(state.shipped_at)}
+            ]
+            if state.shipped_at
+            else [],
             "refunds": refunds,
             "customer": self._customer(spec, order.account_id) if order.account_id else None,
             "billing_address": self._address(order),
@@ -188,8 +227,12 @@ class ShopifySimulator:
     # --- indexes (the world is fixed at `now`, so each shop is rendered once) -----------------
 
     @functools.cache  # noqa: B019 - one simulator per server; the cache lives as long as the world
-    def _accounts(self, shop_id: str) -> dict[str, tuple[Any, list[Order]]]:
-        accounts = {a.account_id: (a, []) for a in self.world.accounts_for("shopify", shop_id) if a.created_at < self.now}
+    def _accounts(self, shop_id: str) -> dict[str, tuple[Account, list[Order]]]:
+        accounts: dict[str, tuple[Account, list[Order]]] = {
+            a.account_id: (a, [])
+            for a in self.world.accounts_for("shopify", shop_id)
+            if a.created_at < self.now
+        }
         for order in self.world.orders_for(shop_id):
             if order.account_id in accounts and order.created_at < self.now:
                 accounts[order.account_id][1].append(order)
@@ -200,16 +243,32 @@ class ShopifySimulator:
         spec = self.shops[shop_id]
         rows = []
         if entity == "orders":
-            for number, (order, state) in enumerate(visible_orders(self.world.orders_for(shop_id), self.now), 1):
+            for number, (order, state) in enumerate(
+                visible_orders(self.world.orders_for(shop_id), self.now), 1
+            ):
                 status = "cancelled" if state.cancelled_at else ("closed" if state.completed_at else "open")
-                rows.append(_Row(state.modified_at, int(order.order_id), order.created_at, status,
-                                 self._order(spec, order, state, number)))
+                rows.append(
+                    _Row(
+                        state.modified_at,
+                        int(order.order_id),
+                        order.created_at,
+                        status,
+                        self._order(spec, order, state, number),
+                    )
+                )
         else:
             for account_id, (account, orders) in self._accounts(shop_id).items():
                 if orders:
                     updated = max(o.created_at for o in orders)
-                    rows.append(_Row(updated, int(account_id), account.created_at, "open",
-                                     self._customer(spec, account_id)))
+                    rows.append(
+                        _Row(
+                            updated,
+                            int(account_id),
+                            account.created_at,
+                            "open",
+                            self._customer(spec, account_id),
+                        )
+                    )
         rows.sort(key=lambda r: (r.updated_at, r.id))
         return rows
 
@@ -228,8 +287,12 @@ class ShopifySimulator:
             headers["X-Shopify-Shop-Api-Call-Limit"] = f"{level}/{BUCKET_SIZE}"
             if not allowed:
                 headers["Retry-After"] = f"{max(wait, 0.5):.1f}"
-                return _error(429, "Exceeded 2 calls per second for api client. Reduce request rates to resume "
-                                   "uninterrupted service.", headers)
+                return _error(
+                    429,
+                    "Exceeded 2 calls per second for api client. Reduce request rates to resume "
+                    "uninterrupted service.",
+                    headers,
+                )
         try:
             limit = int(request.query.get("limit", DEFAULT_LIMIT))
         except ValueError:
@@ -239,15 +302,20 @@ class ShopifySimulator:
         if "page_info" in request.query:
             extra = set(request.query) - _CURSOR_ALLOWED
             if extra:
-                return _error(400, {"page_info": [f"cannot be combined with {', '.join(sorted(extra))}"]}, headers)
+                return _error(
+                    400, {"page_info": [f"cannot be combined with {', '.join(sorted(extra))}"]}, headers
+                )
             try:
                 cursor = json.loads(base64.urlsafe_b64decode(request.query["page_info"].encode()))
                 filters, after = cursor["filters"], cursor["last"]
             except (ValueError, KeyError, TypeError):
                 return _error(400, {"page_info": ["is invalid"]}, headers)
         else:
-            filters = {k: request.query[k] for k in ("status", "updated_at_min", "updated_at_max",
-                                                     "created_at_min", "created_at_max") if k in request.query}
+            filters = {
+                k: request.query[k]
+                for k in ("status", "updated_at_min", "updated_at_max", "created_at_min", "created_at_max")
+                if k in request.query
+            }
             after = None
         try:
             rows = self._filter(self._rows(shop_id, entity), filters, entity)
@@ -259,10 +327,13 @@ class ShopifySimulator:
         page, rest = rows[:limit], rows[limit:]
         if rest:
             last = page[-1]
-            token = base64.urlsafe_b64encode(json.dumps(
-                {"filters": filters, "last": [last.updated_at.isoformat(), last.id], "direction": "next"}
-            ).encode()).decode()
-            url = f"{request.base_url}/{shop_id}/admin/api/{version}/{entity}.json?limit={limit}&page_info={token}"
+            token = base64.urlsafe_b64encode(
+                json.dumps(
+                    {"filters": filters, "last": [last.updated_at.isoformat(), last.id], "direction": "next"}
+                ).encode()
+            ).decode()
+            path = f"{request.base_url}/{shop_id}/admin/api/{version}/{entity}.json"
+            url = f"{path}?limit={limit}&page_info={token}"
             headers["Link"] = f'<{url}>; rel="next"'
         return SimResponse.json({entity: [r.body for r in page]}, headers=headers)
 
@@ -278,11 +349,15 @@ class ShopifySimulator:
             return parsed
 
         status = filters.get("status", "open") if entity == "orders" else "any"
-        lo_u, hi_u, lo_c, hi_c = (bound(n) for n in ("updated_at_min", "updated_at_max", "created_at_min",
-                                                     "created_at_max"))
+        lo_u, hi_u, lo_c, hi_c = (
+            bound(n) for n in ("updated_at_min", "updated_at_max", "created_at_min", "created_at_max")
+        )
         return [
-            r for r in rows
+            r
+            for r in rows
             if (status == "any" or r.status == status)
-            and (lo_u is None or r.updated_at >= lo_u) and (hi_u is None or r.updated_at <= hi_u)
-            and (lo_c is None or r.created_at >= lo_c) and (hi_c is None or r.created_at <= hi_c)
+            and (lo_u is None or r.updated_at >= lo_u)
+            and (hi_u is None or r.updated_at <= hi_u)
+            and (lo_c is None or r.created_at >= lo_c)
+            and (hi_c is None or r.created_at <= hi_c)
         ]

@@ -93,7 +93,11 @@ def render_trade(order: Order, state: OrderState) -> dict[str, Any]:
     status = trade_status(state)
     refunded = state.refunded_lines
     single_line = len(order.lines) == 1
-    ended = state.completed_at or state.cancelled_at or (state.refunds[-1].at if status == "TRADE_CLOSED" else None)
+    ended = (
+        state.completed_at
+        or state.cancelled_at
+        or (state.refunds[-1].at if status == "TRADE_CLOSED" else None)
+    )
     sub_orders = [
         {
             "oid": int(line.line_id),
@@ -143,8 +147,9 @@ def render_trade(order: Order, state: OrderState) -> dict[str, Any]:
         "receiver_state": order.receiver_city,
         "receiver_city": order.receiver_city,
         "receiver_district": None,
-        "oaid": hashlib.sha256(f"oaid|{order.receiver_name}|{order.receiver_phone}|{order.receiver_address}"
-                               .encode()).hexdigest()[:32],
+        "oaid": hashlib.sha256(
+            f"oaid|{order.receiver_name}|{order.receiver_phone}|{order.receiver_address}".encode()
+        ).hexdigest()[:32],
         "trade_from": "WAP,TAOBAO",
         "orders": {"order": sub_orders},
     }
@@ -163,8 +168,10 @@ class TopSimulator:
     @functools.cache  # noqa: B019 - one simulator per server; the world is fixed at `now`
     def _trades(self, shop_id: str) -> list[tuple[datetime, int, dict[str, Any]]]:
         """(modified, tid, trade) newest first, as TOP sorts them."""
-        rows = [(s.modified_at, int(o.order_id), render_trade(o, s))
-                for o, s in visible_orders(self.world.orders_for(shop_id), self.now)]
+        rows = [
+            (s.modified_at, int(o.order_id), render_trade(o, s))
+            for o, s in visible_orders(self.world.orders_for(shop_id), self.now)
+        ]
         rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
         return rows
 
@@ -189,20 +196,26 @@ class TopSimulator:
             raise TopError(24, "Missing Signature")
         method = params.get("sign_method", "md5")
         if method not in SIGN_METHODS:
-            raise TopError(41, "Invalid Arguments", "isv.invalid-parameter:sign_method", f"unsupported {method}")
+            raise TopError(
+                41, "Invalid Arguments", "isv.invalid-parameter:sign_method", f"unsupported {method}"
+            )
         if sign(params, TOP_APP_SECRET, method) != params["sign"].upper():
             raise TopError(25, "Invalid Signature")
         stamp = params.get("timestamp")
         if not stamp:
             raise TopError(30, "Missing Timestamp")
         try:
-            sent = (datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp.isdigit() else parse_cst(stamp))
+            sent = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp.isdigit() else parse_cst(stamp)
         except (ValueError, OverflowError):
             raise TopError(31, "Invalid Timestamp", sub_msg=f"cannot parse {stamp}") from None
         if abs(datetime.now(UTC) - sent) > MAX_SKEW:
-            raise TopError(31, "Invalid Timestamp", sub_msg="timestamp differs from server time by more than 10 min")
+            raise TopError(
+                31, "Invalid Timestamp", sub_msg="timestamp differs from server time by more than 10 min"
+            )
         if params.get("v") != "2.0":
-            raise TopError(33 if params.get("v") else 32, "Invalid Version" if params.get("v") else "Missing Version")
+            raise TopError(
+                33 if params.get("v") else 32, "Invalid Version" if params.get("v") else "Missing Version"
+            )
         if params.get("format", "xml") != "json":
             raise TopError(23, "Invalid Format", sub_msg="the sandbox serves format=json only")
         session = params.get("session") or params.get("access_token")
@@ -226,29 +239,37 @@ class TopSimulator:
         except KeyError as exc:
             raise TopError(40, "Missing Required Arguments", "isv.missing-parameter", str(exc)) from None
         except ValueError:
-            raise TopError(41, "Invalid Arguments", "isv.invalid-parameter", "start/end_modified format") from None
+            raise TopError(
+                41, "Invalid Arguments", "isv.invalid-parameter", "start/end_modified format"
+            ) from None
         if end <= start or end - start > MAX_WINDOW:
             code, msg, sub = WINDOW_ERROR
-            raise TopError(code, msg, sub, "end_modified must be after start_modified and within one day of it")
+            raise TopError(
+                code, msg, sub, "end_modified must be after start_modified and within one day of it"
+            )
         try:
             page_no = int(params.get("page_no", 1))
             page_size = int(params.get("page_size", 40))
         except ValueError:
             raise TopError(41, "Invalid Arguments", "isv.invalid-parameter", "page_no/page_size") from None
         if page_no < 1 or not 1 <= page_size <= 100:
-            raise TopError(41, "Invalid Arguments", "isv.invalid-parameter", "page_size must be 1-100, page_no >= 1")
+            raise TopError(
+                41, "Invalid Arguments", "isv.invalid-parameter", "page_size must be 1-100, page_no >= 1"
+            )
 
         matching = [t for modified, _, t in self._trades(shop_id) if start <= modified <= end]
-        page = matching[(page_no - 1) * page_size: page_no * page_size]
+        page = matching[(page_no - 1) * page_size : page_no * page_size]
         wanted = set(fields)
-        if not RECEIVER_FIELDS <= wanted:
+        if not wanted >= RECEIVER_FIELDS:
             wanted.discard("oaid")
         trades = [{k: v for k, v in trade.items() if k in wanted and v is not None} for trade in page]
         simplify = params.get("simplify") == "true"
         body: dict[str, Any] = {}
         if trades:
             if simplify:
-                body["trades"] = [{**t, "orders": t["orders"]["order"]} if "orders" in t else t for t in trades]
+                body["trades"] = [
+                    {**t, "orders": t["orders"]["order"]} if "orders" in t else t for t in trades
+                ]
             else:
                 body["trades"] = {"trade": trades}
         else:

@@ -20,13 +20,18 @@ MAX_PAGE_SIZE = 250
 
 
 class ShopifyClient:
-    def __init__(self, shop: ShopConfig, http: HttpClient, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, shop: ShopConfig, http: HttpClient, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self.shop = shop
         self.http = http
         self.sleep = sleep
         version = shop.option("api_version", API_VERSION)
         self.base_url = f"{str(shop.require('base_url')).rstrip('/')}/admin/api/{version}"
-        self.headers = {"X-Shopify-Access-Token": shop.credential("access_token"), "Accept": "application/json"}
+        self.headers = {
+            "X-Shopify-Access-Token": shop.credential("access_token"),
+            "Accept": "application/json",
+        }
         # Standard plans leak 2 calls/s (Plus: 20); pause before the bucket is this close to full.
         self.leak_per_second = float(shop.option("leak_per_second", 2.0))
         self.headroom = int(shop.option("bucket_headroom", 4))
@@ -45,14 +50,22 @@ class ShopifyClient:
         status = response.status_code
         if status == 429:
             retry_after = response.headers.get("Retry-After")
-            raise RateLimited(channel, shop_id, "HTTP 429 from Shopify", float(retry_after) if retry_after else None)
+            raise RateLimited(
+                channel, shop_id, "HTTP 429 from Shopify", float(retry_after) if retry_after else None
+            )
         if status in (401, 403):
-            raise CredentialError(channel, shop_id, f"Shopify refused the access token (HTTP {status})",
-                                  env_var=self.shop.env_var_for("access_token"))
+            raise CredentialError(
+                channel,
+                shop_id,
+                f"Shopify refused the access token (HTTP {status})",
+                env_var=self.shop.env_var_for("access_token"),
+            )
         if status >= 500:
             raise RetriableError(channel, shop_id, f"Shopify HTTP {status}")
         if status != 200:
-            raise FatalError(channel, shop_id, f"Shopify HTTP {status} for {response.url}: {response.text[:300]}")
+            raise FatalError(
+                channel, shop_id, f"Shopify HTTP {status} for {response.url}: {response.text[:300]}"
+            )
         body = orjson.loads(response.content)
         self._pace(response.headers.get("X-Shopify-Shop-Api-Call-Limit"))
         return body, parse_link_header(response.headers.get("Link")).get("next")

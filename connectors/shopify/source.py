@@ -24,20 +24,31 @@ _ADDRESS_KEYS = ("billing_address", "shipping_address", "default_address")
 
 
 def scrub_shopify(record: dict[str, Any], pii: PiiHasher) -> dict[str, Any]:
-    scrub_fields(record, pii, phones=("phone",), emails=("email", "contact_email"),
-                 names=("first_name", "last_name"))
+    scrub_fields(
+        record, pii, phones=("phone",), emails=("email", "contact_email"), names=("first_name", "last_name")
+    )
     customer = record.get("customer")
     if isinstance(customer, dict):
         scrub_shopify(customer, pii)
     for key in _ADDRESS_KEYS:
         address = record.get(key)
         if isinstance(address, dict):
-            scrub_fields(address, pii, phones=("phone",), names=("first_name", "last_name", "name"),
-                         addresses=("address1", "address2"))
+            scrub_fields(
+                address,
+                pii,
+                phones=("phone",),
+                names=("first_name", "last_name", "name"),
+                addresses=("address1", "address2"),
+            )
     for address in record.get("addresses") or []:
         if isinstance(address, dict):
-            scrub_fields(address, pii, phones=("phone",), names=("first_name", "last_name", "name"),
-                         addresses=("address1", "address2"))
+            scrub_fields(
+                address,
+                pii,
+                phones=("phone",),
+                names=("first_name", "last_name", "name"),
+                addresses=("address1", "address2"),
+            )
     return record
 
 
@@ -53,7 +64,9 @@ class ShopifySource:
 
     def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
         if entity not in self.entities:
-            raise ValueError(f"the Shopify connector has no entity '{entity}' (it has {', '.join(self.entities)})")
+            raise ValueError(
+                f"the Shopify connector has no entity '{entity}' (it has {', '.join(self.entities)})"
+            )
         params: dict[str, Any] = {
             "limit": self.page_size,
             "updated_at_min": start.astimezone(UTC).isoformat(),

@@ -37,8 +37,11 @@ class TopClient:
         self.gateway_url = str(shop.require("gateway_url"))
         self.sign_method = str(shop.option("sign_method", "md5"))
         if self.sign_method not in SIGN_METHODS:
-            raise FatalError(shop.channel, shop.shop_id,
-                             f"option sign_method '{self.sign_method}' is not one of {', '.join(SIGN_METHODS)}")
+            raise FatalError(
+                shop.channel,
+                shop.shop_id,
+                f"option sign_method '{self.sign_method}' is not one of {', '.join(SIGN_METHODS)}",
+            )
         self.app_key = shop.credential("app_key")
         self.app_secret = shop.credential("app_secret")
         self.session = shop.credential("session")
@@ -47,9 +50,15 @@ class TopClient:
         form = {k: str(v) for k, v in business.items()}
 
         def prepare() -> dict[str, Any]:
-            system = {"method": method, "app_key": self.app_key, "session": self.session,
-                      "timestamp": format_cst(utc_now()), "format": "json", "v": "2.0",
-                      "sign_method": self.sign_method}
+            system = {
+                "method": method,
+                "app_key": self.app_key,
+                "session": self.session,
+                "timestamp": format_cst(utc_now()),
+                "format": "json",
+                "v": "2.0",
+                "sign_method": self.sign_method,
+            }
             system["sign"] = sign({**system, **form}, self.app_secret, self.sign_method)
             return {"params": system, "data": form}
 
@@ -60,7 +69,9 @@ class TopClient:
         if response.status_code >= 500 or response.status_code == 429:
             raise RetriableError(channel, shop_id, f"TOP gateway HTTP {response.status_code}")
         if response.status_code != 200:
-            raise FatalError(channel, shop_id, f"TOP gateway HTTP {response.status_code}: {response.text[:200]}")
+            raise FatalError(
+                channel, shop_id, f"TOP gateway HTTP {response.status_code}: {response.text[:200]}"
+            )
         body = orjson.loads(response.content)
         error = body.get("error_response")
         if error:
@@ -75,7 +86,9 @@ class TopClient:
         channel, shop_id = self.shop.channel, self.shop.shop_id
         code = int(error.get("code") or 0)
         sub_code = str(error.get("sub_code") or "")
-        text = f"TOP error {code} {error.get('msg')}" + (f" ({sub_code}: {error.get('sub_msg')})" if sub_code else "")
+        text = f"TOP error {code} {error.get('msg')}" + (
+            f" ({sub_code}: {error.get('sub_msg')})" if sub_code else ""
+        )
         if code in _THROTTLE_CODES:
             ban = _BAN_SECONDS.search(str(error.get("sub_msg") or ""))
             raise RateLimited(channel, shop_id, text, float(ban.group(1)) if ban else None)
@@ -83,6 +96,7 @@ class TopClient:
             raise RetriableError(channel, shop_id, text)
         if code in _CREDENTIAL_CODES:
             credential = _CREDENTIAL_CODES[code]
-            raise CredentialError(channel, shop_id, f"{text}: check the {credential}",
-                                  env_var=self.shop.env_var_for(credential))
+            raise CredentialError(
+                channel, shop_id, f"{text}: check the {credential}", env_var=self.shop.env_var_for(credential)
+            )
         raise FatalError(channel, shop_id, text)

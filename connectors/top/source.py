@@ -55,7 +55,9 @@ class TopSource:
         self.page_size = int(shop.option("page_size", 100))
         hours = float(shop.option("window_hours", 24))
         if not 0 < hours <= 24 or not 1 <= self.page_size <= 100:
-            raise FatalError(shop.channel, shop.shop_id, "options: window_hours must be in (0, 24], page_size 1-100")
+            raise FatalError(
+                shop.channel, shop.shop_id, "options: window_hours must be in (0, 24], page_size 1-100"
+            )
         self.window = timedelta(hours=hours)
         self.client = TopClient(shop, HttpClient(shop.channel, shop.shop_id, stats=self.stats))
 
@@ -67,14 +69,17 @@ class TopSource:
             yield from self._window(window_start, window_end, seen)
 
     def _page(self, window_start: datetime, window_end: datetime, page_no: int) -> dict[str, Any]:
-        return self.client.call(METHOD, {
-            "fields": FIELDS,
-            "start_modified": format_cst(window_start),
-            "end_modified": format_cst(window_end - ONE_SECOND),
-            "page_no": page_no,
-            "page_size": self.page_size,
-            "use_has_next": "false",  # backward paging needs the total
-        })
+        return self.client.call(
+            METHOD,
+            {
+                "fields": FIELDS,
+                "start_modified": format_cst(window_start),
+                "end_modified": format_cst(window_end - ONE_SECOND),
+                "page_no": page_no,
+                "page_size": self.page_size,
+                "use_has_next": "false",  # backward paging needs the total
+            },
+        )
 
     def _window(self, start: datetime, end: datetime, seen: set[tuple[str, datetime]]) -> Iterator[pa.Table]:
         for _ in range(MAX_REPAGES):
@@ -91,11 +96,15 @@ class TopSource:
             if int(last.get("total_results") or 0) == total:
                 return
             self.stats.notes.append(f"total changed while paging {format_cst(start)}: re-paging")
-        raise ProtocolError(self.shop.channel, self.shop.shop_id,
-                            f"trades kept changing while paging the window starting {format_cst(start)}")
+        raise ProtocolError(
+            self.shop.channel,
+            self.shop.shop_id,
+            f"trades kept changing while paging the window starting {format_cst(start)}",
+        )
 
-    def _landed(self, trades: list[dict[str, Any]], start: datetime, end: datetime,
-                seen: set[tuple[str, datetime]]) -> Iterator[pa.Table]:
+    def _landed(
+        self, trades: list[dict[str, Any]], start: datetime, end: datetime, seen: set[tuple[str, datetime]]
+    ) -> Iterator[pa.Table]:
         self.stats.pages += 1
         ids, modified, statuses, bodies = [], [], [], []
         for trade in trades:
