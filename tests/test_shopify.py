@@ -1,0 +1,139 @@
+"""Shopify connector against the Shopify simulator over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+import requests
+
+from connectors.common.errors import CredentialError
+from connectors.common.timeutil import china_days_window
+from connectors.config import ShopConfig
+from connectors.sandbox.credentials import shopify_token
+from connectors.sandbox.truth import truth_orders
+from connectors.shopify.source import ShopifySource
+
+
+def shop_config(server, shop_id: str, token: str | None = None, **options) -> ShopConfig:
+    return ShopConfig(
+        "shopify",
+        shop_id,
+        {"base_url": f"{server.url}/shopify/{shop_id}", **options},
+        {"access_token": token or shopify_token(shop_id)},
+        {"access_token": "OMNI_SHOPIFY_TEST_TOKEN"},
+    )
+
+
+def pull_all(source: ShopifySource, entity: str, start: datetime, end: datetime) -> pa.Table:
+    pages = list(source.pull(entity, start, end))
+    return pa.concat_tables(pages) if pages else pa.table({"record_id": pa.array([], pa.string())})
+
+
+def whole_world(server) -> tuple[datetime, datetime]:
+    return china_days_window(server.world.start, server.world.end)
+
+
+@pytest.mark.parametrize("shop_id", ["shopify-intl", "shopify-eu"])
+def test_orders_equal_the_truth(sandbox, pii, shop_id):
+    table = pull_all(ShopifySource(shop_config(sandbox, shop_id), pii), "orders", *whole_world(sandbox))
+    truth = truth_orders(sandbox.world)
+    truth = truth[truth["shop_id"] == shop_id].set_index("order_id")
+    ids = table.column("record_id").to_pylist()
+    assert sorted(ids) == sorted(truth.index), "every order exactly once"
+    for record in map(json.loads, table.column("record").to_pylist()):
+        expected = truth.loc[str(record["id"])]
+        assert Decimal(record["total_price_set"]["shop_money"]["amount"]) == expected["gmv_cny"]
+        refunded = sum(Decimal(t["amount"]) for r in record["refunds"] for t in r["transactions"])
+        assert refunded == expected["refunded_cny"]
+        paid = record["financial_status"] in ("paid", "partially_refunded", "refunded")
+        assert (expected["gmv_cny"] if paid else 0) == expected["paid_cny"]
+
+
+def test_timestamps_keep_the_shop_offset_and_land_in_utc(sandbox, pii):
+    table = pull_all(
+        ShopifySource(shop_config(sandbox, "shopify-intl"), pii), "orders", *whole_world(sandbox)
+    )
+    record = json.loads(table.column("record")[0].as_py())
+    assert record["updated_at"].endswith(("-08:00", "-07:00")), "America/Los_Angeles offset"
+    landed = table.column("modified_at")[0].as_py()
+    assert landed == datetime.fromisoformat(record["updated_at"]).astimezone(UTC)
+
+
+def test_paging_edge_cases(sandbox, pii):
+    start, end = whole_world(sandbox)
+    total = len(pull_all(ShopifySource(shop_config(sandbox, "shopify-intl"), pii), "orders", start, end))
+    assert total > 3
+
+    def requests_for(page_size: int, lo: datetime = start, hi: datetime = end) -> tuple[int, int]:
+        source = ShopifySource(shop_config(sandbox, "shopify-intl", page_size=page_size), pii)
+        rows = len(pull_all(source, "orders", lo, hi))
+        return rows, source.stats.requests
+
+    assert requests_for(total) == (total, 1), "exactly one full page: no Link header, one request"
+    assert requests_for(total - 1) == (total, 2), "last page short"
+    assert requests_for(2) == (total, (total + 1) // 2), "many pages"
+    empty = china_days_window(datetime(2020, 1, 1).date(), datetime(2020, 1, 2).date())
+    assert requests_for(50, *empty) == (0, 1), "empty window"
+
+
+def test_the_simulator_enforces_shopify_rules(sandbox):
+    base = f"{sandbox.url}/shopify/shopify-intl/admin/api/2024-10/orders.json"
+    headers = {"X-Shopify-Access-Token": shopify_token("shopify-intl")}
+    assert requests.get(base, params={"limit": 251}, headers=headers, timeout=10).status_code == 400
+    unauthorised = requests.get(base, headers={"X-Shopify-Access-Token": "nope"}, timeout=10)
+    assert unauthorised.status_code == 401 and "Invalid API key" in unauthorised.json()["errors"]
+    first = requests.get(base, params={"limit": 1, "status": "any"}, headers=headers, timeout=10)
+    next_url = first.links["next"]["url"]
+    assert next_url.startswith(sandbox.url), "Link carries an absolute URL"
+    mixed = requests.get(next_url, params={"status": "any"}, headers=headers, timeout=10)
+    assert mixed.status_code == 400, "filters may not accompany page_info"
+    default_open = requests.get(base, params={"limit": 250}, headers=headers, timeout=10).json()["orders"]
+    assert all(o["closed_at"] is None and o["cancelled_at"] is None for o in default_open)
+
+
+def test_a_rejected_token_names_the_environment_variable(sandbox, pii):
+    source = ShopifySource(shop_config(sandbox, "shopify-intl", token="shpat_wrong"), pii)
+    with pytest.raises(CredentialError, match="OMNI_SHOPIFY_TEST_TOKEN") as error:
+        list(source.pull("orders", *whole_world(sandbox)))
+    assert "shpat_wrong" not in str(error.value)
+    assert source.stats.requests == 1, "a bad credential is not retried"
+
+
+def test_throttled_pulls_wait_and_still_land_everything(make_sandbox, pii):
+    server = make_sandbox(rate_limits=True)
+    shop = "shopify-intl"
+    base = f"{server.url}/shopify/{shop}/admin/api/2024-10/orders.json"
+    for _ in range(40):  # someone else (another app) has filled the shop's bucket
+        requests.get(base, headers={"X-Shopify-Access-Token": shopify_token(shop)}, timeout=10)
+    source = ShopifySource(shop_config(server, shop, page_size=5), pii)
+    table = pull_all(source, "orders", *whole_world(server))
+    truth = truth_orders(server.world)
+    assert sorted(table.column("record_id").to_pylist()) == sorted(
+        truth[truth["shop_id"] == shop]["order_id"]
+    )
+    assert source.stats.throttled >= 1, "the full bucket must have answered 429 at least once"
+
+
+def test_customers_arrive_without_plain_pii(sandbox, pii):
+    start, end = whole_world(sandbox)
+    world = sandbox.world
+    texts = []
+    for shop_id in ("shopify-intl", "shopify-eu"):
+        for entity in ("orders", "customers"):
+            table = pull_all(ShopifySource(shop_config(sandbox, shop_id), pii), entity, start, end)
+            texts += table.column("record").to_pylist()
+            if entity == "customers":
+                accounts = {a.account_id for a in world.accounts_for("shopify", shop_id)}
+                assert set(table.column("record_id").to_pylist()) <= accounts
+                assert table.num_rows > 0
+    blob = "\n".join(texts)
+    for person in world.people:
+        for secret in (person.phone, person.email, person.address):
+            if secret:
+                assert secret not in blob
+    customer = json.loads(next(t for t in texts if '"orders_count"' in t))
+    assert customer["phone_hash"] and customer["phone_masked"].count("*") == 4

@@ -1,0 +1,191 @@
+"""TOP (Tmall/Taobao) connector against the TOP simulator over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from connectors.common.errors import CredentialError, FatalError
+from connectors.common.http import HttpClient
+from connectors.common.timeutil import china_days_window, format_cst
+from connectors.config import ShopConfig
+from connectors.sandbox import top_sim
+from connectors.sandbox.credentials import TOP_APP_KEY, TOP_APP_SECRET, top_session
+from connectors.sandbox.truth import truth_orders
+from connectors.top.client import TopClient
+from connectors.top.source import TopSource
+
+TOP_SHOPS = [
+    ("tmall", "tmall-flagship"),
+    ("tmall", "tmall-outlet"),
+    ("taobao", "taobao-store"),
+    ("taobao", "taobao-kids"),
+]
+ENV = {"app_key": "OMNI_TEST_APP_KEY", "app_secret": "OMNI_TEST_APP_SECRET", "session": "OMNI_TEST_SESSION"}
+
+
+def shop_config(
+    server, channel: str, shop_id: str, secret: str = TOP_APP_SECRET, session: str | None = None, **options
+) -> ShopConfig:
+    return ShopConfig(
+        channel,
+        shop_id,
+        {"gateway_url": f"{server.url}/top/router/rest", **options},
+        {"app_key": TOP_APP_KEY, "app_secret": secret, "session": session or top_session(shop_id)},
+        ENV,
+    )
+
+
+def pull(source: TopSource, start, end) -> pa.Table:
+    pages = list(source.pull("orders", start, end))
+    return pa.concat_tables(pages) if pages else pa.table({"record_id": pa.array([], pa.string())})
+
+
+def whole_world(server):
+    return china_days_window(server.world.start, server.world.end)
+
+
+@pytest.mark.parametrize(("channel", "shop_id"), TOP_SHOPS)
+def test_trades_equal_the_truth(sandbox, pii, channel, shop_id):
+    table = pull(TopSource(shop_config(sandbox, channel, shop_id), pii), *whole_world(sandbox))
+    truth = truth_orders(sandbox.world)
+    truth = truth[truth["shop_id"] == shop_id].set_index("order_id")
+    assert sorted(table.column("record_id").to_pylist()) == sorted(truth.index), "every trade exactly once"
+    for record in map(json.loads, table.column("record").to_pylist()):
+        expected = truth.loc[str(record["tid"])]
+        payment = Decimal(record["payment"])
+        sub_orders = record["orders"]["order"]
+        refunded = (
+            payment
+            if record["status"] == "TRADE_CLOSED"
+            else sum(
+                (Decimal(o["payment"]) for o in sub_orders if o["refund_status"] == "SUCCESS"), Decimal(0)
+            )
+        )
+        assert payment == expected["gmv_cny"]
+        assert (payment if record.get("pay_time") else 0) == expected["paid_cny"]
+        assert refunded == expected["refunded_cny"]
+
+
+def test_big_tids_stay_exact(sandbox, pii):
+    table = pull(TopSource(shop_config(sandbox, "tmall", "tmall-flagship"), pii), *whole_world(sandbox))
+    ids = table.column("record_id").to_pylist()
+    assert all(len(i) == 19 and int(i) > 2**53 for i in ids)
+    assert {str(json.loads(r)["tid"]) for r in table.column("record").to_pylist()} == set(ids)
+
+
+@pytest.mark.parametrize("method", ["md5", "hmac", "hmac-sha256"])
+def test_every_sign_method_works_end_to_end(sandbox, pii, method):
+    source = TopSource(shop_config(sandbox, "taobao", "taobao-store", sign_method=method), pii)
+    truth = truth_orders(sandbox.world)
+    assert len(pull(source, *whole_world(sandbox))) == (truth["shop_id"] == "taobao-store").sum() > 0
+
+
+def test_a_bad_secret_is_an_invalid_signature_naming_the_variable(sandbox, pii):
+    source = TopSource(shop_config(sandbox, "tmall", "tmall-flagship", secret="wrong-secret"), pii)
+    with pytest.raises(
+        CredentialError, match=r"TOP error 25 Invalid Signature.*OMNI_TEST_APP_SECRET"
+    ) as error:
+        pull(source, *whole_world(sandbox))
+    assert "wrong-secret" not in str(error.value) and "tmall/tmall-flagship" in str(error.value)
+    assert source.stats.requests == 1, "a signature error is not retried"
+
+
+def test_an_invalid_session_names_the_session_variable(sandbox, pii):
+    source = TopSource(shop_config(sandbox, "tmall", "tmall-flagship", session="expired"), pii)
+    with pytest.raises(CredentialError, match=r"TOP error 27 Invalid Session.*OMNI_TEST_SESSION"):
+        pull(source, *whole_world(sandbox))
+
+
+def test_the_simulator_enforces_window_and_page_limits(sandbox):
+    client = TopClient(shop_config(sandbox, "tmall", "tmall-flagship"), HttpClient("tmall", "tmall-flagship"))
+    start, _ = whole_world(sandbox)
+    base = {"fields": "tid,modified", "page_no": 1, "page_size": 10}
+    with pytest.raises(FatalError, match="TOP error 41"):
+        client.call(
+            top_sim.METHOD,
+            {
+                **base,
+                "start_modified": format_cst(start),
+                "end_modified": format_cst(start + timedelta(days=1, seconds=1)),
+            },
+        )
+    with pytest.raises(FatalError, match="TOP error 41"):
+        client.call(
+            top_sim.METHOD,
+            {
+                **base,
+                "page_size": 101,
+                "start_modified": format_cst(start),
+                "end_modified": format_cst(start + timedelta(hours=1)),
+            },
+        )
+    ok = client.call(
+        top_sim.METHOD,
+        {
+            **base,
+            "use_has_next": "true",
+            "start_modified": format_cst(start),
+            "end_modified": format_cst(start + timedelta(days=1)),
+        },
+    )
+    assert "has_next" in ok and "total_results" not in ok
+    with pytest.raises(FatalError, match="options"):
+        TopSource(shop_config(sandbox, "tmall", "tmall-flagship", page_size=101), None)  # type: ignore[arg-type]
+
+
+def test_paging_edge_cases(sandbox, pii):
+    """Backward paging for a total that fills exactly one page, one that leaves a short last page,
+    and an empty window."""
+    start, _ = whole_world(sandbox)
+    day = start + timedelta(days=6)  # Double 11 in the test world: the busiest day
+    base = pull(TopSource(shop_config(sandbox, "tmall", "tmall-flagship"), pii), day, day + timedelta(days=1))
+    total = base.num_rows
+    assert total > 4
+
+    def stats(page_size: int, lo=day, hi=day + timedelta(days=1)) -> tuple[int, int]:
+        source = TopSource(shop_config(sandbox, "tmall", "tmall-flagship", page_size=page_size), pii)
+        return len(pull(source, lo, hi)), source.stats.requests
+
+    assert stats(total) == (total, 1), "one full page: one call"
+    pages = -(-total // (total - 1))
+    assert stats(total - 1) == (total, pages + 1), "last page short: page 1 for the total, pages n..2, page 1"
+    assert stats(100, start - timedelta(days=30), start - timedelta(days=29)) == (0, 1), "empty window"
+
+
+def test_throttling_is_retried_and_nothing_is_lost(make_sandbox, pii, monkeypatch):
+    monkeypatch.setattr(top_sim, "CALLS_PER_SECOND", 5.0)
+    server = make_sandbox(rate_limits=True)
+    source = TopSource(shop_config(server, "taobao", "taobao-store", window_hours=6), pii)
+    start, _ = whole_world(server)
+    table = pull(source, start, start + timedelta(days=3))
+    assert source.stats.throttled >= 1, "12 windows at 5 calls/s must hit code 7"
+    truth = truth_orders(server.world)
+    truth = truth[truth["shop_id"] == "taobao-store"]
+    landed = set(table.column("record_id").to_pylist())
+    assert len(landed) == table.num_rows, "no trade twice"
+    # everything whose final version was modified in those three days, and nothing else
+    expected = {
+        o.order_id
+        for o in server.world.orders_for("taobao-store")
+        if (s := o.state(server.world.as_of)) and start <= s.modified_at < start + timedelta(days=3)
+    }
+    assert landed == expected
+    assert expected <= set(truth["order_id"])
+
+
+def test_no_plain_pii_and_ciphertexts_are_dropped(sandbox, pii):
+    texts = []
+    for channel, shop_id in TOP_SHOPS:
+        table = pull(TopSource(shop_config(sandbox, channel, shop_id), pii), *whole_world(sandbox))
+        texts += table.column("record").to_pylist()
+    blob = "\n".join(texts)
+    for person in sandbox.world.people:
+        assert person.phone not in blob and person.address not in blob
+    record = json.loads(texts[0])
+    assert "receiver_mobile" not in record and "receiver_name" not in record
+    assert record["buyer_open_uid"] and record["oaid"], "ids identity resolution needs are kept"
