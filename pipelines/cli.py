@@ -106,7 +106,8 @@ def cmd_sandbox_truth(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.runner import run_range
 
-    result = run_range(args.start, args.end)
+    print(f"landing every configured channel for {args.start}..{args.end}, then rebuilding", flush=True)
+    result = run_range(args.start, args.end, log_level="DEBUG" if args.verbose else "WARNING")
     for failure in result.failures:
         print(f"FAILED {failure}", file=sys.stderr)
     print(
@@ -133,7 +134,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"at {server.url}",
             flush=True,
         )
-        result = run_range(settings.start, settings.end)
+        print("landing every channel, then building and publishing the warehouse ...", flush=True)
+        result = run_range(settings.start, settings.end, log_level="DEBUG" if args.verbose else "WARNING")
     world = {
         "seed": settings.seed,
         "people": settings.people,
@@ -191,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("great_expectations").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     if getattr(args, "start", None) and getattr(args, "end", None) and args.end < args.start:
         print(f"omni: --end {args.end} is before --start {args.start}", file=sys.stderr)
         return 2

@@ -37,10 +37,16 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
     return messages
 
 
-def run_range(first: date, last: date, instance: dg.DagsterInstance | None = None) -> RangeRunResult:
+def run_range(
+    first: date, last: date, instance: dg.DagsterInstance | None = None, log_level: str = "INFO"
+) -> RangeRunResult:
+    """Land [first, last] for every channel, then rebuild and publish. `log_level` is the Dagster
+    console log's level (the CLI keeps it at WARNING so the summary stays readable)."""
     instance = instance or _instance()
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     landing = defs.resolve_job_def("landing_job").execute_in_process(
         instance=instance,
+        run_config=run_config,
         tags={
             "dagster/asset_partition_range_start": first.isoformat(),
             "dagster/asset_partition_range_end": last.isoformat(),
@@ -48,6 +54,6 @@ def run_range(first: date, last: date, instance: dg.DagsterInstance | None = Non
         raise_on_error=False,
     )
     warehouse = defs.resolve_job_def("warehouse_job").execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance, run_config=run_config, raise_on_error=False
     )
     return RangeRunResult(landing.success, warehouse.success, _failures(landing) + _failures(warehouse))

@@ -9,6 +9,7 @@ while computing a metric, which it reports as a failure with `exception_info`): 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ class Outcome:
 @functools.lru_cache(maxsize=1)
 def _context() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    # GX announces the temporary folder of its ephemeral docs site at INFO on every start.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
