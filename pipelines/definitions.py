@@ -24,6 +24,9 @@ warehouse_job = dg.define_asset_job(
     "warehouse_job",
     selection=dg.AssetSelection.all() - landing_selection,
     description="Rebuild staging and marts from landing, run the checks, publish analytics.duckdb.",
+    # Every step holds the one DuckDB-writer slot, so steps run one at a time anyway; in one
+    # process they skip ~3 s of process start-up and imports each.
+    executor_def=dg.in_process_executor,
 )
 nightly_schedule = dg.build_schedule_from_partitioned_job(
     landing_job,

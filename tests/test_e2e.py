@@ -149,11 +149,12 @@ def test_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_p
         OMNI_UI_PORT=str(ui_port),
         OMNI_SANDBOX_PORT=str(sandbox_port),
     )
+    log = (tmp_path / "ui.log").open("wb")  # a file, not a pipe: nobody would drain a pipe
     ui = subprocess.Popen(
         [sys.executable, "-m", "pipelines.ui"],
         cwd=REPO,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -194,5 +195,14 @@ def test_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_p
         except subprocess.TimeoutExpired:
             os.killpg(ui.pid, signal.SIGKILL)
             raise AssertionError("make ui did not stop within 60 s of SIGTERM") from None
-    leftovers = subprocess.run(["pgrep", "-s", str(ui.pid)], capture_output=True, text=True).stdout.split()
-    assert not leftovers, f"processes left running after SIGTERM: {leftovers}"
+    log.close()
+
+    def leftovers() -> list[str]:
+        found = subprocess.run(["pgrep", "-a", "-s", str(ui.pid)], capture_output=True, text=True).stdout
+        return found.splitlines()
+
+    # dagster dev's own children finish their shutdown a moment after it exits
+    deadline = time.monotonic() + 30
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not leftovers(), f"processes left running after SIGTERM: {leftovers()}"
