@@ -24,23 +24,15 @@ _ADDRESS_KEYS = ("billing_address", "shipping_address", "default_address")
 
 
 def scrub_shopify(record: dict[str, Any], pii: PiiHasher) -> dict[str, Any]:
+    """Orders and customers alike: the record, its customer, and every address it carries."""
     scrub_fields(
         record, pii, phones=("phone",), emails=("email", "contact_email"), names=("first_name", "last_name")
     )
     customer = record.get("customer")
     if isinstance(customer, dict):
         scrub_shopify(customer, pii)
-    for key in _ADDRESS_KEYS:
-        address = record.get(key)
-        if isinstance(address, dict):
-            scrub_fields(
-                address,
-                pii,
-                phones=("phone",),
-                names=("first_name", "last_name", "name"),
-                addresses=("address1", "address2"),
-            )
-    for address in record.get("addresses") or []:
+    addresses = [record.get(key) for key in _ADDRESS_KEYS] + list(record.get("addresses") or [])
+    for address in addresses:
         if isinstance(address, dict):
             scrub_fields(
                 address,
