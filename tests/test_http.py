@@ -1,0 +1,116 @@
+"""The shared HTTP client against a real flaky server on loopback: what it retries, what it does not."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from connectors.common.errors import FatalError, RateLimited, RetriableError
+from connectors.common.http import HttpClient, RetryPolicy
+
+
+class Script:
+    """Answers requests from a list of (status, delay seconds, headers), then 200s."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, float, dict[str, str]]] = []
+        self.calls = 0
+
+
+@pytest.fixture
+def flaky() -> Iterator[tuple[str, Script]]:
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            script.calls += 1
+            status, delay, headers = script.steps.pop(0) if script.steps else (200, 0.0, {})
+            time.sleep(delay)
+            body = b'{"ok": true}'
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", script
+    server.shutdown()
+    server.server_close()
+
+
+def check(response: requests.Response) -> dict:
+    if response.status_code == 429:
+        raise RateLimited("test", "s1", "429", float(response.headers.get("Retry-After", 0)) or None)
+    if response.status_code >= 500:
+        raise RetriableError("test", "s1", f"HTTP {response.status_code}")
+    if response.status_code != 200:
+        raise FatalError("test", "s1", f"HTTP {response.status_code}")
+    return response.json()
+
+
+def client(sleeps: list[float], attempts: int = 5, read_timeout: float = 5.0) -> HttpClient:
+    return HttpClient(
+        "test",
+        "s1",
+        timeout=(2.0, read_timeout),
+        retry=RetryPolicy(max_attempts=attempts),
+        sleep=sleeps.append,
+    )
+
+
+def test_5xx_and_429_are_retried_honouring_retry_after(flaky):
+    url, script = flaky
+    script.steps = [(503, 0, {}), (429, 0, {"Retry-After": "2.5"}), (500, 0, {})]
+    sleeps: list[float] = []
+    http = client(sleeps)
+    assert http.request("GET", url, check) == {"ok": True}
+    assert script.calls == 4
+    assert sleeps[1] == 2.5, "Retry-After wins over backoff"
+    assert http.stats.retries == 3 and http.stats.throttled == 1
+
+
+def test_a_read_timeout_is_retried(flaky):
+    url, script = flaky
+    script.steps = [(200, 1.5, {})]
+    sleeps: list[float] = []
+    assert client(sleeps, read_timeout=0.5).request("GET", url, check) == {"ok": True}
+    assert len(sleeps) == 1
+
+
+def test_fatal_errors_are_not_retried(flaky):
+    url, script = flaky
+    script.steps = [(404, 0, {})]
+    with pytest.raises(FatalError, match=r"\[test/s1\] HTTP 404"):
+        client([]).request("GET", url, check)
+    assert script.calls == 1
+
+
+def test_retries_give_up_with_the_last_error(flaky):
+    url, script = flaky
+    script.steps = [(503, 0, {})] * 3
+    with pytest.raises(RetriableError, match="HTTP 503"):
+        client([], attempts=3).request("GET", url, check)
+    assert script.calls == 3
+
+
+def test_connection_refused_is_retried_then_reported():
+    sleeps: list[float] = []
+    with pytest.raises(RetriableError, match=r"\[test/s1\] gave up after 2 attempts"):
+        client(sleeps, attempts=2).request("GET", "http://127.0.0.1:9/", check)
+    assert len(sleeps) == 1
