@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -117,6 +118,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _forget_other_worlds(data: Path, seed: int, people: int) -> None:
+    """A sandbox world is fixed by (seed, people): re-running the demo on a later day extends the same
+    history, like a real nightly run. Data landed from a different world would mix two unrelated
+    populations, so it is cleared, and a data folder that is not a demo's is never touched."""
+    recorded = data / "demo.json"
+    landing = data / "landing"
+    if recorded.exists():
+        previous = json.loads(recorded.read_text(encoding="utf-8"))
+        if (previous.get("seed"), previous.get("people")) == (seed, people):
+            return
+        print(f"the data folder holds another sandbox world ({previous}); clearing its landing and warehouse")
+        for path in (landing, data / "warehouse"):
+            shutil.rmtree(path, ignore_errors=True)
+        (data / "analytics.duckdb").unlink(missing_ok=True)
+    elif landing.exists() and any(landing.iterdir()):
+        raise SystemExit(
+            f"omni demo: {data} already holds landed data that is not from a demo; "
+            "set OMNI_DATA_DIR to an empty folder for the demo"
+        )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from connectors.sandbox.server import SandboxServer
     from pipelines.runner import run_range
@@ -126,6 +148,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     data = data_dir()
     data.mkdir(parents=True, exist_ok=True)
+    _forget_other_worlds(data, settings.seed, settings.people)
     _write_pos(settings)
     with SandboxServer(settings) as server:
         os.environ["OMNI_SANDBOX_URL"] = server.url
@@ -147,7 +170,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"FAILED {failure}", file=sys.stderr)
     if not result.ok:
         return 1
-    print_summary(data / "analytics.duckdb")
+    print_summary(data / "analytics.duckdb", settings.start, settings.end)
     print(
         f"\nWorld recorded in {data / 'demo.json'}; its truth: omni sandbox truth --seed {settings.seed} "
         f"--people {settings.people} --start {settings.start} --end {settings.end} --out {data / 'truth'}"

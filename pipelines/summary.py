@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,7 @@ select
     min(order_date) as first_day,
     max(order_date) as last_day
 from marts.fct_orders
+where order_date between ? and ?
 group by channel
 order by net_cny desc
 """
@@ -27,13 +29,15 @@ EXAMPLE_QUERY = (
 )
 
 
-def channel_summary(published: Path) -> list[tuple]:
+def channel_summary(published: Path, first: date, last: date) -> list[tuple]:
+    """Per channel, for orders placed on China days first..last."""
     with duckdb.connect(str(published), read_only=True) as conn:
-        return conn.execute(SUMMARY_SQL).fetchall()
+        return conn.execute(SUMMARY_SQL, [first, last]).fetchall()
 
 
-def print_summary(published: Path) -> None:
-    rows = channel_summary(published)
+def print_summary(published: Path, first: date, last: date) -> None:
+    rows = channel_summary(published, first, last)
+    print(f"\norders placed {first}..{last}")
     print(f"\n{'channel':<10}{'orders':>9}{'buyers':>9}{'GMV (CNY)':>16}{'net sales (CNY)':>18}  days")
     for channel, orders, buyers, gmv, net, first, last in rows:
         print(f"{channel:<10}{orders:>9,}{buyers:>9,}{gmv:>16,.2f}{net:>18,.2f}  {first}..{last}")

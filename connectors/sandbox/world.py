@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -291,26 +291,32 @@ _STORE_HOUR_WEIGHTS = np.array([0] * 10 + [5, 7, 8, 6, 6, 7, 8, 9, 10, 10, 8, 5,
 _STORE_HOUR_WEIGHTS /= _STORE_HOUR_WEIGHTS.sum()
 
 
-class _Ids:
-    """Platform id sequences. TOP ids exceed 2^53 on purpose (parsers that use floats break)."""
+_ID_EPOCH = date(2020, 1, 1)
 
-    def __init__(self) -> None:
+
+class _Ids:
+    """Platform ids for the orders of one day. They depend only on the day and the order's place in
+    it, so worlds over different ranges agree on the days they share. TOP ids exceed 2^53 on
+    purpose (parsers that go through floats break)."""
+
+    def __init__(self, day: date) -> None:
+        self.day_base = (day - _ID_EPOCH).days * 10_000_000
         self.counters: dict[str, int] = {}
 
     def next(self, kind: str) -> int:
         self.counters[kind] = self.counters.get(kind, 0) + 1
-        return self.counters[kind]
+        return self.day_base + self.counters[kind]
 
-    def order_id(self, channel: str, shop_index: int, created: datetime, store_id: str | None) -> str:
+    def order_id(self, channel: str, created: datetime, store_id: str | None) -> str:
         n = self.next(f"order:{channel}")
         if channel == "shopify":
-            return str(5_200_000_000_000 + n * 13 + shop_index)
+            return str(5_200_000_000_000 + n)
         if channel == "tmall":
-            return str(3_800_000_000_000_000_000 + n * 7_919 + shop_index)  # 19 digits, > 2^53
+            return str(3_800_000_000_000_000_000 + n * 7_919)  # 19 digits, > 2^53
         if channel == "taobao":
             return str(1_700_000_000_000_000 + n * 311)  # 16 digits
         local = created.astimezone(CHINA_TZ)
-        return f"{store_id}-{local:%Y%m%d}-{n:06d}"
+        return f"{store_id}-{local:%Y%m%d}-{n - self.day_base:06d}"
 
     def line_id(self, channel: str) -> str:
         n = self.next(f"line:{channel}")
@@ -318,7 +324,7 @@ class _Ids:
             return str(13_100_000_000_000 + n)
         if channel in ("tmall", "taobao"):
             return str(3_900_000_000_000_000_000 + n * 17)
-        return str(n)
+        return str(n - self.day_base)
 
 
 def _shop_choice(rng: np.random.Generator, channel: str) -> tuple[int, ShopSpec]:
@@ -326,6 +332,11 @@ def _shop_choice(rng: np.random.Generator, channel: str) -> tuple[int, ShopSpec]
     weights = np.array([s.weight for s in shops])
     index = int(rng.choice(len(shops), p=weights / weights.sum()))
     return index, shops[index]
+
+
+def _day_rng(seed: int, day: date) -> np.random.Generator:
+    """Each day's orders come from their own stream: a day's history never depends on the range."""
+    return np.random.default_rng([seed, (day - _ID_EPOCH).days])
 
 
 def _make_people(rng: np.random.Generator, count: int) -> list[Person]:
@@ -415,42 +426,48 @@ def _time_on(rng: np.random.Generator, day: date, weights: np.ndarray) -> dateti
 
 
 def generate_world(seed: int, people: int, start: date, end: date) -> World:
+    """The population depends on (seed, people); each day's orders on (seed, people, day) alone, so
+    two worlds over overlapping ranges tell the same story about the days they share."""
     if end < start:
         raise ValueError(f"world end {end} is before its start {start}")
     if people <= 0:
         raise ValueError("a world needs at least one person")
     rng = np.random.default_rng(seed)
-    ids = _Ids()
     population = _make_people(rng, people)
+    open_uids = {p.person_id: f"AAH{int(rng.integers(10**15, 10**16))}{p.person_id[-4:]}" for p in population}
+    index_of = {p.person_id: i for i, p in enumerate(population)}
     accounts: dict[tuple[str, str | None, str], Account] = {}  # (channel, shop, person) -> account
     orders: list[Order] = []
-    open_uids = {p.person_id: f"AAH{int(rng.integers(10**15, 10**16))}{p.person_id[-4:]}" for p in population}
 
-    def account_for(channel: str, shop: ShopSpec, person: Person, at: datetime) -> Account | None:
+    def account_for(
+        channel: str, shop_index: int, shop: ShopSpec, person: Person, at: datetime
+    ) -> Account | None:
+        """Account ids are fixed per person; an account exists from the person's first order there."""
+        number = index_of[person.person_id]
         if channel == "shopify":
+            if (number * 7 + shop_index) % 10 == 0:  # this person checks out as a guest here
+                return None
             key: tuple[str, str | None, str] = (channel, shop.shop_id, person.person_id)
-            if key not in accounts:
-                if rng.random() < 0.1:  # guest checkout: no customer record
-                    return None
-                account_id = str(7_400_000_000_000 + ids.next("shopify-customer") * 7)
-                accounts[key] = Account(channel, shop.shop_id, account_id, person.person_id, at)
-            return accounts[key]
-        if channel in ("tmall", "taobao"):  # one OpenUID per person per app, on every TOP shop
-            key = (channel, None, person.person_id)
-            if key not in accounts:
-                accounts[key] = Account(channel, None, open_uids[person.person_id], person.person_id, at)
-            return accounts[key]
-        key = (channel, None, person.person_id)  # POS: the member card
+            account_id = str(7_400_000_000_000 + number * 10 + shop_index)
+        elif channel in ("tmall", "taobao"):  # one OpenUID per person per app, on every TOP shop
+            key, account_id = (channel, None, person.person_id), open_uids[person.person_id]
+        else:  # POS: the member card
+            key, account_id = (channel, None, person.person_id), f"M{number + 1:08d}"
         if key not in accounts:
-            accounts[key] = Account(channel, None, f"M{ids.next('member'):08d}", person.person_id, at)
+            accounts[key] = Account(
+                channel, shop.shop_id if channel == "shopify" else None, account_id, person.person_id, at
+            )
         return accounts[key]
 
-    day = start
     rates = np.array([p.rate for p in population])
+    day = start
     while day <= end:
+        rng = _day_rng(seed, day)
+        ids = _Ids(day)
         multiplier = season_multiplier(day)
         big_day = multiplier >= 3
         counts = rng.poisson(rates * multiplier)
+        day_orders: list[Order] = []
         for person_index in np.flatnonzero(counts):
             person = population[int(person_index)]
             for _ in range(int(counts[person_index])):
@@ -458,15 +475,14 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
                 shop_index, shop = _shop_choice(rng, channel)
                 store = STORES[int(rng.integers(len(STORES)))] if channel == "pos" else None
                 created = _time_on(rng, day, _STORE_HOUR_WEIGHTS if channel == "pos" else _HOUR_WEIGHTS)
-                account = account_for(channel, shop, person, created)
                 lines = _make_lines(rng, ids, channel, big_day)
                 shipping = 0 if channel == "pos" or sum(x.amount_fen for x in lines) >= 9_900 else 1_000
                 order = Order(
                     channel=channel,
                     shop_id=shop.shop_id,
-                    order_id=ids.order_id(channel, shop_index, created, store[0] if store else None),
+                    order_id=ids.order_id(channel, created, store[0] if store else None),
                     person_id=person.person_id,
-                    account_id=account.account_id if account else None,
+                    account_id=None,
                     store_id=store[0] if store else None,
                     created_at=created,
                     lines=lines,
@@ -477,8 +493,10 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
                     receiver_city=person.city,
                     email=person.email,
                 )
+                account = account_for(channel, shop_index, shop, person, created)
+                order.account_id = account.account_id if account else None
                 _lifecycle(rng, order, ids)
-                orders.append(order)
+                day_orders.append(order)
         # Anonymous store sales: walk-in customers with no member card.
         anonymous = int(rng.poisson(people * 0.004 * ANONYMOUS_POS_SHARE * multiplier))
         for _ in range(anonymous):
@@ -487,7 +505,7 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
             order = Order(
                 channel="pos",
                 shop_id="pos-main",
-                order_id=ids.order_id("pos", 0, created, store[0]),
+                order_id=ids.order_id("pos", created, store[0]),
                 person_id=None,
                 account_id=None,
                 store_id=store[0],
@@ -496,11 +514,19 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
                 shipping_fen=0,
             )
             _lifecycle(rng, order, ids)
-            orders.append(order)
+            day_orders.append(order)
+        orders += day_orders
         day += timedelta(days=1)
 
+    # An account exists from its earliest order (within a day, orders were drawn person by person).
+    first_order: dict[tuple[str, str], datetime] = {}
+    for order in orders:
+        if order.account_id:
+            key = (order.channel, order.account_id)
+            first_order[key] = min(first_order.get(key, order.created_at), order.created_at)
+    opened = [replace(a, created_at=first_order[(a.channel, a.account_id)]) for a in accounts.values()]
     orders.sort(key=lambda o: (o.created_at, o.order_id))
-    return World(seed, people, start, end, population, list(accounts.values()), orders)
+    return World(seed, people, start, end, population, opened, orders)
 
 
 @functools.lru_cache(maxsize=4)
