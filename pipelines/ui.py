@@ -29,6 +29,19 @@ def _wait_for(url: str, seconds: float = 60) -> None:
     raise SystemExit(f"{url} did not come up within {seconds:.0f}s")
 
 
+def _stop_with_parent() -> None:
+    """`make ui` is our parent, and make does not pass SIGTERM on to its recipe: ask Linux to send
+    us SIGTERM when the parent dies, so `kill <make pid>` still shuts everything down cleanly."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() == 1:  # the parent was already gone before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main() -> int:
     sandbox_port = os.environ.get("OMNI_SANDBOX_PORT", "8765")
     ui_port = os.environ.get("OMNI_UI_PORT", "3000")
@@ -68,6 +81,7 @@ def main() -> int:
 
         signal.signal(signal.SIGINT, forward)
         signal.signal(signal.SIGTERM, forward)
+        _stop_with_parent()
         return dagster.wait()
     finally:
         for proc in (dagster, sandbox):

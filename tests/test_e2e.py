@@ -138,7 +138,7 @@ def _wait(predicate, seconds: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_path):
+def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_path):
     ui_port, sandbox_port = _free_port(), _free_port()
     storage = tmp_path / "dagster"
     storage.mkdir()
@@ -150,8 +150,8 @@ def test_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_p
         OMNI_SANDBOX_PORT=str(sandbox_port),
     )
     log = (tmp_path / "ui.log").open("wb")  # a file, not a pipe: nobody would drain a pipe
-    ui = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.ui"],
+    ui = subprocess.Popen(  # the command users run; SIGTERM goes to make itself
+        ["make", "--no-print-directory", "ui"],
         cwd=REPO,
         env=env,
         stdout=log,
