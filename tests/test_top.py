@@ -11,7 +11,7 @@ import pytest
 
 from connectors.common.errors import CredentialError, FatalError
 from connectors.common.http import HttpClient
-from connectors.common.timeutil import china_days_window, format_cst
+from connectors.common.timeutil import china_days_window, format_cst, split_window
 from connectors.config import ShopConfig
 from connectors.sandbox import top_sim
 from connectors.sandbox.credentials import TOP_APP_KEY, TOP_APP_SECRET, top_session
@@ -189,3 +189,52 @@ def test_no_plain_pii_and_ciphertexts_are_dropped(sandbox, pii):
     record = json.loads(texts[0])
     assert "receiver_mobile" not in record and "receiver_name" not in record
     assert record["buyer_open_uid"] and record["oaid"], "ids identity resolution needs are kept"
+
+
+def _forward_paging(server, shop_id: str, start, end, page_size: int) -> set[str]:
+    """What a naive client gets: pages 1, 2, 3 ... of each day while trades change under it."""
+    client = TopClient(shop_config(server, "tmall", shop_id), HttpClient("tmall", shop_id))
+    tids: set[str] = set()
+    for day_start, day_end in split_window(start, end, timedelta(days=1)):
+        page_no, has_next = 1, True
+        while has_next:
+            body = client.call(
+                top_sim.METHOD,
+                {
+                    "fields": "tid,modified",
+                    "start_modified": format_cst(day_start),
+                    "end_modified": format_cst(day_end - timedelta(seconds=1)),
+                    "page_no": page_no,
+                    "page_size": page_size,
+                    "use_has_next": "true",
+                },
+            )
+            tids |= {str(t["tid"]) for t in (body.get("trades") or {}).get("trade", [])}
+            has_next, page_no = body["has_next"], page_no + 1
+    return tids
+
+
+def test_trades_modified_while_paging_are_never_skipped(sandbox, make_sandbox, pii):
+    """Each page served, the newest trade of the window is modified again and leaves it. Paging
+    from the last page backwards loses no trade that stayed; paging forwards does."""
+    shop_id = "tmall-flagship"
+    window = whole_world(sandbox)
+    expected = set(
+        pull(TopSource(shop_config(sandbox, "tmall", shop_id), pii), *window).column("record_id").to_pylist()
+    )
+    assert len(expected) > 50
+
+    server = make_sandbox(faults=frozenset({"modify_while_paging"}))
+    source = TopSource(shop_config(server, "tmall", shop_id, page_size=4), pii)
+    landed = pull(source, *window).column("record_id").to_pylist()
+    moved = {str(tid) for tid in server.simulators[1].modified_again}
+    assert moved, "the fault must have fired"
+    assert expected - moved <= set(landed), f"skipped: {sorted(expected - moved - set(landed))}"
+    assert set(landed) <= expected
+
+    naive_server = make_sandbox(faults=frozenset({"modify_while_paging"}))
+    naive = _forward_paging(naive_server, shop_id, *window, page_size=4)
+    naive_moved = {str(tid) for tid in naive_server.simulators[1].modified_again}
+    assert expected - naive_moved - naive, (
+        "forward paging must skip trades here, else this test proves nothing"
+    )

@@ -30,6 +30,9 @@ class SandboxSettings:
     end: date
     rate_limits: bool = True  # off for throughput benchmarks
     now: datetime | None = None  # the platforms' clock; default: the end of the world
+    # Switchable platform behaviour: "modify_while_paging" (each page served, the newest record in
+    # the window is modified again, moving it out of the window as real orders do while you page).
+    faults: frozenset[str] = frozenset()
 
     def world(self) -> World:
         return cached_world(self.seed, self.people, self.start, self.end)

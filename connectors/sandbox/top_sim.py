@@ -164,6 +164,8 @@ class TopSimulator:
         self.now = settings.now or world.as_of
         self.shops = {top_session(s.shop_id): s.shop_id for ch in TOP_CHANNELS for s in world.shops(ch)}
         self.bucket = _TokenBucket(CALLS_PER_SECOND)
+        self.modified_again: dict[int, datetime] = {}  # tid -> new modified (fault: modify_while_paging)
+        self.lock = threading.Lock()
 
     @functools.cache  # noqa: B019 - one simulator per server; the world is fixed at `now`
     def _trades(self, shop_id: str) -> list[tuple[datetime, int, dict[str, Any]]]:
@@ -174,6 +176,20 @@ class TopSimulator:
         ]
         rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
         return rows
+
+    def _matching(self, shop_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Trades whose (current) modified time is in [start, end], newest first."""
+        if not self.modified_again:
+            return [t for modified, _, t in self._trades(shop_id) if start <= modified <= end]
+        current = []
+        for modified, tid, trade in self._trades(shop_id):
+            if tid in self.modified_again:
+                modified = self.modified_again[tid]
+                trade = {**trade, "modified": format_cst(modified)}
+            if start <= modified <= end:
+                current.append((modified, tid, trade))
+        current.sort(key=lambda r: (r[0], r[1]), reverse=True)
+        return [t for _, _, t in current]
 
     def handle(self, request: SimRequest) -> SimResponse:
         if request.path != "/router/rest":
@@ -257,8 +273,13 @@ class TopSimulator:
                 41, "Invalid Arguments", "isv.invalid-parameter", "page_size must be 1-100, page_no >= 1"
             )
 
-        matching = [t for modified, _, t in self._trades(shop_id) if start <= modified <= end]
-        page = matching[(page_no - 1) * page_size : page_no * page_size]
+        with self.lock:
+            matching = self._matching(shop_id, start, end)
+            page = matching[(page_no - 1) * page_size : page_no * page_size]
+            if "modify_while_paging" in self.settings.faults and matching:
+                # The newest trade in the window changes again right after this page was served: it
+                # leaves the window, and every trade after it moves up one place.
+                self.modified_again[int(matching[0]["tid"])] = self.now - timedelta(seconds=1)
         wanted = set(fields)
         if not wanted >= RECEIVER_FIELDS:
             wanted.discard("oaid")

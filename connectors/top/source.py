@@ -4,8 +4,9 @@ The range is split into windows of at most one day (TOP's cap; `window_hours` sh
 TOP's bounds are inclusive at one-second resolution, so each window asks for [start, end - 1 s].
 Results come newest-modified first, and a trade modified while we page moves out of the window
 and shifts every later page: paging from the last page backwards, as TOP's documentation
-advises, can then repeat a trade but never skip one. If the total changed while paging, the
-window is paged again. Versions are de-duplicated by (tid, modified).
+advises, can then repeat a trade but never skip one. Only a trade *entering* the window (possible
+while the window is still open) pushes others onto pages already read, so if the total grew while
+paging, the window is paged again. Versions are de-duplicated by (tid, modified).
 """
 
 from __future__ import annotations
@@ -93,13 +94,13 @@ class TopSource:
                 yield from self._landed(trades_of(self._page(start, end, page_no)), start, end, seen)
             last = self._page(start, end, 1)  # page 1 last: it also tells whether the total moved
             yield from self._landed(trades_of(last), start, end, seen)
-            if int(last.get("total_results") or 0) == total:
+            if int(last.get("total_results") or 0) <= total:  # trades only left: nothing was skipped
                 return
-            self.stats.notes.append(f"total changed while paging {format_cst(start)}: re-paging")
+            self.stats.notes.append(f"trades entered the window {format_cst(start)} while paging: re-paging")
         raise ProtocolError(
             self.shop.channel,
             self.shop.shop_id,
-            f"trades kept changing while paging the window starting {format_cst(start)}",
+            f"trades kept entering the window starting {format_cst(start)} while paging",
         )
 
     def _landed(
