@@ -21,6 +21,7 @@ from pathlib import Path
 
 from connectors.common.timeutil import china_date, utc_now
 from connectors.config import data_dir, load_config
+from connectors.sandbox.server import SandboxSettings
 
 DEMO_DAYS = 30
 
@@ -51,9 +52,7 @@ def _world_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", type=_date, help="last China day of the world (default: yesterday)")
 
 
-def _settings(args: argparse.Namespace, rate_limits: bool = True):
-    from connectors.sandbox.server import SandboxSettings
-
+def _settings(args: argparse.Namespace, rate_limits: bool = True) -> SandboxSettings:
     seed, people, start, end = _default_world()
     return SandboxSettings(
         seed=args.seed if args.seed is not None else seed,
@@ -64,7 +63,7 @@ def _settings(args: argparse.Namespace, rate_limits: bool = True):
     )
 
 
-def _write_pos(settings) -> Path:
+def _write_pos(settings: SandboxSettings) -> Path:
     from connectors.sandbox.pos_db import write_pos_database
 
     path = data_dir() / "sandbox" / "pos.sqlite"

@@ -71,14 +71,6 @@ semi join latest as l
 """
 
 
-def raw_view_names() -> list[str]:
-    names = []
-    for source, channels in sources().items():
-        entities = sorted({e for c in channels for e in CHANNELS[c].entities})
-        names += [f"{source}__{entity}" for entity in entities]
-    return names
-
-
 def create_raw_views(conn: duckdb.DuckDBPyConnection, landing: Path) -> list[str]:
     """(Re)create every raw view; a source with nothing landed yet gets an empty, typed view."""
     conn.execute("create schema if not exists raw")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from connectors.common.errors import ConnectorError, ProtocolError, RetriableError
+from connectors.common.errors import ConnectorError, ProtocolError, RateLimited, RetriableError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -117,7 +117,7 @@ class HttpClient:
             except RetriableError as exc:
                 error: Exception = exc
                 retry_after = exc.retry_after
-                if exc.__class__.__name__ == "RateLimited":
+                if isinstance(exc, RateLimited):
                     self.stats.throttled += 1
             except (
                 requests.ConnectionError,

@@ -50,7 +50,3 @@ def landing_page(
         ],
         schema=LANDING_SCHEMA,
     )
-
-
-def empty_page() -> pa.Table:
-    return LANDING_SCHEMA.empty_table()
