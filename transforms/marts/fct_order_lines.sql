@@ -26,14 +26,23 @@ orders as (
     select order_key, order_date, status, store_id from marts.fct_orders
 ),
 
+keyed as (
+    select
+        channel || ':' || order_id || ':' || line_id as order_line_key,
+        channel || ':' || order_id as order_key,
+        *
+    from lines
+),
+
 final as (
     select
-        lines.order_line_key, lines.order_key, lines.order_id, lines.channel, lines.shop_id, orders.store_id,
-        lines.line_id, lines.sku, lines.title,
-        lines.quantity, lines.unit_price_cny, lines.discount_cny, lines.line_amount_cny, lines.is_refunded,
+        keyed.order_line_key, keyed.order_key, keyed.order_id, keyed.channel, keyed.shop_id, orders.store_id,
+        keyed.line_id, keyed.sku, keyed.title,
+        keyed.quantity, keyed.unit_price_cny, keyed.discount_cny, keyed.line_amount_cny, keyed.is_refunded,
         orders.order_date, orders.status as order_status
-    from lines
-    inner join orders using (order_key)
+    from keyed
+    -- a left join: an orphan line keeps its row and fails the not-null check on order_date
+    left join orders using (order_key)
 )
 
 select * from final

@@ -31,6 +31,7 @@
 -- column last_refund_at: When the last refund happened (UTC; TOP: the last modification of a refunded trade).
 -- column modified_at: The platform's last modification time (UTC): the incremental cursor.
 with orders as (
+    -- one line per source: each staging model maps its platform into the canonical order shape
     select * from staging.stg_shopify__orders
     union all by name
     select * from staging.stg_top__orders
@@ -40,15 +41,19 @@ with orders as (
 
 final as (
     select
-        -- ids
-        order_key, order_id, channel, shop_id, store_id, customer_key, account_id,
+        -- ids (derived here once for every channel)
+        channel || ':' || order_id as order_key,
+        order_id, channel, shop_id, store_id,
+        case when account_id is not null then channel || ':' || account_id end as customer_key,
+        account_id,
         -- status
         platform_status, status,
         -- amounts
         currency, order_total_original, gmv_cny, discount_cny, shipping_cny,
-        paid_cny, refunded_cny, net_cny, line_count,
+        paid_cny, refunded_cny, cast(paid_cny - refunded_cny as decimal(18, 2)) as net_cny, line_count,
         -- dates and timestamps
-        order_date, created_at, paid_at, shipped_at, completed_at, cancelled_at, last_refund_at, modified_at
+        china_date(created_at) as order_date,
+        created_at, paid_at, shipped_at, completed_at, cancelled_at, last_refund_at, modified_at
     from orders
 )
 

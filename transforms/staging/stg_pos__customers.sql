@@ -1,6 +1,6 @@
 -- grain: one row per POS loyalty member, latest version landed
--- key: customer_key
--- not_null: account_id, channel, shop_id
+-- key: channel, account_id
+-- not_null: shop_id
 -- description: Store loyalty members. The POS keeps plain phones; they arrive here hashed and masked.
 with latest as (
     select channel, shop_id, record_id, modified_at, record
@@ -9,7 +9,6 @@ with latest as (
 
 final as (
     select
-        channel || ':' || record_id as customer_key,
         record_id as account_id,
         channel,
         shop_id,

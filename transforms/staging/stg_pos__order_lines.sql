@@ -1,6 +1,6 @@
 -- grain: one row per line of a store sale
--- key: order_line_key
--- not_null: order_key, line_id, quantity, line_amount_cny
+-- key: channel, order_id, line_id
+-- not_null: quantity, line_amount_cny
 -- description: POS sale lines; `is_refunded` marks lines returned at the till.
 with latest as (
     select channel, shop_id, record_id, record
@@ -28,8 +28,6 @@ lines as (
 
 final as (
     select
-        channel || ':' || order_id || ':' || line_id as order_line_key,
-        channel || ':' || order_id as order_key,
         order_id, channel, shop_id, line_id, sku, title, quantity,
         unit_price_cny, discount_cny, line_amount_cny, is_refunded
     from lines

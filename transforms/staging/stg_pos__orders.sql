@@ -1,6 +1,6 @@
 -- grain: one row per store sale (POS sale_id), latest version landed
--- key: order_key
--- not_null: order_id, channel, shop_id, store_id, status, gmv_cny, paid_cny, refunded_cny, created_at, order_date
+-- key: channel, order_id
+-- not_null: shop_id, store_id, status, gmv_cny, paid_cny, refunded_cny, created_at
 -- description: Offline store sales from the POS database. A sale is paid at the till; returns
 -- come back days later. Money is integer fen in the POS; anonymous walk-in sales have no member.
 with latest as (
@@ -33,13 +33,11 @@ parsed as (
 
 final as (
     select
-        p.channel || ':' || p.order_id as order_key,
         p.order_id,
         p.channel,
         p.shop_id,
         p.store_id,
         p.account_id,
-        case when p.account_id is not null then p.channel || ':' || p.account_id end as customer_key,
         p.platform_status,
         m.status,
         'CNY' as currency,
@@ -49,7 +47,6 @@ final as (
         cast(0 as decimal(18, 2)) as shipping_cny,
         p.paid_cny,
         p.refunded_cny,
-        cast(p.paid_cny - p.refunded_cny as decimal(18, 2)) as net_cny,
         p.line_count,
         p.created_at,
         p.created_at as paid_at,
@@ -57,8 +54,7 @@ final as (
         p.created_at as completed_at,
         cast(null as timestamptz) as cancelled_at,
         p.last_refund_at,
-        p.modified_at,
-        china_date(p.created_at) as order_date
+        p.modified_at
     from parsed as p
     left join status_map as m on p.platform_status = m.platform_status
 )

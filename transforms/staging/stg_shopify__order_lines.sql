@@ -1,6 +1,6 @@
 -- grain: one row per line item of a Shopify order (latest order version)
--- key: order_line_key
--- not_null: order_key, line_id, quantity, line_amount_cny
+-- key: channel, order_id, line_id
+-- not_null: quantity, line_amount_cny
 -- description: Shopify line items; a line counts as refunded when a refund names it.
 with latest as (
     select channel, shop_id, record_id, record
@@ -33,8 +33,6 @@ refunded_lines as (
 
 final as (
     select
-        lines.channel || ':' || lines.order_id || ':' || lines.line_id as order_line_key,
-        lines.channel || ':' || lines.order_id as order_key,
         lines.order_id,
         lines.channel,
         lines.shop_id,

@@ -1,6 +1,6 @@
 -- grain: one row per Shopify order, latest version landed
--- key: order_key
--- not_null: order_id, channel, shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at, order_date
+-- key: channel, order_id
+-- not_null: shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at
 -- description: Shopify REST orders in the canonical order shape. Amounts are the shop currency
 -- (CNY: the store's base currency); the buyer's presentment currency and amount are kept beside.
 with latest as (
@@ -60,13 +60,11 @@ refund_totals as (
 
 final as (
     select
-        p.channel || ':' || p.order_id as order_key,
         p.order_id,
         p.channel,
         p.shop_id,
         cast(null as varchar) as store_id,
         p.account_id,
-        case when p.account_id is not null then p.channel || ':' || p.account_id end as customer_key,
         p.financial_status || '/' || coalesce(p.fulfillment_status, 'unfulfilled') as platform_status,
         case
             when p.cancelled_at is not null and p.financial_status in ('pending', 'voided') then 'cancelled'
@@ -95,11 +93,9 @@ final as (
         p.cancelled_at,
         r.last_refund_at,
         p.modified_at,
-        china_date(p.created_at) as order_date,
         p.shop_currency
     from parsed as p
     left join refund_totals as r on p.channel = r.channel and p.order_id = r.order_id
 )
 
-select * exclude (shop_currency), cast(paid_cny - refunded_cny as decimal(18, 2)) as net_cny
-from final
+select * exclude (shop_currency) from final

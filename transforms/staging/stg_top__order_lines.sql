@@ -1,6 +1,6 @@
 -- grain: one row per TOP sub-order (oid) of a Tmall or Taobao trade
--- key: order_line_key
--- not_null: order_key, line_id, quantity, line_amount_cny
+-- key: channel, order_id, line_id
+-- not_null: quantity, line_amount_cny
 -- description: TOP sub-orders. `line_amount_cny` is the sub-order's payment: for a single-line
 -- trade TOP folds the postage into it, for multi-line trades it excludes postage.
 with latest as (
@@ -29,8 +29,6 @@ sub_orders as (
 
 final as (
     select
-        channel || ':' || order_id || ':' || line_id as order_line_key,
-        channel || ':' || order_id as order_key,
         order_id,
         channel,
         shop_id,

@@ -1,6 +1,6 @@
 -- grain: one row per Tmall or Taobao trade (TOP tid), latest version landed
--- key: order_key
--- not_null: order_id, channel, shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at, order_date
+-- key: channel, order_id
+-- not_null: shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at
 -- description: Tmall and Taobao trades (both speak TOP) in the canonical order shape. TOP times are
 -- Beijing time with no offset; money is yuan strings. Refunds are per sub-order: a trade closed
 -- after payment was refunded in full (postage included); otherwise the refunded sub-orders'
@@ -62,13 +62,11 @@ refunded_sub_orders as (
 
 final as (
     select
-        p.channel || ':' || p.order_id as order_key,
         p.order_id,
         p.channel,
         p.shop_id,
         cast(null as varchar) as store_id,
         p.account_id,
-        case when p.account_id is not null then p.channel || ':' || p.account_id end as customer_key,
         p.platform_status,
         p.paid_at is not null as was_paid,
         m.lifecycle_status,
@@ -102,11 +100,9 @@ select
         else lifecycle_status
     end as status,
     cast(refunded_cny as decimal(18, 2)) as refunded_cny,
-    cast(paid_cny - refunded_cny as decimal(18, 2)) as net_cny,
     completed_at,
     cancelled_at,
     -- TOP does not give a refund time on the trade; the last modification is the closest we have
     case when refunded_cny > 0 then modified_at end as last_refund_at,
-    modified_at,
-    china_date(created_at) as order_date
+    modified_at
 from final
