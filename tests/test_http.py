@@ -114,3 +114,12 @@ def test_connection_refused_is_retried_then_reported():
     with pytest.raises(RetriableError, match=r"\[test/s1\] gave up after 2 attempts"):
         client(sleeps, attempts=2).request("GET", "http://127.0.0.1:9/", check)
     assert len(sleeps) == 1
+
+
+def test_transport_errors_never_carry_the_query_string(caplog):
+    """A URL's query may hold a token; requests quotes the URL in its errors, we must not."""
+    with pytest.raises(RetriableError) as error:
+        client([], attempts=2).request("GET", "http://127.0.0.1:9/router?session=tok-secret&sign=ABC", check)
+    assert "tok-secret" not in str(error.value)
+    assert "tok-secret" not in caplog.text
+    assert "ConnectionError" in str(error.value)

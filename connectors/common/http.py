@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
+_QUERY = re.compile(r"\?[^\s'\"]*")
+
+
+def without_query(text: str) -> str:
+    """Transport errors quote the URL; a query string may carry tokens, so it never reaches a log."""
+    return _QUERY.sub("?…", text)
 
 
 @dataclass
@@ -115,7 +122,7 @@ class HttpClient:
                 self.stats.bytes += len(response.content)
                 return check(response)
             except RetriableError as exc:
-                error: Exception = exc
+                error: ConnectorError = exc
                 retry_after = exc.retry_after
                 if isinstance(exc, RateLimited):
                     self.stats.throttled += 1
@@ -124,27 +131,22 @@ class HttpClient:
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
-                error = exc
+                error = RetriableError(
+                    self.channel, self.shop_id, f"{type(exc).__name__}: {without_query(str(exc))}"
+                )
                 retry_after = None
             except ConnectorError:
                 raise
             except ValueError as exc:  # a body that does not parse: treat as a passing fault
-                error = ProtocolError(self.channel, self.shop_id, f"unreadable response from {url}: {exc}")
+                error = ProtocolError(
+                    self.channel, self.shop_id, f"unreadable response from {without_query(url)}: {exc}"
+                )
                 retry_after = None
             if attempt >= self.retry.max_attempts:
-                if isinstance(error, ConnectorError):
-                    raise error
                 raise RetriableError(
-                    self.channel, self.shop_id, f"gave up after {attempt} attempts: {error}"
-                ) from error
+                    self.channel, self.shop_id, f"gave up after {attempt} attempts: {error.detail}"
+                ) from None
             delay = self.retry.delay(attempt, retry_after)
             self.stats.retries += 1
-            log.warning(
-                "[%s/%s] attempt %d failed (%s); retrying in %.1fs",
-                self.channel,
-                self.shop_id,
-                attempt,
-                error,
-                delay,
-            )
+            log.warning("%s (attempt %d); retrying in %.1fs", error, attempt, delay)
             self.sleep(delay)

@@ -1,7 +1,8 @@
 """TOP gateway client: signed calls, and TOP's HTTP-200 `error_response` turned into typed errors.
 
-System parameters go in the query string and business parameters in the form body, as the
-official SDK sends them; every attempt gets a fresh timestamp and signature.
+Every parameter goes in the POST form body (as the Go SDK sends them), never in the URL: a URL
+ends up in proxy logs and in transport error messages, and `session` is a credential. Every
+attempt gets a fresh timestamp and signature.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class TopClient:
                 "sign_method": self.sign_method,
             }
             system["sign"] = sign({**system, **form}, self.app_secret, self.sign_method)
-            return {"params": system, "data": form}
+            return {"data": {**system, **form}}
 
         return self.http.request("POST", self.gateway_url, lambda r: self._check(r, method), prepare=prepare)
 
