@@ -29,16 +29,20 @@ MART_COLUMNS = [
 ]
 
 
-@pytest.fixture
-def pipeline_env(tmp_path, monkeypatch, sandbox):
+def point_pipeline_at(server, tmp_path, monkeypatch):
     pos = tmp_path / "pos.sqlite"
-    write_pos_database(sandbox.world, f"sqlite:///{pos}")
+    write_pos_database(server.world, f"sqlite:///{pos}")
     monkeypatch.setenv("OMNI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("OMNI_SANDBOX_URL", sandbox.url)
+    monkeypatch.setenv("OMNI_SANDBOX_URL", server.url)
     monkeypatch.setenv("OMNI_POS_DATABASE_URL", f"sqlite:///{pos}")
     monkeypatch.delenv("OMNI_CONFIG", raising=False)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     return tmp_path / "data"
+
+
+@pytest.fixture
+def pipeline_env(tmp_path, monkeypatch, sandbox):
+    return point_pipeline_at(sandbox, tmp_path, monkeypatch)
 
 
 def published(data_dir, sql: str) -> pd.DataFrame:
@@ -136,3 +140,21 @@ def test_a_channel_with_bad_credentials_fails_alone(pipeline_env, sandbox, monke
         for p in (pipeline_env / "landing" / "shopify" / "orders").glob("*/dt=*/*.parquet")
     }
     assert landed == {"shop=shopify-eu"}, "the other shop of the failing channel must still land"
+
+
+def test_landed_history_survives_the_platforms_forgetting_it(tmp_path, monkeypatch, make_sandbox):
+    """TOP serves 3 months and Shopify 60 days: a backfill after that gets nothing back. Landing is
+    append-only, so the warehouse keeps what was landed before."""
+    server = make_sandbox()
+    data_dir = point_pipeline_at(server, tmp_path, monkeypatch)
+    world = server.world
+    assert run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral()).ok
+    before = orders_snapshot(data_dir)
+
+    months_later = make_sandbox(now=world.as_of + timedelta(days=120))
+    monkeypatch.setenv("OMNI_SANDBOX_URL", months_later.url)
+    assert run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral()).ok
+    latest = sorted((data_dir / "landing" / "tmall" / "orders").glob("shop=*/dt=*/*.parquet"))[-1]
+    assert published(data_dir, f"select count(*) as n from '{latest}'")["n"][0] == 0, "the platform forgot"
+    pd.testing.assert_frame_equal(orders_snapshot(data_dir), before)
+    assert {"shopify", "tmall", "taobao"} <= set(before["channel"])

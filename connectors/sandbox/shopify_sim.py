@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +29,9 @@ from connectors.sandbox.world import Account, Order, OrderState, ShopSpec, World
 BUCKET_SIZE = 40
 LEAK_PER_SECOND = 2.0
 MAX_LIMIT = 250
+# Without the read_all_orders scope an app sees only the last 60 days of orders (§10.1).
+HISTORY = timedelta(days=60)
+READ_ALL_ORDERS = False
 DEFAULT_LIMIT = 50
 _PATH = re.compile(r"^/([^/]+)/admin/api/([^/]+)/(orders|customers)\.json$")
 _CURSOR_ALLOWED = {"limit", "page_info", "fields"}
@@ -246,6 +249,8 @@ class ShopifySimulator:
             for number, (order, state) in enumerate(
                 visible_orders(self.world.orders_for(shop_id), self.now), 1
             ):
+                if not READ_ALL_ORDERS and order.created_at < self.now - HISTORY:
+                    continue
                 status = "cancelled" if state.cancelled_at else ("closed" if state.completed_at else "open")
                 rows.append(
                     _Row(

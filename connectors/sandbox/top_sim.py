@@ -30,6 +30,7 @@ from connectors.top.signing import SIGN_METHODS, sign
 
 METHOD = "taobao.trades.sold.increment.get"
 MAX_WINDOW = timedelta(days=1)
+HISTORY = timedelta(days=90)  # "只能获取到三个月以内的交易信息": older trades are simply not served
 MAX_SKEW = timedelta(minutes=10)
 CALLS_PER_SECOND = 40.0  # per app key; the real per-minute quotas are unpublished
 WINDOW_ERROR = (41, "Invalid Arguments", "isv.invalid-parameter")  # exact code unverified
@@ -173,6 +174,7 @@ class TopSimulator:
         rows = [
             (s.modified_at, int(o.order_id), render_trade(o, s))
             for o, s in visible_orders(self.world.orders_for(shop_id), self.now)
+            if o.created_at >= self.now - HISTORY
         ]
         rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
         return rows
