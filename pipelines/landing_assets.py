@@ -82,6 +82,8 @@ def build_landing_asset(spec: ChannelSpec, entity: str) -> dg.AssetsDefinition:
                 "seconds": round(seconds, 2),
                 "rows_outside_window": result.rows_outside_window,
             }
+            for note in source.stats.notes:
+                context.log.warning(f"{spec.channel}/{shop.shop_id} {entity}: {note}")
             context.log.info(
                 f"{spec.channel}/{shop.shop_id} {entity}: {result.rows} rows in {seconds:.1f}s "
                 f"({source.stats.requests} requests, {source.stats.retries} retries)"

@@ -137,3 +137,13 @@ def test_customers_arrive_without_plain_pii(sandbox, pii):
                 assert secret not in blob
     customer = json.loads(next(t for t in texts if '"orders_count"' in t))
     assert customer["phone_hash"] and customer["phone_masked"].count("*") == 4
+
+
+def test_a_window_beyond_60_days_is_flagged(sandbox, pii):
+    source = ShopifySource(shop_config(sandbox, "shopify-intl"), pii)
+    old = china_days_window(datetime(2026, 1, 1).date(), datetime(2026, 1, 2).date())
+    assert pull_all(source, "orders", *old).num_rows == 0
+    assert any("read_all_orders" in note for note in source.stats.notes)
+    recent = ShopifySource(shop_config(sandbox, "shopify-intl"), pii)
+    pull_all(recent, "orders", *whole_world(sandbox))
+    assert recent.stats.notes == []

@@ -57,8 +57,9 @@ class PullStats:
     bytes: int = 0
     notes: list[str] = field(default_factory=list)
 
-    def as_metadata(self) -> dict[str, int]:
+    def as_metadata(self) -> dict[str, Any]:
         return {
+            "notes": list(self.notes),
             "requests": self.requests,
             "retries": self.retries,
             "throttled": self.throttled,

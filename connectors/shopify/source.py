@@ -8,7 +8,7 @@ phones, names, address lines) is hashed before the page leaves this module.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -21,6 +21,7 @@ from connectors.config import ShopConfig
 from connectors.shopify.client import MAX_PAGE_SIZE, ShopifyClient
 
 _ADDRESS_KEYS = ("billing_address", "shipping_address", "default_address")
+SHOPIFY_HISTORY = timedelta(days=60)
 
 
 def scrub_shopify(record: dict[str, Any], pii: PiiHasher) -> dict[str, Any]:
@@ -66,6 +67,11 @@ class ShopifySource:
         }
         if entity == "orders":
             params["status"] = "any"  # the default, 'open', would skip closed and cancelled orders
+            if start < utc_now() - SHOPIFY_HISTORY:
+                self.stats.notes.append(
+                    "window starts more than 60 days ago: Shopify serves older orders only to apps with the "
+                    "read_all_orders scope"
+                )
         # A record modified while we page may come twice; keep each version once (staging keeps the latest).
         seen: set[tuple[str, datetime]] = set()
         for records in self.client.pages(entity, params):
