@@ -20,63 +20,17 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from connectors.common.timeutil import CHINA_TZ, china_day_start
-
-# --- shops and stores -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShopSpec:
-    channel: str
-    shop_id: str
-    name: str
-    weight: float  # share of the channel's orders
-    timezone: str = "Asia/Shanghai"  # the shop's own clock (Shopify timestamps carry its offset)
-    presentment_currency: str = "CNY"
-    presentment_per_cny: str = "1"  # fixed sandbox rate (decimal string) for presentment amounts
-
-
-SHOPS: tuple[ShopSpec, ...] = (
-    ShopSpec("shopify", "shopify-intl", "Brand Global Store", 0.7, "America/Los_Angeles", "USD", "0.1380"),
-    ShopSpec("shopify", "shopify-eu", "Brand EU Store", 0.3, "Europe/Berlin", "EUR", "0.1290"),
-    ShopSpec("tmall", "tmall-flagship", "品牌天猫旗舰店", 0.75),
-    ShopSpec("tmall", "tmall-outlet", "品牌天猫奥莱店", 0.25),
-    ShopSpec("taobao", "taobao-store", "品牌淘宝店", 0.6),
-    ShopSpec("taobao", "taobao-kids", "品牌童装淘宝店", 0.4),
-    ShopSpec("pos", "pos-main", "门店POS系统", 1.0),
+from connectors.sandbox.catalog import (
+    ANONYMOUS_POS_SHARE,
+    CATALOG,
+    CHANNEL_ADOPTION,
+    CITIES,
+    GIVEN,
+    SHOPS,
+    STORES,
+    SURNAMES,
+    ShopSpec,
 )
-
-STORES: tuple[tuple[str, str, str], ...] = (  # store_id, name, city
-    ("SH001", "上海南京西路店", "上海"),
-    ("BJ002", "北京三里屯店", "北京"),
-    ("GZ003", "广州天河店", "广州"),
-)
-
-# Channel shares of online demand, and how likely a person is to use each channel at all.
-CHANNEL_ADOPTION = {"tmall": 0.55, "taobao": 0.35, "shopify": 0.18, "pos": 0.45}
-ANONYMOUS_POS_SHARE = 0.35  # store sales with no member card
-
-CATALOG: tuple[tuple[str, str, int], ...] = (  # sku, title, unit price in fen
-    ("SKU-TEE-01", "纯棉短袖T恤", 9_900),
-    ("SKU-TEE-02", "印花圆领T恤", 12_900),
-    ("SKU-HOOD-01", "连帽卫衣", 29_900),
-    ("SKU-JKT-01", "轻薄羽绒服", 69_900),
-    ("SKU-JKT-02", "户外冲锋衣", 129_900),
-    ("SKU-PNT-01", "直筒牛仔裤", 25_900),
-    ("SKU-PNT-02", "休闲运动裤", 15_900),
-    ("SKU-SHO-01", "跑步鞋", 49_900),
-    ("SKU-SHO-02", "帆布鞋", 19_900),
-    ("SKU-BAG-01", "双肩背包", 22_900),
-    ("SKU-CAP-01", "棒球帽", 7_900),
-    ("SKU-SOC-01", "运动袜三双装", 3_900),
-    ("SKU-SCF-01", "羊毛围巾", 16_900),
-    ("SKU-DRS-01", "针织连衣裙", 39_900),
-    ("SKU-SKT-01", "百褶半身裙", 21_900),
-)
-
-CITIES = ("上海", "北京", "广州", "深圳", "杭州", "成都", "南京", "武汉", "西安", "苏州")
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
-
 
 # --- people and accounts ----------------------------------------------------------------------
 
