@@ -4,7 +4,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 from connectors.common.timeutil import china_date
-from connectors.sandbox.world import generate_world
+from connectors.sandbox.generate import generate_world
 
 WORLD = generate_world(5, 1500, date(2026, 10, 20), date(2026, 11, 20))
 

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from connectors.common.timeutil import CHINA_TZ
 from connectors.pos.schema import METADATA, members, sale_lines, sales, stores
-from connectors.sandbox.world import STORES, World, visible_orders
+from connectors.sandbox.catalog import STORES
+from connectors.sandbox.world import World, visible_orders
 
 _CHUNK = 1000
 

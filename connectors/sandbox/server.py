@@ -17,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from connectors.sandbox.world import World, cached_world
+from connectors.sandbox.generate import cached_world
+from connectors.sandbox.world import World
 
 log = logging.getLogger(__name__)
 

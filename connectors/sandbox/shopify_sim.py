@@ -22,9 +22,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.sandbox.catalog import ShopSpec
 from connectors.sandbox.credentials import shopify_token
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.world import Account, Order, OrderState, ShopSpec, World, visible_orders
+from connectors.sandbox.world import Account, Order, OrderState, World, visible_orders
 
 BUCKET_SIZE = 40
 LEAK_PER_SECOND = 2.0

@@ -1,0 +1,295 @@
+"""How a sandbox world is made: the population from (seed, people), then each day's orders from
+(seed, people, day) alone, with demand shaped by 618 and Double 11 and every order's lifecycle
+(payment, shipping, completion, cancellation, refunds days later) drawn up front."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+
+from connectors.common.timeutil import CHINA_TZ
+from connectors.sandbox.catalog import (
+    ANONYMOUS_POS_SHARE,
+    CATALOG,
+    CHANNEL_ADOPTION,
+    CITIES,
+    GIVEN,
+    SHOPS,
+    STORES,
+    SURNAMES,
+    ShopSpec,
+)
+from connectors.sandbox.world import Account, Line, Order, Person, Refund, World
+
+
+def season_multiplier(day: date) -> float:
+    """Demand relative to a normal day: 618 and Double 11 peaks with their pre-sale ramps, 12.12."""
+    month_day = (day.month, day.day)
+    multiplier = 1.0
+    if month_day == (11, 11):
+        multiplier = 7.0
+    elif day.month == 11 and 1 <= day.day <= 10:
+        multiplier = 1.8
+    elif month_day == (6, 18):
+        multiplier = 5.0
+    elif day.month == 6 and 1 <= day.day <= 17:
+        multiplier = 1.5
+    elif month_day == (12, 12):
+        multiplier = 3.0
+    if day.weekday() >= 5:
+        multiplier *= 1.15
+    return multiplier
+
+
+_HOUR_WEIGHTS = np.array(
+    [3, 2, 1, 1, 1, 1, 2, 3, 4, 6, 7, 7, 6, 6, 6, 6, 6, 6, 7, 8, 10, 11, 10, 6], dtype=float
+)
+_HOUR_WEIGHTS /= _HOUR_WEIGHTS.sum()
+_STORE_HOUR_WEIGHTS = np.array([0] * 10 + [5, 7, 8, 6, 6, 7, 8, 9, 10, 10, 8, 5, 0, 0], dtype=float)
+_STORE_HOUR_WEIGHTS /= _STORE_HOUR_WEIGHTS.sum()
+
+
+_ID_EPOCH = date(2020, 1, 1)
+
+
+class _Ids:
+    """Platform ids for the orders of one day. They depend only on the day and the order's place in
+    it, so worlds over different ranges agree on the days they share. TOP ids exceed 2^53 on
+    purpose (parsers that go through floats break)."""
+
+    def __init__(self, day: date) -> None:
+        self.day_base = (day - _ID_EPOCH).days * 10_000_000
+        self.counters: dict[str, int] = {}
+
+    def next(self, kind: str) -> int:
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        return self.day_base + self.counters[kind]
+
+    def order_id(self, channel: str, created: datetime, store_id: str | None) -> str:
+        n = self.next(f"order:{channel}")
+        if channel == "shopify":
+            return str(5_200_000_000_000 + n)
+        if channel == "tmall":
+            return str(3_800_000_000_000_000_000 + n * 7_919)  # 19 digits, > 2^53
+        if channel == "taobao":
+            return str(1_700_000_000_000_000 + n * 311)  # 16 digits
+        local = created.astimezone(CHINA_TZ)
+        return f"{store_id}-{local:%Y%m%d}-{n - self.day_base:06d}"
+
+    def line_id(self, channel: str) -> str:
+        n = self.next(f"line:{channel}")
+        if channel == "shopify":
+            return str(13_100_000_000_000 + n)
+        if channel in ("tmall", "taobao"):
+            return str(3_900_000_000_000_000_000 + n * 17)
+        return str(n - self.day_base)
+
+
+def _shop_choice(rng: np.random.Generator, channel: str) -> tuple[int, ShopSpec]:
+    shops = [s for s in SHOPS if s.channel == channel]
+    weights = np.array([s.weight for s in shops])
+    index = int(rng.choice(len(shops), p=weights / weights.sum()))
+    return index, shops[index]
+
+
+def _day_rng(seed: int, day: date) -> np.random.Generator:
+    """Each day's orders come from their own stream: a day's history never depends on the range."""
+    return np.random.default_rng([seed, (day - _ID_EPOCH).days])
+
+
+def _make_people(rng: np.random.Generator, count: int) -> list[Person]:
+    people = []
+    for i in range(count):
+        person_id = f"P{i + 1:07d}"
+        # Channel mix: each channel adopted independently; nobody has none.
+        adopted = tuple(ch for ch, p in CHANNEL_ADOPTION.items() if rng.random() < p)
+        if not adopted:
+            adopted = (str(rng.choice(list(CHANNEL_ADOPTION))),)
+        phone = (
+            f"1{int(rng.choice([3, 5, 7, 8, 9]))}{int(rng.integers(0, 10))}{int(rng.integers(0, 10**8)):08d}"
+        )
+        name = SURNAMES[int(rng.integers(len(SURNAMES)))] + "".join(
+            GIVEN[int(rng.integers(len(GIVEN)))] for _ in range(int(rng.integers(1, 3)))
+        )
+        city = CITIES[int(rng.integers(len(CITIES)))]
+        email = f"user{i + 1:07d}@mail.example.cn" if rng.random() < 0.7 else None
+        street, building, room = (
+            int(rng.integers(1, 300)),
+            int(rng.integers(1, 30)),
+            int(rng.integers(101, 2800)),
+        )
+        address = f"{city}市{street}号{building}栋{room}室"
+        rate = float(rng.gamma(shape=1.2, scale=0.035 / 1.2))  # a few heavy buyers, many light ones
+        people.append(Person(person_id, phone, email, name, city, address, adopted, rate))
+    return people
+
+
+def _make_lines(rng: np.random.Generator, ids: _Ids, channel: str, big_day: bool) -> tuple[Line, ...]:
+    count = 1 + int(rng.poisson(0.6 if not big_day else 1.0))
+    picks = rng.choice(len(CATALOG), size=min(count, len(CATALOG)), replace=False)
+    lines = []
+    for index in picks:
+        sku, title, price = CATALOG[int(index)]
+        quantity = 1 + int(rng.poisson(0.25))
+        # Promotion days discount more; discounts are whole fen and never exceed the line.
+        rate = rng.choice([0, 0, 0.05, 0.1]) if not big_day else rng.choice([0.1, 0.15, 0.2, 0.3])
+        discount = round(price * quantity * float(rate))
+        lines.append(Line(ids.line_id(channel), sku, title, quantity, price, discount))
+    return tuple(lines)
+
+
+def _after(start: datetime, seconds: float) -> datetime:
+    """Whole seconds: the platforms' clocks (CST strings, epoch seconds) have no finer resolution."""
+    return start + timedelta(seconds=int(seconds))
+
+
+def _lifecycle(rng: np.random.Generator, order: Order, ids: _Ids) -> None:
+    """Fill in what happens to an order after it is placed (times may fall after the world ends)."""
+    created = order.created_at
+    hour, day = 3600.0, 86400.0
+    if order.channel == "pos":  # a store sale is paid and done at the till
+        order.paid_at = order.completed_at = created
+        if rng.random() < 0.04:
+            _refund(rng, order, ids, _after(created, day * float(rng.uniform(1, 14))))
+        return
+    if rng.random() < 0.08:  # never paid: closed by the platform or the buyer
+        order.cancelled_at = _after(created, float(rng.uniform(15 * 60, day)))
+        return
+    order.paid_at = _after(created, float(rng.uniform(5, 1800)))
+    if rng.random() < 0.05:  # refunded before it shipped
+        _refund(rng, order, ids, _after(order.paid_at, hour * float(rng.uniform(1, 30))), full=True)
+        return
+    order.shipped_at = _after(order.paid_at, hour * float(rng.uniform(4, 72)))
+    order.completed_at = _after(order.shipped_at, day * float(rng.uniform(3, 10)))
+    if rng.random() < 0.07:  # after-sales refund days later
+        _refund(rng, order, ids, _after(order.shipped_at, day * float(rng.uniform(2, 15))))
+
+
+def _refund(rng: np.random.Generator, order: Order, ids: _Ids, at: datetime, full: bool = False) -> None:
+    n = len(order.lines)
+    whole_order = full or n == 1 or rng.random() < 0.5
+    indexes = tuple(range(n)) if whole_order else (int(rng.integers(n)),)
+    amount = sum(order.lines[i].amount_fen for i in indexes)
+    if len(indexes) == n:
+        amount += order.shipping_fen
+    refund_id = str(90_000_000_000 + ids.next("refund"))
+    order.refunds = (Refund(refund_id, at, indexes, amount),)
+
+
+def _time_on(rng: np.random.Generator, day: date, weights: np.ndarray) -> datetime:
+    hour = int(rng.choice(24, p=weights))
+    seconds = int(rng.integers(0, 3600))
+    local = datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TZ) + timedelta(seconds=seconds)
+    return local.astimezone(UTC)
+
+
+def generate_world(seed: int, people: int, start: date, end: date) -> World:
+    """The population depends on (seed, people); each day's orders on (seed, people, day) alone, so
+    two worlds over overlapping ranges tell the same story about the days they share."""
+    if end < start:
+        raise ValueError(f"world end {end} is before its start {start}")
+    if people <= 0:
+        raise ValueError("a world needs at least one person")
+    rng = np.random.default_rng(seed)
+    population = _make_people(rng, people)
+    open_uids = {p.person_id: f"AAH{int(rng.integers(10**15, 10**16))}{p.person_id[-4:]}" for p in population}
+    index_of = {p.person_id: i for i, p in enumerate(population)}
+    accounts: dict[tuple[str, str | None, str], Account] = {}  # (channel, shop, person) -> account
+    orders: list[Order] = []
+
+    def account_for(
+        channel: str, shop_index: int, shop: ShopSpec, person: Person, at: datetime
+    ) -> Account | None:
+        """Account ids are fixed per person; an account exists from the person's first order there."""
+        number = index_of[person.person_id]
+        if channel == "shopify":
+            if (number * 7 + shop_index) % 10 == 0:  # this person checks out as a guest here
+                return None
+            key: tuple[str, str | None, str] = (channel, shop.shop_id, person.person_id)
+            account_id = str(7_400_000_000_000 + number * 10 + shop_index)
+        elif channel in ("tmall", "taobao"):  # one OpenUID per person per app, on every TOP shop
+            key, account_id = (channel, None, person.person_id), open_uids[person.person_id]
+        else:  # POS: the member card
+            key, account_id = (channel, None, person.person_id), f"M{number + 1:08d}"
+        if key not in accounts:
+            accounts[key] = Account(
+                channel, shop.shop_id if channel == "shopify" else None, account_id, person.person_id, at
+            )
+        return accounts[key]
+
+    rates = np.array([p.rate for p in population])
+    day = start
+    while day <= end:
+        rng = _day_rng(seed, day)
+        ids = _Ids(day)
+        multiplier = season_multiplier(day)
+        big_day = multiplier >= 3
+        counts = rng.poisson(rates * multiplier)
+        day_orders: list[Order] = []
+        for person_index in np.flatnonzero(counts):
+            person = population[int(person_index)]
+            for _ in range(int(counts[person_index])):
+                channel = str(rng.choice(person.channels))
+                shop_index, shop = _shop_choice(rng, channel)
+                store = STORES[int(rng.integers(len(STORES)))] if channel == "pos" else None
+                created = _time_on(rng, day, _STORE_HOUR_WEIGHTS if channel == "pos" else _HOUR_WEIGHTS)
+                lines = _make_lines(rng, ids, channel, big_day)
+                shipping = 0 if channel == "pos" or sum(x.amount_fen for x in lines) >= 9_900 else 1_000
+                order = Order(
+                    channel=channel,
+                    shop_id=shop.shop_id,
+                    order_id=ids.order_id(channel, created, store[0] if store else None),
+                    person_id=person.person_id,
+                    account_id=None,
+                    store_id=store[0] if store else None,
+                    created_at=created,
+                    lines=lines,
+                    shipping_fen=shipping,
+                    receiver_name=person.name,
+                    receiver_phone=person.phone,
+                    receiver_address=person.address,
+                    receiver_city=person.city,
+                    email=person.email,
+                )
+                account = account_for(channel, shop_index, shop, person, created)
+                order.account_id = account.account_id if account else None
+                _lifecycle(rng, order, ids)
+                day_orders.append(order)
+        # Anonymous store sales: walk-in customers with no member card.
+        anonymous = int(rng.poisson(people * 0.004 * ANONYMOUS_POS_SHARE * multiplier))
+        for _ in range(anonymous):
+            store = STORES[int(rng.integers(len(STORES)))]
+            created = _time_on(rng, day, _STORE_HOUR_WEIGHTS)
+            order = Order(
+                channel="pos",
+                shop_id="pos-main",
+                order_id=ids.order_id("pos", created, store[0]),
+                person_id=None,
+                account_id=None,
+                store_id=store[0],
+                created_at=created,
+                lines=_make_lines(rng, ids, "pos", big_day),
+                shipping_fen=0,
+            )
+            _lifecycle(rng, order, ids)
+            day_orders.append(order)
+        orders += day_orders
+        day += timedelta(days=1)
+
+    # An account exists from its earliest order (within a day, orders were drawn person by person).
+    first_order: dict[tuple[str, str], datetime] = {}
+    for order in orders:
+        if order.account_id:
+            key = (order.channel, order.account_id)
+            first_order[key] = min(first_order.get(key, order.created_at), order.created_at)
+    opened = [replace(a, created_at=first_order[(a.channel, a.account_id)]) for a in accounts.values()]
+    orders.sort(key=lambda o: (o.created_at, o.order_id))
+    return World(seed, people, start, end, population, opened, orders)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_world(seed: int, people: int, start: date, end: date) -> World:
+    return generate_world(seed, people, start, end)
