@@ -238,3 +238,32 @@ def test_trades_modified_while_paging_are_never_skipped(sandbox, make_sandbox, p
     assert expected - naive_moved - naive, (
         "forward paging must skip trades here, else this test proves nothing"
     )
+
+
+def test_only_the_requested_fields_come_back(sandbox):
+    client = TopClient(shop_config(sandbox, "tmall", "tmall-flagship"), HttpClient("tmall", "tmall-flagship"))
+    start, _ = whole_world(sandbox)
+    day = start + timedelta(days=6)
+
+    def trades(fields: str) -> list[dict]:
+        body = client.call(
+            top_sim.METHOD,
+            {
+                "fields": fields,
+                "start_modified": format_cst(day),
+                "end_modified": format_cst(day + timedelta(hours=23)),
+                "page_size": 5,
+            },
+        )
+        assert body["trades"]["trade"]
+        return body["trades"]["trade"]
+
+    assert {k for t in trades("tid,status") for k in t} == {"tid", "status"}
+    some = trades("tid,orders.oid,orders.title")
+    assert {k for t in some for k in t} == {"tid", "orders"}
+    assert {k for t in some for o in t["orders"]["order"] for k in o} == {"oid", "title"}
+    whole = trades("tid,orders")
+    assert all(None not in o.values() and "refund_status" in o for t in whole for o in t["orders"]["order"])
+    four = "tid,oaid,receiver_name,receiver_address,created,receiver_mobile"
+    assert not any("oaid" in t for t in trades(four)), "oaid needs all five receiver fields"
+    assert all(t["oaid"] for t in trades(four + ",receiver_phone"))

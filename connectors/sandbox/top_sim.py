@@ -4,10 +4,11 @@ What it enforces, after channel-protocols.md §2: query string and form merged; 
 hmac-sha256 signatures verified; app key, session (one per shop), timestamp skew (±10 min) and
 version checked; the modified window must be ≤ 1 day with end after start; page_size 1–100
 (default 40); trades newest-modified first; `use_has_next` swaps `total_results` for `has_next`;
-only the requested fields are returned, with the non-simplified `{"trade": [...]}` wrappers;
-receiver fields are ciphertext and `oaid` appears only when all five receiver fields are asked
-for. Every error is HTTP 200 with an `error_response`. Unverified choices (the code for a window
-error, the throttle sub_code, JSON only) are module constants.
+only the requested fields are returned (`orders.<field>` selects sub-order fields), with the
+non-simplified `{"trade": [...]}` wrappers; receiver fields are ciphertext and `oaid` appears only
+when all five receiver fields are asked for. Every error is HTTP 200 with an `error_response`.
+Unverified choices (the code for a window error, the throttle sub_code, JSON only) are module
+constants.
 """
 
 from __future__ import annotations
@@ -156,6 +157,24 @@ def render_trade(order: Order, state: OrderState) -> dict[str, Any]:
     }
 
 
+def select_fields(trade: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """The requested part of a trade, absent values left out as TOP does. `orders` asks for whole
+    sub-orders; `orders.title,orders.oid` (TOP's documented form) for only those sub-order fields."""
+    wanted = set(fields)
+    if not wanted >= RECEIVER_FIELDS:
+        wanted.discard("oaid")
+    selected = {k: v for k, v in trade.items() if k in wanted and k != "orders" and v is not None}
+    sub_fields = {f.removeprefix("orders.") for f in fields if f.startswith("orders.")}
+    if "orders" in wanted or sub_fields:
+        selected["orders"] = {
+            "order": [
+                {k: v for k, v in sub.items() if v is not None and ("orders" in wanted or k in sub_fields)}
+                for sub in trade["orders"]["order"]
+            ]
+        }
+    return selected
+
+
 class TopSimulator:
     prefix = "/top"
 
@@ -282,10 +301,7 @@ class TopSimulator:
                 # The newest trade in the window changes again right after this page was served: it
                 # leaves the window, and every trade after it moves up one place.
                 self.modified_again[int(matching[0]["tid"])] = self.now - timedelta(seconds=1)
-        wanted = set(fields)
-        if not wanted >= RECEIVER_FIELDS:
-            wanted.discard("oaid")
-        trades = [{k: v for k, v in trade.items() if k in wanted and v is not None} for trade in page]
+        trades = [select_fields(trade, fields) for trade in page]
         simplify = params.get("simplify") == "true"
         body: dict[str, Any] = {}
         if trades:
