@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
@@ -14,8 +18,10 @@ from connectors.common.errors import CredentialError
 from connectors.common.timeutil import china_date, china_days_window, utc_now
 from connectors.config import ShopConfig
 from connectors.sandbox.credentials import shopify_token
-from connectors.sandbox.truth import truth_orders
+from connectors.sandbox.truth import truth_accounts, truth_orders
 from connectors.shopify.source import ShopifySource
+
+SHOP_TZ = {"shopify-intl": ZoneInfo("America/Los_Angeles"), "shopify-eu": ZoneInfo("Europe/Berlin")}
 
 
 def shop_config(server, shop_id: str, token: str | None = None, **options) -> ShopConfig:
@@ -33,6 +39,16 @@ def pull_all(source: ShopifySource, entity: str, start: datetime, end: datetime)
     return pa.concat_tables(pages) if pages else pa.table({"record_id": pa.array([], pa.string())})
 
 
+def string_values(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [s for item in value for s in string_values(item)]
+    return []
+
+
 def whole_world(server) -> tuple[datetime, datetime]:
     return china_days_window(server.world.start, server.world.end)
 
@@ -46,11 +62,30 @@ def test_orders_equal_the_truth(sandbox, pii, shop_id):
     assert sorted(ids) == sorted(truth.index), "every order exactly once"
     for record in map(json.loads, table.column("record").to_pylist()):
         expected = truth.loc[str(record["id"])]
+        assert record["currency"] == "CNY"
+        assert Decimal(record["total_price"]) == expected["gmv_cny"]
         assert Decimal(record["total_price_set"]["shop_money"]["amount"]) == expected["gmv_cny"]
+        created = datetime.fromisoformat(record["created_at"])
+        assert created.utcoffset() == created.astimezone(SHOP_TZ[shop_id]).utcoffset(), "shop's own offset"
+        assert china_date(created) == expected["created_date"]
         refunded = sum(Decimal(t["amount"]) for r in record["refunds"] for t in r["transactions"])
         assert refunded == expected["refunded_cny"]
         paid = record["financial_status"] in ("paid", "partially_refunded", "refunded")
         assert (expected["gmv_cny"] if paid else 0) == expected["paid_cny"]
+
+
+@pytest.mark.parametrize("shop_id", ["shopify-intl", "shopify-eu"])
+def test_customers_equal_the_truth(sandbox, pii, shop_id):
+    table = pull_all(ShopifySource(shop_config(sandbox, shop_id), pii), "customers", *whole_world(sandbox))
+    accounts = truth_accounts(sandbox.world)
+    accounts = accounts[(accounts["channel"] == "shopify") & (accounts["shop_id"] == shop_id)]
+    assert sorted(table.column("record_id").to_pylist()) == sorted(accounts["account_id"])
+    orders = truth_orders(sandbox.world)
+    orders = orders[orders["shop_id"] == shop_id]
+    for record in map(json.loads, table.column("record").to_pylist()):
+        own = orders[orders["account_id"] == str(record["id"])]
+        assert record["orders_count"] == len(own)
+        assert Decimal(record["total_spent"]) == sum(own["paid_cny"] - own["refunded_cny"], Decimal(0))
 
 
 def test_timestamps_keep_the_shop_offset_and_land_in_utc(sandbox, pii):
@@ -80,6 +115,21 @@ def test_paging_edge_cases(sandbox, pii):
     assert requests_for(50, *empty) == (0, 1), "empty window"
 
 
+def test_the_link_cursor_is_followed_verbatim(sandbox, pii):
+    source = ShopifySource(shop_config(sandbox, "shopify-intl", page_size=4), pii)
+    exchanges: list[tuple[str, str | None]] = []
+
+    def record(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        exchanges.append((response.url, response.links.get("next", {}).get("url")))
+
+    source.client.http.session.hooks["response"].append(record)
+    pull_all(source, "orders", *whole_world(sandbox))
+    assert len(exchanges) > 2
+    for (_, next_url), (url, _) in itertools.pairwise(exchanges):
+        assert url == next_url
+    assert exchanges[-1][1] is None, "the last page has no rel=next"
+
+
 def test_the_simulator_enforces_shopify_rules(sandbox):
     base = f"{sandbox.url}/shopify/shopify-intl/admin/api/2024-10/orders.json"
     headers = {"X-Shopify-Access-Token": shopify_token("shopify-intl")}
@@ -93,6 +143,31 @@ def test_the_simulator_enforces_shopify_rules(sandbox):
     assert mixed.status_code == 400, "filters may not accompany page_info"
     default_open = requests.get(base, params={"limit": 250}, headers=headers, timeout=10).json()["orders"]
     assert all(o["closed_at"] is None and o["cancelled_at"] is None for o in default_open)
+    unknown = requests.get(base.replace("shopify-intl", "no-such-shop"), headers=headers, timeout=10)
+    assert unknown.status_code == 404 and unknown.json() == {"errors": "Not Found"}
+
+
+def test_the_simulator_pages_both_ways_and_rejects_foreign_cursors(sandbox):
+    base = f"{sandbox.url}/shopify/shopify-intl/admin/api/2024-10/orders.json"
+    headers = {"X-Shopify-Access-Token": shopify_token("shopify-intl")}
+
+    def get(url: str, **params: Any) -> requests.Response:
+        return requests.get(url, params=params or None, headers=headers, timeout=10)
+
+    pages = [get(base, limit=3, status="any")]
+    assert "previous" not in pages[0].links
+    for _ in range(2):
+        pages.append(get(pages[-1].links["next"]["url"]))
+    ids = [[o["id"] for o in page.json()["orders"]] for page in pages]
+    back = get(pages[2].links["previous"]["url"])
+    assert [o["id"] for o in back.json()["orders"]] == ids[1]
+    first = get(back.links["previous"]["url"])
+    assert [o["id"] for o in first.json()["orders"]] == ids[0] and "previous" not in first.links
+
+    forged = base64.urlsafe_b64encode(json.dumps({"filters": [], "last": 5}).encode()).decode()
+    for cursor in ("not-a-cursor", forged, ""):
+        rejected = get(base, page_info=cursor)
+        assert rejected.status_code == 400 and "page_info" in rejected.json()["errors"]
 
 
 def test_a_rejected_token_names_the_environment_variable(sandbox, pii):
@@ -107,8 +182,15 @@ def test_throttled_pulls_wait_and_still_land_everything(make_sandbox, pii):
     server = make_sandbox(rate_limits=True)
     shop = "shopify-intl"
     base = f"{server.url}/shopify/{shop}/admin/api/2024-10/orders.json"
-    for _ in range(40):  # someone else (another app) has filled the shop's bucket
+    burst = [  # someone else (another app) fills the shop's bucket
         requests.get(base, headers={"X-Shopify-Access-Token": shopify_token(shop)}, timeout=10)
+        for _ in range(41)
+    ]
+    assert burst[0].headers["X-Shopify-Shop-Api-Call-Limit"] == "1/40"
+    overflow = burst[-1]
+    assert overflow.status_code == 429 and overflow.headers["X-Shopify-Shop-Api-Call-Limit"] == "40/40"
+    assert float(overflow.headers["Retry-After"]) > 0
+    assert overflow.json()["errors"].startswith("Exceeded 2 calls per second for api client")
     source = ShopifySource(shop_config(server, shop, page_size=5), pii)
     table = pull_all(source, "orders", *whole_world(server))
     truth = truth_orders(server.world)
@@ -131,10 +213,14 @@ def test_customers_arrive_without_plain_pii(sandbox, pii):
                 assert set(table.column("record_id").to_pylist()) <= accounts
                 assert table.num_rows > 0
     blob = "\n".join(texts)
-    for person in world.people:
-        for secret in (person.phone, person.email, person.address):
+    people = world.people_by_id.values()
+    for person in people:
+        for secret in (person.phone, person.email, person.address, person.name):
             if secret:
                 assert secret not in blob
+    # Given and family names alone are one or two characters: look for them as whole values.
+    name_parts = {part for p in people for part in (p.name, p.name[1:], p.name[:1])}
+    assert not name_parts & set(string_values([json.loads(t) for t in texts]))
     customer = json.loads(next(t for t in texts if '"orders_count"' in t))
     assert customer["phone_hash"] and customer["phone_masked"].count("*") == 4
 

@@ -1,16 +1,18 @@
 """Shopify REST Admin simulator: `orders.json` and `customers.json` for each sandbox shop.
 
 Faithful to what a connector must survive (channel-protocols.md §10): the access-token header,
-`status=open` by default, `limit` ≤ 250, opaque `page_info` cursors in an absolute `Link`
-header (filters live in the cursor; only `limit`/`fields` may accompany it), a leaky bucket of 40
-calls leaking 2 per second per shop with `X-Shopify-Shop-Api-Call-Limit` and 429 + Retry-After,
-ISO timestamps in the shop's own offset, decimal-string money with `*_set` presentment amounts.
-Unverified details (the status code for `limit` > 250, the cursor's contents) are our choice.
+`status=open` by default, `limit` ≤ 250, opaque `page_info` cursors in an absolute `Link` header
+(rel="next" and rel="previous"; filters live in the cursor; only `limit`/`fields` may accompany it),
+a leaky bucket of 40 calls leaking 2 per second per shop with `X-Shopify-Shop-Api-Call-Limit` and
+429 + Retry-After, ISO timestamps in the shop's own offset, decimal-string money with `*_set`
+presentment amounts. Unverified details (the status code for `limit` > 250, the cursor's contents)
+are our choice.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import json
 import re
@@ -36,6 +38,7 @@ READ_ALL_ORDERS = False
 DEFAULT_LIMIT = 50
 _PATH = re.compile(r"^/([^/]+)/admin/api/([^/]+)/(orders|customers)\.json$")
 _CURSOR_ALLOWED = {"limit", "page_info", "fields"}
+_FILTERS = ("status", "updated_at_min", "updated_at_max", "created_at_min", "created_at_max")
 
 
 class _LeakyBucket:
@@ -67,6 +70,28 @@ class _Row:
     created_at: datetime
     status: str  # open, closed, cancelled (Shopify's `status` filter)
     body: dict[str, Any]
+
+
+def _cursor(filters: dict[str, str], direction: str, row: _Row) -> str:
+    """Opaque to clients: the filters of the first request plus where this page starts or ends."""
+    payload = {"filters": filters, "direction": direction, "mark": [row.updated_at.isoformat(), row.id]}
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def _decode_cursor(token: str) -> tuple[dict[str, str], str, tuple[datetime, int]]:
+    """Raises ValueError/KeyError/TypeError for anything we did not issue (answered with a 400)."""
+    cursor = json.loads(base64.urlsafe_b64decode(token.encode()))
+    filters, direction, (at, row_id) = cursor["filters"], cursor["direction"], cursor["mark"]
+    if direction not in ("next", "previous") or not isinstance(row_id, int):
+        raise ValueError(direction)
+    if not isinstance(filters, dict) or not all(
+        k in _FILTERS and isinstance(v, str) for k, v in filters.items()
+    ):
+        raise ValueError(filters)
+    mark = datetime.fromisoformat(at)
+    if mark.tzinfo is None:
+        raise ValueError(at)
+    return filters, direction, (mark, row_id)
 
 
 def _error(status: int, errors: Any, headers: dict[str, str] | None = None) -> SimResponse:
@@ -303,8 +328,10 @@ class ShopifySimulator:
             limit = int(request.query.get("limit", DEFAULT_LIMIT))
         except ValueError:
             return _error(400, {"limit": ["must be an integer"]}, headers)
-        if not 1 <= limit <= MAX_LIMIT:
+        if limit > MAX_LIMIT:
             return _error(400, {"limit": [f"must be less than or equal to {MAX_LIMIT}"]}, headers)
+        if limit < 1:
+            return _error(400, {"limit": ["must be greater than or equal to 1"]}, headers)
         if "page_info" in request.query:
             extra = set(request.query) - _CURSOR_ALLOWED
             if extra:
@@ -312,35 +339,36 @@ class ShopifySimulator:
                     400, {"page_info": [f"cannot be combined with {', '.join(sorted(extra))}"]}, headers
                 )
             try:
-                cursor = json.loads(base64.urlsafe_b64decode(request.query["page_info"].encode()))
-                filters, after = cursor["filters"], cursor["last"]
+                filters, direction, mark = _decode_cursor(request.query["page_info"])
             except (ValueError, KeyError, TypeError):
                 return _error(400, {"page_info": ["is invalid"]}, headers)
         else:
-            filters = {
-                k: request.query[k]
-                for k in ("status", "updated_at_min", "updated_at_max", "created_at_min", "created_at_max")
-                if k in request.query
-            }
-            after = None
+            filters = {k: request.query[k] for k in _FILTERS if k in request.query}
+            direction, mark = "next", None
         try:
             rows = self._filter(self._rows(shop_id, entity), filters, entity)
         except ValueError as exc:
             return _error(400, {"updated_at": [str(exc)]}, headers)
-        if after is not None:
-            key = (datetime.fromisoformat(after[0]), after[1])
-            rows = [r for r in rows if (r.updated_at, r.id) > key]
-        page, rest = rows[:limit], rows[limit:]
-        if rest:
-            last = page[-1]
-            token = base64.urlsafe_b64encode(
-                json.dumps(
-                    {"filters": filters, "last": [last.updated_at.isoformat(), last.id], "direction": "next"}
-                ).encode()
-            ).decode()
-            path = f"{request.base_url}/{shop_id}/admin/api/{version}/{entity}.json"
-            url = f"{path}?limit={limit}&page_info={token}"
-            headers["Link"] = f'<{url}>; rel="next"'
+        keys = [(r.updated_at, r.id) for r in rows]
+        if mark is None:
+            begin, stop = 0, limit
+        elif direction == "previous":
+            stop = bisect.bisect_left(keys, mark)
+            begin = max(0, stop - limit)
+        else:
+            begin = bisect.bisect_right(keys, mark)
+            stop = begin + limit
+        page = rows[begin:stop]
+        links = []
+        path = f"{request.base_url}/{shop_id}/admin/api/{version}/{entity}.json"
+        if page and begin > 0:
+            links.append(
+                f'<{path}?limit={limit}&page_info={_cursor(filters, "previous", page[0])}>; rel="previous"'
+            )
+        if page and stop < len(rows):
+            links.append(f'<{path}?limit={limit}&page_info={_cursor(filters, "next", page[-1])}>; rel="next"')
+        if links:
+            headers["Link"] = ", ".join(links)
         return SimResponse.json({entity: [r.body for r in page]}, headers=headers)
 
     @staticmethod
