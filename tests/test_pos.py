@@ -4,8 +4,9 @@ machine (each test session gets its own throw-away database)."""
 from __future__ import annotations
 
 import json
+import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -14,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.common.errors import ConnectorError
-from connectors.common.timeutil import china_date, china_days_window
+from connectors.common.timeutil import CHINA_TZ, china_date, china_days_window
 from connectors.config import ShopConfig
+from connectors.pos.schema import sales
 from connectors.pos.source import PosSource
 from connectors.sandbox.pos_db import write_pos_database
 from connectors.sandbox.truth import truth_orders
@@ -31,6 +33,8 @@ SERVERS = {
         "mysql+pymysql://root@127.0.0.1:3306/{db}?charset=utf8mb4",
     ),
 }
+WINDOW = china_days_window(TEST_WORLD.start, TEST_WORLD.end)
+POS_STATUS = {"completed": "COMPLETED", "refunded": "RETURNED", "partially_refunded": "PART_RETURNED"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql", "mariadb"])
@@ -65,78 +69,182 @@ def pos_url(request, tmp_path_factory) -> Iterator[str]:
         admin.dispose()
 
 
-def source(url: str, pii, **options) -> PosSource:
-    return PosSource(ShopConfig("pos", "pos-main", {"database_url": url, **options}), pii)
+@pytest.fixture
+def make_source(pii) -> Iterator[Callable[..., PosSource]]:
+    """PosSource for a URL; every one made is closed (its engine disposed) after the test."""
+    made: list[PosSource] = []
+
+    def make(url: str, **options) -> PosSource:
+        made.append(PosSource(ShopConfig("pos", "pos-main", {"database_url": url, **options}), pii))
+        return made[-1]
+
+    yield make
+    for src in made:
+        src.close()
 
 
-def pull(src: PosSource, entity: str, start, end) -> pa.Table:
+def pull(src: PosSource, entity: str, start: datetime, end: datetime) -> pa.Table:
     pages = list(src.pull(entity, start, end))
     return pa.concat_tables(pages) if pages else pa.table({"record_id": pa.array([], pa.string())})
 
 
-def test_sales_equal_the_truth(pos_url, pii):
-    world = TEST_WORLD.world()
-    table = pull(source(pos_url, pii, batch_size=7), "orders", *china_days_window(world.start, world.end))
-    truth = truth_orders(world)
+def ids(table: pa.Table) -> list[str]:
+    return table.column("record_id").to_pylist()
+
+
+def test_sales_equal_the_truth(pos_url, make_source):
+    table = pull(make_source(pos_url), "orders", *WINDOW)
+    truth = truth_orders(TEST_WORLD.world())
     truth = truth[truth["channel"] == "pos"].set_index("order_id")
-    assert sorted(table.column("record_id").to_pylist()) == sorted(truth.index), (
-        "every sale once, across batches"
-    )
-    for record in map(json.loads, table.column("record").to_pylist()):
+    assert sorted(ids(table)) == sorted(truth.index), "every sale once"
+    for status, record in zip(
+        table.column("status").to_pylist(), map(json.loads, table.column("record").to_pylist()), strict=True
+    ):
         expected = truth.loc[record["sale_id"]]
         assert Decimal(record["paid_fen"]) / 100 == expected["paid_cny"]
         assert Decimal(record["refunded_fen"]) / 100 == expected["refunded_cny"]
         assert Decimal(record["total_fen"]) / 100 == expected["gmv_cny"]
         assert china_date(datetime.fromisoformat(record["sold_at"])) == expected["created_date"]
-        assert record["lines"] and sum(line["amount_fen"] for line in record["lines"]) == record["total_fen"]
         assert record["store_id"] == expected["store_id"]
+        assert record["member_id"] == expected["account_id"]
+        assert status == record["status"] == POS_STATUS[expected["status"]]
+        assert record["sold_at"].endswith("+08:00") and record["updated_at"].endswith("+08:00")
 
 
-def test_adjacent_windows_split_the_sales_without_overlap(pos_url, pii):
+def test_small_batches_give_every_sale_once_with_its_lines(pos_url, make_source):
     world = TEST_WORLD.world()
-    start, end = china_days_window(world.start, world.end)
-    middle = start + timedelta(days=5)  # a China midnight
-    whole = set(pull(source(pos_url, pii), "orders", start, end).column("record_id").to_pylist())
-    first = set(pull(source(pos_url, pii), "orders", start, middle).column("record_id").to_pylist())
-    second = set(pull(source(pos_url, pii), "orders", middle, end).column("record_id").to_pylist())
-    assert first and second
-    assert first | second == whole and not first & second
+    orders = {o.order_id: o for o in world.orders_for("pos-main")}
+    pages = list(make_source(pos_url, batch_size=7).pull("orders", *WINDOW))
+    table = pa.concat_tables(pages)
+    assert len(pages) == math.ceil(len(orders) / 7) and all(p.num_rows <= 7 for p in pages)
+    assert sorted(ids(table)) == sorted(orders), "every sale once, across batches"
+    modified = table.column("modified_at").to_pylist()
+    assert modified == sorted(modified), "pages follow updated_at"
+    records = map(json.loads, table.column("record").to_pylist())
+    for modified_at, record in zip(modified, records, strict=True):
+        order = orders[record["sale_id"]]
+        state = order.state(world.as_of)
+        assert state is not None and modified_at == state.modified_at
+        landed = [
+            (x["line_no"], x["sku"], x["quantity"], x["amount_fen"], x["returned"]) for x in record["lines"]
+        ]
+        assert landed == [
+            (i + 1, line.sku, line.quantity, line.amount_fen, i in state.refunded_lines)
+            for i, line in enumerate(order.lines)
+        ]
 
 
-def test_an_empty_window_yields_nothing(pos_url, pii):
+def test_a_sale_updated_at_a_china_midnight_lands_in_the_later_day_only(pos_url, make_source):
+    start, end = WINDOW
+    middle = start + timedelta(days=5)  # a China midnight, as UTC
+    midnight = middle.astimezone(CHINA_TZ).replace(tzinfo=None)  # as the POS stores it
+    engine = sa.create_engine(pos_url)
+    with engine.connect() as conn:
+        (at_midnight, was_a), (just_before, was_b) = conn.execute(
+            sa.select(sales.c.sale_id, sales.c.updated_at).order_by(sales.c.sale_id).limit(2)
+        ).all()
+    moves = {at_midnight: (midnight, was_a), just_before: (midnight - timedelta(seconds=1), was_b)}
+    try:
+        with engine.begin() as conn:
+            for sale_id, (moved, _) in moves.items():
+                conn.execute(sa.update(sales).where(sales.c.sale_id == sale_id).values(updated_at=moved))
+        whole = pull(make_source(pos_url), "orders", start, end)
+        first = set(ids(pull(make_source(pos_url), "orders", start, middle)))
+        second = pull(make_source(pos_url), "orders", middle, end)
+        later = set(ids(second))
+    finally:
+        with engine.begin() as conn:
+            for sale_id, (_, was) in moves.items():
+                conn.execute(sa.update(sales).where(sales.c.sale_id == sale_id).values(updated_at=was))
+        engine.dispose()
+    assert at_midnight in later and at_midnight not in first
+    assert just_before in first and just_before not in later
+    assert first and later and first | later == set(ids(whole)) and not first & later
+    assert second.column("modified_at")[ids(second).index(at_midnight)].as_py() == middle
+
+
+def test_an_empty_window_yields_nothing(pos_url, make_source):
+    start, _ = WINDOW
+    assert list(make_source(pos_url).pull("orders", start - timedelta(days=10), start)) == []
+
+
+def test_members_equal_the_worlds_pos_accounts_hashed(pos_url, make_source, pii):
     world = TEST_WORLD.world()
-    start, _ = china_days_window(world.start, world.end)
-    assert pull(source(pos_url, pii), "orders", start - timedelta(days=10), start).num_rows == 0
-
-
-def test_members_arrive_hashed(pos_url, pii):
-    world = TEST_WORLD.world()
-    table = pull(source(pos_url, pii), "customers", *china_days_window(world.start, world.end))
-    assert set(table.column("record_id").to_pylist()) == {a.account_id for a in world.accounts_for("pos")}
+    accounts = {a.account_id: a for a in world.accounts_for("pos") if a.created_at < world.as_of}
+    table = pull(make_source(pos_url), "customers", *WINDOW)
+    assert sorted(ids(table)) == sorted(accounts)
     blob = "\n".join(table.column("record").to_pylist())
     for person in world.people:
-        assert person.phone not in blob
-    record = json.loads(table.column("record")[0].as_py())
-    person = world.people_by_id[
-        next(a.person_id for a in world.accounts_for("pos") if a.account_id == record["member_id"])
-    ]
-    assert record["phone_hash"] == pii.phone(person.phone)
-    assert record["phone_masked"] == f"{person.phone[:3]}****{person.phone[-4:]}"
+        assert person.phone not in blob and person.name not in blob
+    for record in map(json.loads, table.column("record").to_pylist()):
+        account = accounts[record["member_id"]]
+        person = world.people_by_id[account.person_id]
+        assert record["phone_hash"] == pii.phone(person.phone)
+        assert record["phone_masked"] == f"{person.phone[:3]}****{person.phone[-4:]}"
+        assert record["name_hash"] == pii.text(person.name, "name")
+        assert datetime.fromisoformat(record["joined_at"]) == account.created_at
+        assert not {"phone", "name"} & record.keys()
 
 
-def test_a_bad_database_url_names_the_option_and_hides_the_password(pii):
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql+psycopg2://reader:s3cret@127.0.0.1:1/pos", "mysql+pymysql://reader:s3cret@127.0.0.1:1/pos"],
+)
+def test_an_unreachable_database_names_the_option_and_hides_the_password(url, make_source):
     with pytest.raises(ConnectorError, match="database_url") as error:
-        list(
-            source("postgresql+psycopg2://reader:s3cret@127.0.0.1:1/pos", pii).pull(
-                "orders", *china_days_window(TEST_WORLD.start, TEST_WORLD.end)
-            )
-        )
-    assert "s3cret" not in str(error.value) and "pos/pos-main" in str(error.value)
-    with pytest.raises(ConnectorError, match="database_url"):
-        source("not a url", pii)
+        list(make_source(url).pull("orders", *WINDOW))
+    assert "s3cret" not in str(error.value) and "[pos/pos-main]" in str(error.value)
+    assert "reader:***@127.0.0.1:1/pos" in str(error.value)
 
 
-def test_a_missing_table_is_named(tmp_path, pii):
+@pytest.mark.parametrize(
+    "url", ["not a url", "postgresql+psycopg2://reader:s3cret@127.0.0.1:port/pos", "nosuchdb://x"]
+)
+def test_an_unusable_database_url_names_the_option(url, make_source):
+    with pytest.raises(ConnectorError, match="database_url") as error:
+        make_source(url)
+    assert "s3cret" not in str(error.value)
+
+
+def test_a_missing_sqlite_file_is_named_not_created(tmp_path, make_source):
+    path = tmp_path / "typo.sqlite"
+    with pytest.raises(ConnectorError, match=f"database_url .*no SQLite file at {path}"):
+        list(make_source(f"sqlite:///{path}").pull("orders", *WINDOW))
+    assert not path.exists()
+
+
+def test_a_missing_table_is_named(tmp_path, make_source):
     url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("create table stores (store_id text)"))
+    engine.dispose()
     with pytest.raises(ConnectorError, match="table 'sales' does not exist"):
-        list(source(url, pii).pull("orders", *china_days_window(TEST_WORLD.start, TEST_WORLD.end)))
+        list(make_source(url).pull("orders", *WINDOW))
+    with pytest.raises(ConnectorError, match="table 'members' does not exist"):
+        list(make_source(url).pull("customers", *WINDOW))
+
+
+def test_a_table_not_matching_the_contract_fails_as_a_connector_error(tmp_path, make_source):
+    url = f"sqlite:///{tmp_path / 'drift.sqlite'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("create table sales (sale_id text primary key, updated_at timestamp)"))
+        conn.execute(sa.text("create table sale_lines (sale_id text, line_no integer)"))
+    engine.dispose()
+    with pytest.raises(ConnectorError, match=r"reading 'sales' and 'sale_lines' .* failed: no such column"):
+        list(make_source(url).pull("orders", *WINDOW))
+
+
+def test_writing_the_pos_database_twice_gives_the_same_rows(tmp_path):
+    world = TEST_WORLD.world()
+    url = f"sqlite:///{tmp_path / 'pos.sqlite'}"
+    earlier = world.as_of - timedelta(days=3)
+    assert write_pos_database(world, url, as_of=earlier)["sales"] < write_pos_database(world, url)["sales"]
+    counts = write_pos_database(world, url)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        for table, expected in counts.items():
+            assert conn.execute(sa.text(f"select count(*) from {table}")).scalar() == expected
+    engine.dispose()
+    assert counts["sales"] == len(world.orders_for("pos-main")) and counts["sale_lines"] > counts["sales"]

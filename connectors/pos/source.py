@@ -13,12 +13,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
 
-from connectors.common.errors import ConnectorError, FatalError
+from connectors.common.errors import ConfigError, ConnectorError, FatalError
 from connectors.common.http import PullStats
 from connectors.common.pii import PiiHasher, mask_phone
 from connectors.common.records import dumps_record, landing_page
@@ -30,6 +31,8 @@ _CONNECT_ATTEMPTS = 3
 
 
 def to_local(ts: datetime) -> datetime:
+    if ts.tzinfo is None:
+        raise ValueError(f"naive datetime {ts!r}: pass an aware (UTC) window bound")
     return ts.astimezone(CHINA_TZ).replace(tzinfo=None)
 
 
@@ -49,13 +52,16 @@ class PosSource:
         self.pii = pii
         self.stats = PullStats()
         self.batch_size = int(shop.option("batch_size", 1000))
+        if self.batch_size < 1:
+            raise ConfigError(f"shop {shop.channel}/{shop.shop_id}: option 'batch_size' must be at least 1")
         raw_url = str(shop.require("database_url"))
         try:
             url = sa.engine.make_url(raw_url)
-        except sa.exc.ArgumentError as exc:
+        except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
             raise self._error(
                 FatalError, f"option database_url is not a valid SQLAlchemy URL: {exc}"
             ) from exc
+        self.url = url
         self.safe_url = url.render_as_string(hide_password=True)
         try:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
@@ -65,19 +71,53 @@ class PosSource:
     def _error(self, kind: type[ConnectorError], message: str) -> ConnectorError:
         return kind(self.shop.channel, self.shop.shop_id, message)
 
+    def _reason(self, exc: sa.exc.DBAPIError) -> str:
+        """The driver's first line, with the password cut out should a driver ever quote it."""
+        lines = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
+        return reason.replace(self.url.password, "***") if self.url.password else reason
+
+    def _check_sqlite_file(self) -> None:
+        """SQLite would create a missing file and then report missing tables: say what is wrong."""
+        database = self.url.database
+        if self.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return
+        if database.startswith("file:") or self.url.query.get("uri"):
+            return
+        path = Path(database)
+        if not path.is_file():
+            raise self._error(
+                FatalError,
+                f"option database_url = {self.safe_url}: no SQLite file at {path.resolve()} "
+                f"(a relative path is relative to the working directory, {Path.cwd()})",
+            )
+
+    @contextmanager
+    def _reading(self, *tables: sa.Table) -> Iterator[None]:
+        """A database error while reading (a renamed column, a dropped connection) becomes a
+        connector error naming the tables, so the pipeline fails this shop and goes on."""
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            names = " and ".join(f"'{t.name}'" for t in tables)
+            raise self._error(
+                ConnectorError,
+                f"reading {names} from the POS database {self.safe_url} failed: {self._reason(exc)}",
+            ) from exc
+
     @contextmanager
     def _connection(self) -> Iterator[sa.Connection]:
+        self._check_sqlite_file()
         for attempt in range(1, _CONNECT_ATTEMPTS + 1):
             try:
                 conn = self.engine.connect()
                 break
             except sa.exc.OperationalError as exc:  # the server may be restarting: a short retry
                 if attempt == _CONNECT_ATTEMPTS:
-                    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                     raise self._error(
                         ConnectorError,
                         f"cannot connect to the POS database (option database_url = {self.safe_url}): "
-                        f"{reason}",
+                        f"{self._reason(exc)}",
                     ) from exc
                 self.stats.retries += 1
                 time.sleep(attempt)
@@ -121,7 +161,7 @@ class PosSource:
             .where(sale_lines.c.sale_id.in_(sa.bindparam("ids", expanding=True)))
             .order_by(sale_lines.c.sale_id, sale_lines.c.line_no)
         )
-        with self._connection() as conn, self._connection() as lines_conn:
+        with self._connection() as conn, self._connection() as lines_conn, self._reading(sales, sale_lines):
             self._require_tables(conn, [sales, sale_lines])
             for batch in self._stream(conn, query):
                 ids = [row["sale_id"] for row in batch]
@@ -171,7 +211,7 @@ class PosSource:
             .where(members.c.updated_at >= lo, members.c.updated_at < hi)
             .order_by(members.c.updated_at, members.c.member_id)
         )
-        with self._connection() as conn:
+        with self._connection() as conn, self._reading(members):
             self._require_tables(conn, [members])
             for batch in self._stream(conn, query):
                 records = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -18,6 +18,7 @@ from connectors.sandbox.catalog import STORES
 from connectors.sandbox.world import World, visible_orders
 
 _CHUNK = 1000
+T = TypeVar("T")
 
 
 def _local(ts: datetime | None) -> datetime | None:
@@ -31,8 +32,8 @@ def _status(paid_fen: int, refunded_fen: int) -> str:
     return "PART_RETURNED" if refunded_fen else "COMPLETED"
 
 
-def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
+def _chunks(rows: Iterator[T]) -> Iterator[list[T]]:
+    chunk: list[T] = []
     for row in rows:
         chunk.append(row)
         if len(chunk) >= _CHUNK:
@@ -40,6 +41,42 @@ def _chunks(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _sale_rows(world: World, as_of: datetime) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each store sale as the POS shows it at `as_of`: its `sales` row and its `sale_lines` rows."""
+    for order, state in visible_orders(world.orders_for("pos-main"), as_of):
+        refund_at = state.refunds[-1].at if state.refunds else None
+        sale = {
+            "sale_id": order.order_id,
+            "store_id": order.store_id,
+            "member_id": order.account_id,
+            "sold_at": _local(order.created_at),
+            "status": _status(state.paid_fen, state.refunded_fen),
+            "total_fen": order.total_fen,
+            "discount_fen": order.discount_fen,
+            "paid_fen": state.paid_fen,
+            "refunded_fen": state.refunded_fen,
+            "refunded_at": _local(refund_at),
+            "cashier_id": f"C{int(order.order_id[-3:]) % 17:03d}",
+            "updated_at": _local(state.modified_at),
+        }
+        returned = state.refunded_lines
+        lines = [
+            {
+                "sale_id": order.order_id,
+                "line_no": index + 1,
+                "sku": line.sku,
+                "title": line.title,
+                "quantity": line.quantity,
+                "unit_price_fen": line.unit_price_fen,
+                "discount_fen": line.discount_fen,
+                "amount_fen": line.amount_fen,
+                "returned": index in returned,
+            }
+            for index, line in enumerate(order.lines)
+        ]
+        yield sale, lines
 
 
 def write_pos_database(world: World, url: str, as_of: datetime | None = None) -> dict[str, int]:
@@ -84,46 +121,13 @@ def write_pos_database(world: World, url: str, as_of: datetime | None = None) ->
                 conn.execute(sa.insert(members), chunk)
                 counts["members"] += len(chunk)
 
-            line_rows: list[dict[str, Any]] = []
-            sale_rows: list[dict[str, Any]] = []
-            for order, state in visible_orders(world.orders_for("pos-main"), as_of):
-                refund_at = state.refunds[-1].at if state.refunds else None
-                sale_rows.append(
-                    {
-                        "sale_id": order.order_id,
-                        "store_id": order.store_id,
-                        "member_id": order.account_id,
-                        "sold_at": _local(order.created_at),
-                        "status": _status(state.paid_fen, state.refunded_fen),
-                        "total_fen": order.total_fen,
-                        "discount_fen": order.discount_fen,
-                        "paid_fen": state.paid_fen,
-                        "refunded_fen": state.refunded_fen,
-                        "refunded_at": _local(refund_at),
-                        "cashier_id": f"C{int(order.order_id[-3:]) % 17:03d}",
-                        "updated_at": _local(state.modified_at),
-                    }
-                )
-                returned = state.refunded_lines
-                for index, line in enumerate(order.lines):
-                    line_rows.append(
-                        {
-                            "sale_id": order.order_id,
-                            "line_no": index + 1,
-                            "sku": line.sku,
-                            "title": line.title,
-                            "quantity": line.quantity,
-                            "unit_price_fen": line.unit_price_fen,
-                            "discount_fen": line.discount_fen,
-                            "amount_fen": line.amount_fen,
-                            "returned": index in returned,
-                        }
-                    )
-            for chunk in _chunks(iter(sale_rows)):
-                conn.execute(sa.insert(sales), chunk)
-            for chunk in _chunks(iter(line_rows)):
-                conn.execute(sa.insert(sale_lines), chunk)
-            counts["sales"], counts["sale_lines"] = len(sale_rows), len(line_rows)
+            for batch in _chunks(_sale_rows(world, as_of)):
+                conn.execute(sa.insert(sales), [sale for sale, _ in batch])
+                lines = [line for _, rows in batch for line in rows]
+                if lines:
+                    conn.execute(sa.insert(sale_lines), lines)
+                counts["sales"] += len(batch)
+                counts["sale_lines"] += len(lines)
     finally:
         engine.dispose()
     return counts
