@@ -54,25 +54,31 @@ def _rebuild_request(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.S
     )
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    request_job=warehouse_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=15,
-)
-def rebuild_after_landing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    return _rebuild_request(context)
+def _rebuild_sensor(name: str, status: dg.DagsterRunStatus, description: str) -> dg.SensorDefinition:
+    @dg.run_status_sensor(
+        name=name,
+        run_status=status,
+        request_job=warehouse_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=15,
+        description=description,
+    )
+    def rebuild(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+        return _rebuild_request(context)
+
+    return rebuild
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.FAILURE,
-    request_job=warehouse_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=15,
-)
-def rebuild_after_failed_landing(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
-    """A failed channel must not hold back the others: rebuild from what did land."""
-    return _rebuild_request(context)
+REBUILD_SENSORS = [
+    _rebuild_sensor(
+        "rebuild_after_landing", dg.DagsterRunStatus.SUCCESS, "Rebuild after a run that landed data."
+    ),
+    _rebuild_sensor(
+        "rebuild_after_failed_landing",
+        dg.DagsterRunStatus.FAILURE,
+        "A failed channel must not hold back the others: rebuild from what did land.",
+    ),
+]
 
 
 defs = dg.Definitions(
@@ -80,6 +86,6 @@ defs = dg.Definitions(
     asset_checks=MODEL_CHECKS,
     jobs=[landing_job, warehouse_job],
     schedules=[nightly_schedule],
-    sensors=[rebuild_after_landing, rebuild_after_failed_landing],
+    sensors=REBUILD_SENSORS,
     resources={"omni": OmniResource()},
 )
