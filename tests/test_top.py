@@ -160,7 +160,7 @@ def test_paging_edge_cases(sandbox, pii):
 def test_throttling_is_retried_and_nothing_is_lost(make_sandbox, pii, monkeypatch):
     monkeypatch.setattr(top_sim, "CALLS_PER_SECOND", 5.0)
     server = make_sandbox(rate_limits=True)
-    source = TopSource(shop_config(server, "taobao", "taobao-store", window_hours=6), pii)
+    source = TopSource(shop_config(server, "taobao", "taobao-store", window_minutes=360), pii)
     start, _ = whole_world(server)
     table = pull(source, start, start + timedelta(days=3))
     assert source.stats.throttled >= 1, "12 windows at 5 calls/s must hit code 7"
@@ -227,14 +227,14 @@ def test_trades_modified_while_paging_are_never_skipped(sandbox, make_sandbox, p
     server = make_sandbox(faults=frozenset({"modify_while_paging"}))
     source = TopSource(shop_config(server, "tmall", shop_id, page_size=4), pii)
     landed = pull(source, *window).column("record_id").to_pylist()
-    moved = {str(tid) for tid in server.simulators[1].modified_again}
+    moved = server.simulators[1].feed.moved()
     assert moved, "the fault must have fired"
     assert expected - moved <= set(landed), f"skipped: {sorted(expected - moved - set(landed))}"
     assert set(landed) <= expected
 
     naive_server = make_sandbox(faults=frozenset({"modify_while_paging"}))
     naive = _forward_paging(naive_server, shop_id, *window, page_size=4)
-    naive_moved = {str(tid) for tid in naive_server.simulators[1].modified_again}
+    naive_moved = naive_server.simulators[1].feed.moved()
     assert expected - naive_moved - naive, (
         "forward paging must skip trades here, else this test proves nothing"
     )

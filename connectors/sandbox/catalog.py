@@ -24,6 +24,9 @@ SHOPS: tuple[ShopSpec, ...] = (
     ShopSpec("tmall", "tmall-outlet", "品牌天猫奥莱店", 0.25),
     ShopSpec("taobao", "taobao-store", "品牌淘宝店", 0.6),
     ShopSpec("taobao", "taobao-kids", "品牌童装淘宝店", 0.4),
+    ShopSpec("jd", "jd-pop", "品牌京东旗舰店", 1.0),
+    ShopSpec("pinduoduo", "pdd-store", "品牌拼多多官方店", 1.0),
+    ShopSpec("douyin", "douyin-shop", "品牌抖音小店", 1.0),
     ShopSpec("pos", "pos-main", "门店POS系统", 1.0),
 )
 
@@ -34,7 +37,20 @@ STORES: tuple[tuple[str, str, str], ...] = (  # store_id, name, city
 )
 
 # Channel shares of online demand, and how likely a person is to use each channel at all.
-CHANNEL_ADOPTION = {"tmall": 0.55, "taobao": 0.35, "shopify": 0.18, "pos": 0.45}
+CHANNEL_ADOPTION = {
+    "tmall": 0.55,
+    "taobao": 0.35,
+    "jd": 0.3,
+    "pinduoduo": 0.3,
+    "douyin": 0.25,
+    "shopify": 0.18,
+    "pos": 0.45,
+}
+# Marketplaces that show the merchant an order only once it is paid (no unpaid orders in their
+# order APIs), and those where the platform funds part of the discount (coupons, subsidies).
+PAID_ON_CREATION = frozenset({"jd", "pinduoduo"})
+PLATFORM_SUBSIDISED = frozenset({"jd", "pinduoduo", "douyin"})
+PLATFORM_COUPONS_FEN = (300, 500, 1_000, 2_000)
 ANONYMOUS_POS_SHARE = 0.35  # store sales with no member card
 
 CATALOG: tuple[tuple[str, str, int], ...] = (  # sku, title, unit price in fen

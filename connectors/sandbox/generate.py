@@ -5,24 +5,28 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from connectors.common.timeutil import CHINA_TZ
+from connectors.common.timeutil import CHINA_TZ, china_date, china_day_start
 from connectors.sandbox.catalog import (
     ANONYMOUS_POS_SHARE,
     CATALOG,
     CHANNEL_ADOPTION,
     CITIES,
     GIVEN,
+    PAID_ON_CREATION,
+    PLATFORM_COUPONS_FEN,
+    PLATFORM_SUBSIDISED,
     SHOPS,
     STORES,
     SURNAMES,
     ShopSpec,
 )
-from connectors.sandbox.world import Account, Line, Order, Person, Refund, World
+from connectors.sandbox.world import Account, GroupBuy, Line, Order, Person, PreSale, Refund, World
 
 
 def season_multiplier(day: date) -> float:
@@ -77,6 +81,12 @@ class _Ids:
         if channel == "taobao":
             return str(1_700_000_000_000_000 + n * 311)  # 16 digits
         local = created.astimezone(CHINA_TZ)
+        if channel == "jd":
+            return str(300_000_000_000 + n)  # 12 digits
+        if channel == "pinduoduo":  # order_sn: yymmdd-15 digits
+            return f"{local:%y%m%d}-{(n * 7_919_003) % 10**15:015d}"
+        if channel == "douyin":
+            return str(6_900_000_000_000_000_000 + n * 4_099)  # 19 digits, > 2^53, sent as a string
         return f"{store_id}-{local:%Y%m%d}-{n - self.day_base:06d}"
 
     def line_id(self, channel: str) -> str:
@@ -85,6 +95,8 @@ class _Ids:
             return str(13_100_000_000_000 + n)
         if channel in ("tmall", "taobao"):
             return str(3_900_000_000_000_000_000 + n * 17)
+        if channel == "douyin":
+            return str(6_910_000_000_000_000_000 + n * 13)
         return str(n - self.day_base)
 
 
@@ -128,7 +140,8 @@ def _make_people(rng: np.random.Generator, count: int) -> list[Person]:
 
 
 def _make_lines(rng: np.random.Generator, ids: _Ids, channel: str, big_day: bool) -> tuple[Line, ...]:
-    count = 1 + int(rng.poisson(0.6 if not big_day else 1.0))
+    # A Pinduoduo order is one goods (every group buy is for one product); others mix products.
+    count = 1 if channel == "pinduoduo" else 1 + int(rng.poisson(0.6 if not big_day else 1.0))
     picks = rng.choice(len(CATALOG), size=min(count, len(CATALOG)), replace=False)
     lines = []
     for index in picks:
@@ -155,17 +168,71 @@ def _lifecycle(rng: np.random.Generator, order: Order, ids: _Ids) -> None:
         if rng.random() < 0.04:
             _refund(rng, order, ids, _after(created, day * float(rng.uniform(1, 14))))
         return
-    if rng.random() < 0.08:  # never paid: closed by the platform or the buyer
+    if order.channel in PAID_ON_CREATION:  # these platforms create the order at payment
+        order.paid_at = created
+    elif rng.random() < 0.08:  # never paid: closed by the platform or the buyer
         order.cancelled_at = _after(created, float(rng.uniform(15 * 60, day)))
         return
-    order.paid_at = _after(created, float(rng.uniform(5, 1800)))
-    if rng.random() < 0.05:  # refunded before it shipped
-        _refund(rng, order, ids, _after(order.paid_at, hour * float(rng.uniform(1, 30))), full=True)
+    else:
+        order.paid_at = _after(created, float(rng.uniform(5, 1800)))
+    ready = _pinduoduo_terms(rng, order, ids) if order.channel == "pinduoduo" else order.paid_at
+    if ready is None:  # a failed group or an unpaid pre-sale balance: settled already
         return
-    order.shipped_at = _after(order.paid_at, hour * float(rng.uniform(4, 72)))
+    if rng.random() < 0.05:  # refunded before it shipped
+        _refund(rng, order, ids, _after(ready, hour * float(rng.uniform(1, 30))), full=True)
+        return
+    order.shipped_at = _after(ready, hour * float(rng.uniform(4, 72)))
     order.completed_at = _after(order.shipped_at, day * float(rng.uniform(3, 10)))
-    if rng.random() < 0.07:  # after-sales refund days later
+    # After-sales refunds days later. JD's order API cannot express them (they live in its
+    # after-sales API, which the pipeline does not pull yet), so the JD world has none.
+    if order.channel != "jd" and rng.random() < 0.07:
         _refund(rng, order, ids, _after(order.shipped_at, day * float(rng.uniform(2, 15))))
+
+
+def _presale_peak(day: date) -> date | None:
+    """The promotion day a pre-sale placed on `day` is for (its balance is paid then)."""
+    if day.month == 11 and 1 <= day.day <= 10:
+        return date(day.year, 11, 11)
+    if day.month == 6 and 1 <= day.day <= 17:
+        return date(day.year, 6, 18)
+    return None
+
+
+def _pinduoduo_terms(rng: np.random.Generator, order: Order, ids: _Ids) -> datetime | None:
+    """A pre-sale deposit order during a promotion's run-up, otherwise a group buy. Returns when the
+    order can ship, or None when it never will (a failed group is refunded in full, an unpaid
+    balance forfeits the deposit)."""
+    assert order.paid_at is not None
+    hour = 3600.0
+    peak = _presale_peak(china_date(order.created_at))
+    if peak is not None and rng.random() < 0.2:
+        peak_start = china_day_start(peak)
+        deadline = peak_start + timedelta(days=1)
+        deposit = max(100, round(order.total_fen * 0.2 / 100) * 100)  # whole yuan
+        if rng.random() < 0.1:
+            order.presale = PreSale(deposit, None, deadline)
+            order.cancelled_at = deadline
+            return None
+        balance_at = _after(peak_start, hour * float(rng.uniform(0, 20)))
+        order.presale = PreSale(deposit, balance_at, deadline)
+        return balance_at
+    group_id = f"G{ids.next('group')}"
+    leader = bool(rng.random() < 0.4)
+    if rng.random() < 0.04:  # nobody joined within 24 hours: the group fails, the platform refunds
+        failed_at = _after(order.created_at, 24 * hour)
+        order.group = GroupBuy(group_id, leader, None, failed_at)
+        _refund(rng, order, ids, failed_at, full=True)
+        return None
+    formed_at = _after(order.paid_at, float(rng.uniform(10, 6 * hour)))
+    order.group = GroupBuy(group_id, leader, formed_at, None)
+    return formed_at
+
+
+def _platform_coupon(rng: np.random.Generator, order: Order) -> int:
+    """A platform-funded coupon on some marketplace orders (never more than the goods)."""
+    if order.channel not in PLATFORM_SUBSIDISED or order.goods_fen < 9_900 or rng.random() >= 0.3:
+        return 0
+    return int(rng.choice(PLATFORM_COUPONS_FEN))
 
 
 def _refund(rng: np.random.Generator, order: Order, ids: _Ids, at: datetime, full: bool = False) -> None:
@@ -212,6 +279,11 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
             account_id = str(7_400_000_000_000 + number * 10 + shop_index)
         elif channel in ("tmall", "taobao"):  # one OpenUID per person per app, on every TOP shop
             key, account_id = (channel, None, person.person_id), open_uids[person.person_id]
+        elif channel == "pinduoduo":  # Pinduoduo's order list carries no buyer id at all
+            return None
+        elif channel in ("jd", "douyin"):  # open ids scoped to our app (JD open_id_buyer, doudian_open_id)
+            digest = hashlib.sha256(f"{seed}|{channel}|{person.person_id}".encode()).hexdigest()
+            key, account_id = (channel, None, person.person_id), f"{channel[:2]}_{digest[:24]}"
         else:  # POS: the member card
             key, account_id = (channel, None, person.person_id), f"M{number + 1:08d}"
         if key not in accounts:
@@ -256,6 +328,8 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
                 )
                 account = account_for(channel, shop_index, shop, person, created)
                 order.account_id = account.account_id if account else None
+                order.platform_discount_fen = _platform_coupon(rng, order)
+                order.platform_fulfilled = channel == "jd" and bool(rng.random() < 0.3)
                 _lifecycle(rng, order, ids)
                 day_orders.append(order)
         # Anonymous store sales: walk-in customers with no member card.

@@ -13,21 +13,17 @@ constants.
 
 from __future__ import annotations
 
-import base64
-import functools
 import hashlib
-import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
+from connectors.common.signing import SIGN_METHODS, sign
 from connectors.common.timeutil import format_cst, parse_cst
 from connectors.sandbox.credentials import TOP_APP_KEY, TOP_APP_SECRET, top_session
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.world import Order, OrderState, World, visible_orders
-from connectors.top.signing import SIGN_METHODS, sign
+from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, yuan
+from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "taobao.trades.sold.increment.get"
 MAX_WINDOW = timedelta(days=1)
@@ -38,36 +34,6 @@ WINDOW_ERROR = (41, "Invalid Arguments", "isv.invalid-parameter")  # exact code 
 THROTTLE_SUB_CODE = "accesscontrol.limited-by-api-access-count"  # unverified family
 RECEIVER_FIELDS = {"receiver_name", "receiver_address", "created", "receiver_mobile", "receiver_phone"}
 TOP_CHANNELS = ("tmall", "taobao")
-
-
-def _money(fen: int) -> str:
-    return f"{Decimal(fen).scaleb(-2):.2f}"
-
-
-def _cipher(value: str | None, salt: str) -> str | None:
-    """Opaque ciphertext in TOP's style; the plain value cannot be read back from it."""
-    if not value:
-        return None
-    digest = hashlib.sha256(f"{salt}|{value}".encode()).digest()
-    return "~" + base64.b64encode(digest).decode()[:24] + "~1~"
-
-
-class _TokenBucket:
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.tokens = rate
-        self.updated = time.monotonic()
-        self.lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
-            self.updated = now
-            if self.tokens < 1:
-                return False
-            self.tokens -= 1
-            return True
 
 
 class TopError(Exception):
@@ -108,13 +74,13 @@ def render_trade(order: Order, state: OrderState) -> dict[str, Any]:
             "outer_iid": line.sku.rsplit("-", 1)[0],
             "outer_sku_id": line.sku,
             "title": line.title,
-            "price": _money(line.unit_price_fen),
+            "price": yuan(line.unit_price_fen),
             "num": line.quantity,
-            "total_fee": _money(line.amount_fen),
-            "discount_fee": _money(line.discount_fen),
+            "total_fee": yuan(line.amount_fen),
+            "discount_fee": yuan(line.discount_fen),
             "adjust_fee": "0.00",
             # single-line trades fold the postage into the sub-order's payment (§2.6)
-            "payment": _money(line.amount_fen + (order.shipping_fen if single_line else 0)),
+            "payment": yuan(line.amount_fen + (order.shipping_fen if single_line else 0)),
             "status": status,
             "refund_status": "SUCCESS" if index in refunded else "NO_REFUND",
             "refund_id": next((r.refund_id for r in state.refunds if index in r.line_indexes), None),
@@ -133,19 +99,19 @@ def render_trade(order: Order, state: OrderState) -> dict[str, Any]:
         "consign_time": format_cst(state.shipped_at) if state.shipped_at else None,
         "end_time": format_cst(ended) if ended else None,
         "modified": format_cst(state.modified_at),
-        "total_fee": _money(sum(line.unit_price_fen * line.quantity for line in order.lines)),
-        "discount_fee": _money(order.discount_fen),
+        "total_fee": yuan(sum(line.unit_price_fen * line.quantity for line in order.lines)),
+        "discount_fee": yuan(order.discount_fen),
         "adjust_fee": "0.00",
-        "post_fee": _money(order.shipping_fen),
-        "payment": _money(order.total_fen),
-        "received_payment": _money(state.paid_fen - state.refunded_fen) if state.completed_at else "0.00",
+        "post_fee": yuan(order.shipping_fen),
+        "payment": yuan(order.total_fen),
+        "received_payment": yuan(state.paid_fen - state.refunded_fen) if state.completed_at else "0.00",
         "buyer_open_uid": order.account_id,
         "buyer_nick": f"t**{(order.account_id or '0')[-1]}",
         "seller_nick": order.shop_id,
-        "receiver_name": _cipher(order.receiver_name, salt),
-        "receiver_mobile": _cipher(order.receiver_phone, salt),
+        "receiver_name": cipher(order.receiver_name, salt),
+        "receiver_mobile": cipher(order.receiver_phone, salt),
         "receiver_phone": None,
-        "receiver_address": _cipher(order.receiver_address, salt),
+        "receiver_address": cipher(order.receiver_address, salt),
         "receiver_state": order.receiver_city,
         "receiver_city": order.receiver_city,
         "receiver_district": None,
@@ -155,6 +121,10 @@ def render_trade(order: Order, state: OrderState) -> dict[str, Any]:
         "trade_from": "WAP,TAOBAO",
         "orders": {"order": sub_orders},
     }
+
+
+def _restamp(trade: Record, modified: datetime) -> Record:
+    return {**trade, "modified": format_cst(modified)}
 
 
 def select_fields(trade: dict[str, Any], fields: list[str]) -> dict[str, Any]:
@@ -179,38 +149,11 @@ class TopSimulator:
     prefix = "/top"
 
     def __init__(self, world: World, settings: SandboxSettings) -> None:
-        self.world = world
         self.settings = settings
-        self.now = settings.now or world.as_of
-        self.shops = {top_session(s.shop_id): s.shop_id for ch in TOP_CHANNELS for s in world.shops(ch)}
-        self.bucket = _TokenBucket(CALLS_PER_SECOND)
-        self.modified_again: dict[int, datetime] = {}  # tid -> new modified (fault: modify_while_paging)
-        self.lock = threading.Lock()
-
-    @functools.cache  # noqa: B019 - one simulator per server; the world is fixed at `now`
-    def _trades(self, shop_id: str) -> list[tuple[datetime, int, dict[str, Any]]]:
-        """(modified, tid, trade) newest first, as TOP sorts them."""
-        rows = [
-            (s.modified_at, int(o.order_id), render_trade(o, s))
-            for o, s in visible_orders(self.world.orders_for(shop_id), self.now)
-            if o.created_at >= self.now - HISTORY
-        ]
-        rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
-        return rows
-
-    def _matching(self, shop_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """Trades whose (current) modified time is in [start, end], newest first."""
-        if not self.modified_again:
-            return [t for modified, _, t in self._trades(shop_id) if start <= modified <= end]
-        current = []
-        for modified, tid, trade in self._trades(shop_id):
-            if tid in self.modified_again:
-                modified = self.modified_again[tid]
-                trade = {**trade, "modified": format_cst(modified)}
-            if start <= modified <= end:
-                current.append((modified, tid, trade))
-        current.sort(key=lambda r: (r[0], r[1]), reverse=True)
-        return [t for _, _, t in current]
+        shop_ids = [s.shop_id for ch in TOP_CHANNELS for s in world.shops(ch)]
+        self.shops = {top_session(shop_id): shop_id for shop_id in shop_ids}
+        self.bucket = TokenBucket(CALLS_PER_SECOND)
+        self.feed = OrderFeed(world, settings, shop_ids, render_trade, _restamp, history=HISTORY)
 
     def handle(self, request: SimRequest) -> SimResponse:
         if request.path != "/router/rest":
@@ -294,13 +237,7 @@ class TopSimulator:
                 41, "Invalid Arguments", "isv.invalid-parameter", "page_size must be 1-100, page_no >= 1"
             )
 
-        with self.lock:
-            matching = self._matching(shop_id, start, end)
-            page = matching[(page_no - 1) * page_size : page_no * page_size]
-            if "modify_while_paging" in self.settings.faults and matching:
-                # The newest trade in the window changes again right after this page was served: it
-                # leaves the window, and every trade after it moves up one place.
-                self.modified_again[int(matching[0]["tid"])] = self.now - timedelta(seconds=1)
+        page, total = self.feed.page(shop_id, start, end, (page_no - 1) * page_size, page_size)
         trades = [select_fields(trade, fields) for trade in page]
         simplify = params.get("simplify") == "true"
         body: dict[str, Any] = {}
@@ -314,7 +251,7 @@ class TopSimulator:
         else:
             body["trades"] = [] if simplify else {}
         if params.get("use_has_next") == "true":
-            body["has_next"] = page_no * page_size < len(matching)
+            body["has_next"] = page_no * page_size < total
         else:
-            body["total_results"] = len(matching)
+            body["total_results"] = total
         return body

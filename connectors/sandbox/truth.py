@@ -32,6 +32,7 @@ def truth_orders(world: World, as_of: datetime | None = None) -> pd.DataFrame:
             "gmv_cny": fen_to_cny(order.total_fen),
             "paid_cny": fen_to_cny(state.paid_fen),
             "refunded_cny": fen_to_cny(state.refunded_fen),
+            "platform_discount_cny": fen_to_cny(order.platform_discount_fen),
         }
         for order, state in visible_orders(world.orders, as_of)
     ]
@@ -47,6 +48,7 @@ def truth_orders(world: World, as_of: datetime | None = None) -> pd.DataFrame:
         "gmv_cny",
         "paid_cny",
         "refunded_cny",
+        "platform_discount_cny",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -82,6 +84,7 @@ def write_truth(world: World, out_dir: Path) -> dict[str, Path]:
             ("gmv_cny", money),
             ("paid_cny", money),
             ("refunded_cny", money),
+            ("platform_discount_cny", money),
         ]
     )
     paths = {"orders": out_dir / "orders.parquet", "accounts": out_dir / "accounts.parquet"}

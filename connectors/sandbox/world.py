@@ -75,6 +75,33 @@ class Refund:
 
 
 @dataclass(frozen=True)
+class GroupBuy:
+    """A Pinduoduo group (拼团): it forms when enough buyers join, or fails and is refunded."""
+
+    group_id: str
+    leader: bool
+    formed_at: datetime | None  # None: the group never formed
+    failed_at: datetime | None
+
+    def status(self, as_of: datetime) -> str:
+        if self.formed_at is not None and self.formed_at < as_of:
+            return "formed"
+        if self.failed_at is not None and self.failed_at < as_of:
+            return "failed"
+        return "forming"
+
+
+@dataclass(frozen=True)
+class PreSale:
+    """A deposit order (定金预售): the deposit is paid when the order is placed, the balance on the
+    promotion day. An unpaid balance cancels the order and the deposit is forfeited (kept)."""
+
+    deposit_fen: int
+    balance_paid_at: datetime | None
+    balance_deadline: datetime
+
+
+@dataclass(frozen=True)
 class OrderState:
     status: (
         str  # common lifecycle: created, paid, shipped, completed, cancelled, refunded, partially_refunded
@@ -114,6 +141,12 @@ class Order:
     receiver_address: str | None = None
     receiver_city: str | None = None
     email: str | None = None
+    # Marketplace extras: the platform-funded part of the discount (the merchant is reimbursed, so
+    # it is part of the merchant's GMV), JD's fulfilment model, Pinduoduo group buys and pre-sales.
+    platform_discount_fen: int = 0
+    platform_fulfilled: bool = False
+    group: GroupBuy | None = None
+    presale: PreSale | None = None
 
     @property
     def goods_fen(self) -> int:
@@ -121,8 +154,13 @@ class Order:
 
     @property
     def total_fen(self) -> int:
-        """What the buyer was asked to pay: lines after discounts plus shipping (the order's GMV)."""
+        """The order's GMV, merchant side: lines after the merchant's discounts plus shipping. A
+        platform-funded discount is still in it: the platform pays that part to the merchant."""
         return self.goods_fen + self.shipping_fen
+
+    @property
+    def buyer_pays_fen(self) -> int:
+        return self.total_fen - self.platform_discount_fen
 
     @property
     def discount_fen(self) -> int:
@@ -139,7 +177,13 @@ class Order:
         paid_at, shipped_at = seen(self.paid_at), seen(self.shipped_at)
         completed_at, cancelled_at = seen(self.completed_at), seen(self.cancelled_at)
         refunds = tuple(r for r in self.refunds if r.at < as_of)
-        paid = self.total_fen if paid_at else 0
+        balance_paid_at = seen(self.presale.balance_paid_at) if self.presale else None
+        if paid_at is None:
+            paid = 0
+        elif self.presale and balance_paid_at is None:
+            paid = self.presale.deposit_fen  # still awaiting the balance, or forfeited
+        else:
+            paid = self.total_fen
         refunded = sum(r.amount_fen for r in refunds)
         if cancelled_at:
             status = "cancelled"
@@ -155,7 +199,17 @@ class Order:
             status = "paid"
         else:
             status = "created"
-        times = [self.created_at, paid_at, shipped_at, completed_at, cancelled_at, *(r.at for r in refunds)]
+        group_times = [seen(self.group.formed_at), seen(self.group.failed_at)] if self.group else []
+        times = [
+            self.created_at,
+            paid_at,
+            balance_paid_at,
+            shipped_at,
+            completed_at,
+            cancelled_at,
+            *group_times,
+            *(r.at for r in refunds),
+        ]
         modified = max(t for t in times if t is not None)
         return OrderState(
             status, modified, paid, refunded, paid_at, shipped_at, completed_at, cancelled_at, refunds

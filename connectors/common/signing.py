@@ -1,8 +1,9 @@
-"""TOP request signing (channel-protocols.md §2.3), shared by the connector and the simulator.
+"""Request signatures of the Alibaba-style gateways (channel-protocols.md §2.3, §3.2, §4.2), shared by
+connectors and simulators: TOP (Tmall/Taobao), JD JOS and Pinduoduo all sign the same way.
 
 Every parameter except `sign` (and empty values), sorted by name in byte order, concatenated as
 name+value. `md5` wraps the string in the secret; `hmac` and `hmac-sha256` key the HMAC with it.
-Upper-case hex.
+Upper-case hex. (Douyin signs differently: connectors/douyin/signing.py.)
 """
 
 from __future__ import annotations
@@ -27,4 +28,4 @@ def sign(params: Mapping[str, object], secret: str, method: str = "md5") -> str:
         return hmac.new(key, text, hashlib.md5).hexdigest().upper()
     if method == "hmac-sha256":
         return hmac.new(key, text, hashlib.sha256).hexdigest().upper()
-    raise ValueError(f"unknown TOP sign_method '{method}' (use one of {', '.join(SIGN_METHODS)})")
+    raise ValueError(f"unknown sign_method '{method}' (use one of {', '.join(SIGN_METHODS)})")

@@ -1,0 +1,129 @@
+"""The shape every Chinese marketplace gateway shares: one signed call per request, business errors
+in an HTTP 200 body, and an error-code table saying which codes mean "slow down", "try again" or
+"fix this credential".
+
+A platform client subclasses `GatewayClient` and supplies how a request is built and signed
+(`prepare`), where the error and the result sit in its envelope (`error_of`, `result_of`) and its
+`ErrorCodes`. Deciding what an error *means* for the pull happens here, once for every platform.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import requests
+
+from connectors.common.errors import CredentialError, FatalError, ProtocolError, RateLimited, RetriableError
+from connectors.common.http import HttpClient
+from connectors.config import ShopConfig
+
+
+@dataclass(frozen=True)
+class PlatformError:
+    """A business error as the platform reported it, normalised to text codes."""
+
+    code: str
+    message: str
+    sub_code: str = ""
+    retry_after: float | None = None  # when the platform says how long a ban lasts
+
+    def __str__(self) -> str:
+        return f"error {self.code} {self.message}" + (f" [{self.sub_code}]" if self.sub_code else "")
+
+
+@dataclass(frozen=True)
+class ErrorCodes:
+    """What a platform's codes mean. Codes are compared as text; sub-codes by prefix."""
+
+    throttled: frozenset[str] = frozenset()
+    retriable: frozenset[str] = frozenset()
+    credentials: Mapping[str, str] = field(default_factory=dict)  # code -> the credential at fault
+    retriable_sub_prefixes: tuple[str, ...] = ()
+
+
+def json_exact(content: bytes) -> Any:
+    """JSON with every non-integer number as Decimal: yuan amounts sent as JSON numbers (Pinduoduo)
+    never pass through a binary float."""
+    return json.loads(content, parse_float=Decimal)
+
+
+class GatewayClient:
+    platform = "gateway"  # how messages name the platform: "TOP", "JOS", ...
+    http_method = "POST"
+    codes = ErrorCodes()
+
+    def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
+        self.shop = shop
+        self.http = http
+
+    # --- what a platform supplies --------------------------------------------------------------
+
+    def url(self, method: str) -> str:
+        raise NotImplementedError
+
+    def prepare(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
+        """`requests` keyword arguments for one attempt (fresh timestamp and signature each time)."""
+        raise NotImplementedError
+
+    def error_of(self, body: Any) -> PlatformError | None:
+        raise NotImplementedError
+
+    def result_of(self, body: Any, method: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse(self, content: bytes) -> Any:
+        return orjson.loads(content)
+
+    # --- shared --------------------------------------------------------------------------------
+
+    def call(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
+        return self.http.request(
+            self.http_method,
+            self.url(method),
+            lambda response: self._check(response, method),
+            prepare=lambda: self.prepare(method, business),
+        )
+
+    def _check(self, response: requests.Response, method: str) -> dict[str, Any]:
+        channel, shop_id = self.shop.channel, self.shop.shop_id
+        if response.status_code >= 500 or response.status_code == 429:
+            raise RetriableError(channel, shop_id, f"{self.platform} gateway HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise FatalError(
+                channel,
+                shop_id,
+                f"{self.platform} gateway HTTP {response.status_code}: {response.text[:200]}",
+            )
+        body = self.parse(response.content)
+        if not isinstance(body, dict):
+            raise ProtocolError(channel, shop_id, f"{self.platform} answered a JSON {type(body).__name__}")
+        error = self.error_of(body)
+        if error is not None:
+            raise self.classify(error)
+        return self.result_of(body, method)
+
+    def classify(self, error: PlatformError) -> Exception:
+        channel, shop_id = self.shop.channel, self.shop.shop_id
+        text = f"{self.platform} {error}"
+        if error.code in self.codes.throttled or error.sub_code in self.codes.throttled:
+            return RateLimited(channel, shop_id, text, error.retry_after)
+        if error.code in self.codes.retriable or (
+            error.sub_code and error.sub_code.startswith(self.codes.retriable_sub_prefixes or ("\0",))
+        ):
+            return RetriableError(channel, shop_id, text)
+        credential = self.codes.credentials.get(error.code) or self.codes.credentials.get(error.sub_code)
+        if credential:
+            return CredentialError(
+                channel, shop_id, f"{text}: check the {credential}", env_var=self.shop.env_var_for(credential)
+            )
+        return FatalError(channel, shop_id, text)
+
+    def missing_envelope(self, root: str) -> ProtocolError:
+        return ProtocolError(
+            self.shop.channel, self.shop.shop_id, f"{self.platform} answer has neither {root} nor an error"
+        )

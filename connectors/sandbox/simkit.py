@@ -1,0 +1,125 @@
+"""What the marketplace simulators share: the order feed they page through (newest-modified first,
+with orders changing between page requests on demand), a token bucket, and how platforms write
+money, ciphertexts and masked phone numbers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from connectors.sandbox.server import SandboxSettings
+from connectors.sandbox.world import Order, OrderState, World, visible_orders
+
+Record = dict[str, Any]
+
+
+def yuan(fen: int) -> str:
+    """Yuan as a decimal string with two places: "200.07"."""
+    return f"{Decimal(fen).scaleb(-2):.2f}"
+
+
+def cipher(value: str | None, salt: str, style: str = "~{}~1~") -> str | None:
+    """Opaque ciphertext in a platform's style; the plain value cannot be read back from it."""
+    if not value:
+        return None
+    digest = hashlib.sha256(f"{salt}|{value}".encode()).digest()
+    return style.format(base64.b64encode(digest).decode()[:24])
+
+
+def masked_phone(phone: str | None) -> str | None:
+    """Platforms' masked twin of a mobile number: `138****5678`."""
+    return f"{phone[:3]}****{phone[-4:]}" if phone else None
+
+
+def masked_name(name: str | None) -> str | None:
+    return f"{name[0]}**" if name else None
+
+
+class TokenBucket:
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.updated = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
+class OrderFeed:
+    """One platform's orders as its list API pages them: per shop, newest-modified first.
+
+    `render(order, state)` gives the platform's record; `restamp(record, modified)` the same record
+    modified again. With the `modify_while_paging` fault, every page served modifies the newest
+    order in the window once more, right after the page was cut: it leaves the window (its new
+    time is just before the platform's "now") and every later order moves up one place, so a
+    connector paging forwards skips one and a connector paging backwards may see one twice.
+    """
+
+    def __init__(
+        self,
+        world: World,
+        settings: SandboxSettings,
+        shop_ids: Iterable[str],
+        render: Callable[[Order, OrderState], Record],
+        restamp: Callable[[Record, datetime], Record],
+        history: timedelta | None = None,
+    ) -> None:
+        self.now = settings.now or world.as_of
+        self.modify_while_paging = "modify_while_paging" in settings.faults
+        self.restamp = restamp
+        self.lock = threading.Lock()
+        self.modified_again: dict[tuple[str, str], datetime] = {}  # (shop, order id) -> new modified
+        self.rows: dict[str, list[tuple[datetime, str, Record]]] = {}
+        for shop_id in shop_ids:
+            rows = [
+                (state.modified_at, order.order_id, render(order, state))
+                for order, state in visible_orders(world.orders_for(shop_id), self.now)
+                if history is None or order.created_at >= self.now - history
+            ]
+            rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
+            self.rows[shop_id] = rows
+
+    def _matching(self, shop_id: str, start: datetime, end: datetime) -> list[tuple[datetime, str, Record]]:
+        """Orders whose current modified time is in [start, end], newest first."""
+        rows = self.rows.get(shop_id, [])
+        if not self.modified_again:
+            return [row for row in rows if start <= row[0] <= end]
+        current = []
+        for modified, order_id, record in rows:
+            again = self.modified_again.get((shop_id, order_id))
+            if again is not None:
+                modified, record = again, self.restamp(record, again)
+            if start <= modified <= end:
+                current.append((modified, order_id, record))
+        current.sort(key=lambda r: (r[0], r[1]), reverse=True)
+        return current
+
+    def moved(self) -> set[str]:
+        """Ids of the orders the `modify_while_paging` fault has modified again."""
+        return {order_id for _, order_id in self.modified_again}
+
+    def page(
+        self, shop_id: str, start: datetime, end: datetime, offset: int, size: int, *, ascending: bool = False
+    ) -> tuple[list[Record], int]:
+        """Records [offset, offset + size) of the window (inclusive bounds), and the window's total."""
+        with self.lock:
+            matching = self._matching(shop_id, start, end)
+            ordered = matching[::-1] if ascending else matching
+            page = [record for _, _, record in ordered[offset : offset + size]]
+            if self.modify_while_paging and matching:
+                self.modified_again[(shop_id, matching[0][1])] = self.now - timedelta(seconds=1)
+        return page, len(matching)
