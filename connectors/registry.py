@@ -59,6 +59,11 @@ CHANNELS: dict[str, ChannelSpec] = {
         ),
         ChannelSpec("tmall", "top", ("orders",), "Tmall", "connectors.top.source:TopSource"),
         ChannelSpec("taobao", "top", ("orders",), "Taobao", "connectors.top.source:TopSource"),
+        ChannelSpec("jd", "jd", ("orders",), "JD.com", "connectors.jd.source:JdSource"),
+        ChannelSpec(
+            "pinduoduo", "pinduoduo", ("orders",), "Pinduoduo", "connectors.pinduoduo.source:PinduoduoSource"
+        ),
+        ChannelSpec("douyin", "douyin", ("orders",), "Douyin shop", "connectors.douyin.source:DouyinSource"),
         ChannelSpec(
             "pos", "pos", ("orders", "customers"), "Offline stores (POS)", "connectors.pos.source:PosSource"
         ),

@@ -13,3 +13,8 @@ create or replace macro cst_to_utc(text) as
 
 -- the China business date of an instant
 create or replace macro china_date(ts) as cast(timezone('Asia/Shanghai', ts) as date);
+
+-- epoch seconds (Douyin, WeChat, Meituan) -> UTC instant; 0 or null means "not happened"
+create or replace macro epoch_to_utc(seconds) as
+    case when seconds is null or cast(seconds as bigint) = 0 then null
+         else to_timestamp(cast(seconds as bigint)) end;

@@ -15,3 +15,16 @@ def shopify_token(shop_id: str) -> str:
 
 def top_session(shop_id: str) -> str:
     return f"sandbox-session-{shop_id}"
+
+
+JD_APP_KEY = "JDSANDBOXAPPKEY"
+JD_APP_SECRET = "sandbox-jd-secret"  # noqa: S105 - a public sandbox value
+PDD_CLIENT_ID = "sandbox-pdd-client"
+PDD_CLIENT_SECRET = "sandbox-pdd-secret"  # noqa: S105 - a public sandbox value
+DOUYIN_APP_KEY = "7000000000000000001"
+DOUYIN_APP_SECRET = "sandbox-douyin-secret"  # noqa: S105 - a public sandbox value
+
+
+def marketplace_token(shop_id: str) -> str:
+    """The sandbox access token of a JD, Pinduoduo or Douyin shop."""
+    return f"sandbox-token-{shop_id}"

@@ -83,10 +83,11 @@ SimulatorFactory = Callable[[World, SandboxSettings], Simulator]
 
 
 def default_simulators() -> list[SimulatorFactory]:
+    from connectors.sandbox.jd_sim import JdSimulator
     from connectors.sandbox.shopify_sim import ShopifySimulator
     from connectors.sandbox.top_sim import TopSimulator
 
-    return [ShopifySimulator, TopSimulator]
+    return [ShopifySimulator, TopSimulator, JdSimulator]
 
 
 class SandboxServer:

@@ -113,11 +113,22 @@ class OrderFeed:
         return {order_id for _, order_id in self.modified_again}
 
     def page(
-        self, shop_id: str, start: datetime, end: datetime, offset: int, size: int, *, ascending: bool = False
+        self,
+        shop_id: str,
+        start: datetime,
+        end: datetime,
+        offset: int,
+        size: int,
+        *,
+        ascending: bool = False,
+        where: Callable[[Record], bool] | None = None,
     ) -> tuple[list[Record], int]:
-        """Records [offset, offset + size) of the window (inclusive bounds), and the window's total."""
+        """Records [offset, offset + size) of the window (inclusive bounds) that pass `where`, and
+        how many there are in all."""
         with self.lock:
             matching = self._matching(shop_id, start, end)
+            if where is not None:
+                matching = [row for row in matching if where(row[2])]
             ordered = matching[::-1] if ascending else matching
             page = [record for _, _, record in ordered[offset : offset + size]]
             if self.modify_while_paging and matching:

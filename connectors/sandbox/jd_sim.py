@@ -1,0 +1,258 @@
+"""JD (JOS) simulator: `jingdong.pop.order.enSearch` for the brand's POP shop on JD.
+
+What it enforces, after channel-protocols.md §3: GET or POST form; md5 signature over every
+parameter including `360buy_param_json` (its business parameters, values as strings or numbers);
+app key, access token, `v=2.0` and both timestamp forms (`yyyy-MM-dd HH:mm:ss` and
+`…ss.fff+0800`, ±10 min) checked; `optional_fields` required; a window of at most one calendar
+month; `page_size` ≤ 50; orders newest-modified first; only the optional fields asked for, every
+value a string; consignee PII as ciphertext with masked `desen_*` twins; buyer key
+`open_id_buyer`. Gateway errors are `error_response` with a string `code` and `zh_desc`/`en_desc`;
+business failures are `code:"0"` with `apiResult.success=false`. All HTTP 200. Codes the reference
+leaves open (signature, token, throttle, window) are module constants.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors.common.signing import sign
+from connectors.common.timeutil import CHINA_TZ, format_cst, parse_cst
+from connectors.sandbox.credentials import JD_APP_KEY, JD_APP_SECRET, marketplace_token
+from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
+from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, masked_phone, yuan
+from connectors.sandbox.world import Order, OrderState, World
+
+METHOD = "jingdong.pop.order.enSearch"
+ROOT = "jingdong_pop_order_enSearch_responce"  # sic: JD's spelling
+MAX_PAGE_SIZE = 50
+MAX_SKEW = timedelta(minutes=10)
+CALLS_PER_SECOND = 40.0  # JOS limits are unpublished
+VENDER_ID = "10088001"
+# Gateway error codes: "21" (invalid app_key) and "66" (busy, SDKs retry) are documented; the
+# others are unverified choices.
+INVALID_APP_KEY = ("21", "key={} 信息无效", "Invalid app_key")
+INVALID_SIGN = ("14", "签名无效", "Invalid signature")
+INVALID_TOKEN = ("19", "access_token无效或已过期", "Invalid or expired access_token")
+THROTTLED = ("71", "调用频率超过限制", "Call rate limit exceeded")
+BAD_PARAMETER = ("61", "参数错误", "Invalid parameter")
+# orderType: 22 = SOP (the merchant ships), 23 = LBP (JD delivers the merchant's goods). Unverified.
+ORDER_TYPE_MERCHANT_SHIPS, ORDER_TYPE_JD_DELIVERS = "22", "23"
+PLATFORM_COUPON_TYPE = "41-京东券优惠"
+SELLER_COUPON_TYPE = "30-单品促销优惠"
+
+
+class JdGatewayError(Exception):
+    def __init__(self, error: tuple[str, str, str], detail: str = "") -> None:
+        super().__init__(error[2])
+        code, zh, en = error
+        self.body = {"code": code, "zh_desc": zh + (f": {detail}" if detail else ""), "en_desc": en}
+
+
+class JdBusinessError(Exception):
+    """A `code:"0"` answer whose `apiResult.success` is false."""
+
+    def __init__(self, chinese: str, english: str, number: int = 1) -> None:
+        super().__init__(english)
+        self.api_result = {
+            "success": False,
+            "chineseErrCode": chinese,
+            "englishErrCode": english,
+            "numberCode": number,
+        }
+
+
+def order_state(state: OrderState) -> str:
+    if state.status in ("cancelled", "refunded"):  # JD shows an order refunded before shipping as cancelled
+        return "TRADE_CANCELED"
+    if state.completed_at:
+        return "FINISHED_L"
+    if state.shipped_at:
+        return "WAIT_GOODS_RECEIVE_CONFIRM"
+    return "WAIT_SELLER_STOCK_OUT"
+
+
+def render_order(order: Order, state: OrderState) -> Record:
+    """An order as enSearch returns it, every field a string (the handler keeps the requested ones)."""
+    goods_before_discount = sum(line.unit_price_fen * line.quantity for line in order.lines)
+    seller_price = goods_before_discount - order.discount_fen
+    ended = state.completed_at or state.cancelled_at or (state.refunds[-1].at if state.refunds else None)
+    coupons = [
+        {
+            "orderId": order.order_id,
+            "skuId": line.sku,
+            "couponType": SELLER_COUPON_TYPE,
+            "couponPrice": yuan(fen),
+        }
+        for line in order.lines
+        if (fen := line.discount_fen)
+    ]
+    if order.platform_discount_fen:
+        coupons.append(
+            {
+                "orderId": order.order_id,
+                "skuId": "",
+                "couponType": PLATFORM_COUPON_TYPE,
+                "couponPrice": yuan(order.platform_discount_fen),
+            }
+        )
+    salt = order.order_id
+    return {
+        "orderId": order.order_id,
+        "venderId": VENDER_ID,
+        "orderType": ORDER_TYPE_JD_DELIVERS if order.platform_fulfilled else ORDER_TYPE_MERCHANT_SHIPS,
+        "payType": "4-在线支付",
+        "orderTotalPrice": yuan(goods_before_discount),
+        "orderSellerPrice": yuan(seller_price),
+        "orderPayment": yuan(seller_price + order.shipping_fen - order.platform_discount_fen),
+        "freightPrice": yuan(order.shipping_fen),
+        "sellerDiscount": yuan(order.discount_fen),
+        "balanceUsed": "0.00",
+        "orderState": order_state(state),
+        "orderStateRemark": "",
+        "orderStartTime": format_cst(order.created_at),
+        "orderEndTime": format_cst(ended) if ended else "",
+        "paymentConfirmTime": format_cst(state.paid_at) if state.paid_at else "",
+        "modified": format_cst(state.modified_at),
+        "open_id_buyer": order.account_id or "",
+        "consigneeInfo": {
+            "fullname": cipher(order.receiver_name, salt, "JD{}=="),
+            "telephone": "",
+            "mobile": cipher(order.receiver_phone, salt, "JD{}=="),
+            "fullAddress": cipher(order.receiver_address, salt, "JD{}=="),
+            "province": order.receiver_city or "",
+            "city": order.receiver_city or "",
+            "county": "",
+            "desen_telephone": "",
+            "desen_mobile": masked_phone(order.receiver_phone) or "",
+        },
+        "itemInfoList": [
+            {
+                "skuId": str(20_000_000 + index),
+                "outerSkuId": line.sku,
+                "skuName": line.title,
+                "jdPrice": yuan(line.unit_price_fen),
+                "wareId": str(10_000_000 + sum(line.sku.encode())),
+                "itemTotal": str(line.quantity),
+                "productNo": line.line_id,
+            }
+            for index, line in enumerate(order.lines)
+        ],
+        "couponDetailList": coupons,
+        "storeOrder": "",
+        "orderSource": "移动端订单",
+    }
+
+
+def _restamp(record: Record, modified: datetime) -> Record:
+    return {**record, "modified": format_cst(modified)}
+
+
+def _parse_timestamp(text: str) -> datetime:
+    """`yyyy-MM-dd HH:mm:ss` (Beijing) or the C# SDK's `yyyy-MM-dd HH:mm:ss.fff+0800`."""
+    if "+" in text:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f%z").astimezone(UTC)
+    return parse_cst(text)
+
+
+def _one_month_after(start: datetime) -> datetime:
+    local = start.astimezone(CHINA_TZ)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    day = local.day
+    while True:
+        try:
+            return local.replace(year=year, month=month, day=day).astimezone(UTC)
+        except ValueError:  # 31 Jan + 1 month -> 28/29 Feb
+            day -= 1
+
+
+class JdSimulator:
+    prefix = "/jd"
+
+    def __init__(self, world: World, settings: SandboxSettings) -> None:
+        self.settings = settings
+        shop_ids = [shop.shop_id for shop in world.shops("jd")]
+        self.tokens = {marketplace_token(shop_id): shop_id for shop_id in shop_ids}
+        self.bucket = TokenBucket(CALLS_PER_SECOND)
+        self.feed = OrderFeed(world, settings, shop_ids, render_order, _restamp)
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        if request.path != "/routerjson":
+            return SimResponse.json({"error": "not found"}, status=404)
+        try:
+            result = self._call(request.form)
+        except JdGatewayError as exc:
+            return SimResponse.json({"error_response": exc.body})
+        except JdBusinessError as exc:
+            result = {"orderInfoList": [], "orderTotal": 0, "apiResult": exc.api_result}
+        return SimResponse.json({ROOT: {"code": "0", "searchorderinfo_result": result}})
+
+    def _authenticate(self, params: dict[str, str]) -> str:
+        app_key = params.get("app_key", "")
+        if app_key != JD_APP_KEY:
+            code, zh, en = INVALID_APP_KEY
+            raise JdGatewayError((code, zh.format(app_key), en))
+        if sign(params, JD_APP_SECRET, "md5") != params.get("sign", "").upper():
+            raise JdGatewayError(INVALID_SIGN)
+        try:
+            sent = _parse_timestamp(params.get("timestamp", ""))
+        except ValueError:
+            raise JdGatewayError(BAD_PARAMETER, "timestamp") from None
+        if abs(datetime.now(UTC) - sent) > MAX_SKEW:
+            raise JdGatewayError(BAD_PARAMETER, "timestamp differs from server time by more than 10 min")
+        if params.get("v") != "2.0":
+            raise JdGatewayError(BAD_PARAMETER, "v must be 2.0")
+        if params.get("method") != METHOD:
+            raise JdGatewayError(BAD_PARAMETER, f"the sandbox serves {METHOD} only")
+        shop_id = self.tokens.get(params.get("access_token", ""))
+        if shop_id is None:
+            raise JdGatewayError(INVALID_TOKEN)
+        return shop_id
+
+    def _call(self, params: dict[str, str]) -> dict[str, Any]:
+        shop_id = self._authenticate(params)
+        if self.settings.rate_limits and not self.bucket.take():
+            raise JdGatewayError(THROTTLED)
+        try:
+            business = json.loads(params.get("360buy_param_json") or "{}")
+        except ValueError:
+            raise JdGatewayError(BAD_PARAMETER, "360buy_param_json is not JSON") from None
+        values = {k: str(v) for k, v in business.items()}  # SDKs quote every value; accept numbers too
+        fields = [f.strip() for f in values.get("optional_fields", "").split(",") if f.strip()]
+        if not fields:
+            raise JdBusinessError("optional_fields不能为空", "optional_fields is required")
+        try:
+            start, end = parse_cst(values["start_date"]), parse_cst(values["end_date"])
+            page, page_size = int(values.get("page", "1")), int(values.get("page_size", "20"))
+        except (KeyError, ValueError) as exc:
+            raise JdBusinessError("参数错误", f"start_date/end_date/page/page_size: {exc}") from None
+        if end < start or end > _one_month_after(start):
+            raise JdBusinessError("查询时间跨度不能超过1个月", "the date range may not exceed one month")
+        if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise JdBusinessError("page_size不能超过50", "page >= 1 and page_size 1-50")
+        if values.get("dateType", "0") != "0":
+            raise JdBusinessError(
+                "不支持的dateType", "the sandbox filters on modified time (dateType=0) only"
+            )
+        states = {s for s in values.get("order_state", "").split(",") if s}
+        records, total = self.feed.page(
+            shop_id,
+            start,
+            end,
+            (page - 1) * page_size,
+            page_size,
+            where=(lambda r: r["orderState"] in states) if states else None,
+        )
+        return {
+            "orderInfoList": [{k: v for k, v in r.items() if k in fields} for r in records],
+            "orderTotal": total,
+            "apiResult": {
+                "success": True,
+                "chineseErrCode": "成功",
+                "englishErrCode": "success",
+                "numberCode": 0,
+            },
+            "requestId": uuid.uuid4().hex[:12],
+        }

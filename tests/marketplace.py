@@ -1,0 +1,116 @@
+"""Checks every windowed marketplace connector (TOP, JD, Pinduoduo, Douyin) must pass, written once.
+
+Each platform's test module supplies `make_source(server, **options)` and calls these."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from connectors.common.timeutil import china_days_window
+from connectors.common.windowed import WindowedOrderSource
+from connectors.sandbox.server import SandboxServer
+
+SourceFactory = Callable[..., WindowedOrderSource]
+
+
+def pull(source: WindowedOrderSource, start: datetime, end: datetime) -> pa.Table:
+    pages = list(source.pull("orders", start, end))
+    return pa.concat_tables(pages) if pages else pa.table({"record_id": pa.array([], pa.string())})
+
+
+def records(table: pa.Table) -> list[dict[str, Any]]:
+    return [json.loads(text) for text in table.column("record").to_pylist()]
+
+
+def whole_world(server: SandboxServer) -> tuple[datetime, datetime]:
+    return china_days_window(server.world.start, server.world.end)
+
+
+def final_versions_modified_in(
+    server: SandboxServer, shop_id: str, start: datetime, end: datetime
+) -> set[str]:
+    as_of = server.world.as_of
+    return {
+        o.order_id
+        for o in server.world.orders_for(shop_id)
+        if (s := o.state(as_of)) and start <= s.modified_at < end
+    }
+
+
+def check_every_order_once(server: SandboxServer, make_source: SourceFactory, shop_id: str) -> pa.Table:
+    table = pull(make_source(server), *whole_world(server))
+    ids = table.column("record_id").to_pylist()
+    assert len(ids) == len(set(ids)), "no order twice"
+    assert set(ids) == {o.order_id for o in server.world.orders_for(shop_id)}, "every order of the world"
+    return table
+
+
+def check_paging_edges(
+    server: SandboxServer, make_source: SourceFactory, start: datetime, end: datetime
+) -> None:
+    """In one platform window: a total that fills exactly one page costs one call; a short last page
+    costs page 1 (for the total), pages n..2, then page 1 again; an empty window one call."""
+    minutes = (end - start).total_seconds() / 60
+    total = pull(make_source(server, window_minutes=minutes), start, end).num_rows
+    assert total >= 3, "pick a busier window"
+
+    def landed_and_calls(page_size: int, lo: datetime = start, hi: datetime = end) -> tuple[int, int]:
+        source = make_source(server, page_size=page_size, window_minutes=minutes)
+        return pull(source, lo, hi).num_rows, source.stats.requests
+
+    assert landed_and_calls(total) == (total, 1)
+    pages = -(-total // (total - 1))
+    assert landed_and_calls(total - 1) == (total, pages + 1)
+    assert landed_and_calls(10, start - timedelta(days=40), start - timedelta(days=40) + (end - start)) == (
+        0,
+        1,
+    )
+
+
+def check_modified_while_paging(
+    sandbox: SandboxServer,
+    make_sandbox: Callable[..., SandboxServer],
+    make_source: SourceFactory,
+    forward_paging: Callable[[SandboxServer, datetime, datetime], set[str]],
+    window: tuple[datetime, datetime],
+    page_size: int,
+) -> None:
+    """Each page served, the newest order of the window is modified again and leaves it. Paging
+    backwards loses no order that stayed; paging forwards (the naive client) does."""
+    expected = set(pull(make_source(sandbox), *window).column("record_id").to_pylist())
+    assert len(expected) > 3 * page_size, "the window needs several pages"
+
+    server = make_sandbox(faults=frozenset({"modify_while_paging"}))
+    landed = pull(make_source(server, page_size=page_size), *window).column("record_id").to_pylist()
+    moved = _feed_of(server, make_source).moved()
+    assert moved, "the fault must have fired"
+    assert expected - moved <= set(landed), f"skipped: {sorted(expected - moved - set(landed))}"
+    assert set(landed) <= expected
+
+    naive_server = make_sandbox(faults=frozenset({"modify_while_paging"}))
+    naive = forward_paging(naive_server, *window)
+    naive_moved = _feed_of(naive_server, make_source).moved()
+    assert expected - naive_moved - naive, "forward paging must skip orders here, else this proves nothing"
+
+
+def _feed_of(server: SandboxServer, make_source: SourceFactory) -> Any:
+    channel = make_source(server).shop.channel
+    for sim in server.simulators:
+        feed = getattr(sim, "feed", None)
+        if feed is not None and any(
+            s.channel == channel and s.shop_id in feed.rows for s in server.world.shops()
+        ):
+            return feed
+    raise AssertionError(f"no simulator serves {channel}")
+
+
+def check_no_plain_pii(server: SandboxServer, table: pa.Table) -> None:
+    blob = "\n".join(table.column("record").to_pylist())
+    assert blob
+    for person in server.world.people:
+        assert person.phone not in blob and person.address not in blob and person.name not in blob, person
