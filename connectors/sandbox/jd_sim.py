@@ -74,20 +74,24 @@ def order_state(state: OrderState) -> str:
     return "WAIT_SELLER_STOCK_OUT"
 
 
+def _sku_id(index: int) -> str:
+    return str(20_000_000 + index)
+
+
 def render_order(order: Order, state: OrderState) -> Record:
     """An order as enSearch returns it, every field a string (the handler keeps the requested ones)."""
     goods_before_discount = sum(line.unit_price_fen * line.quantity for line in order.lines)
     seller_price = goods_before_discount - order.discount_fen
     ended = state.completed_at or state.cancelled_at or (state.refunds[-1].at if state.refunds else None)
-    coupons = [
+    coupons = [  # the shop's per-item promotions name JD's skuId; JD's own coupons do not
         {
             "orderId": order.order_id,
-            "skuId": line.sku,
+            "skuId": _sku_id(index),
             "couponType": SELLER_COUPON_TYPE,
-            "couponPrice": yuan(fen),
+            "couponPrice": yuan(line.discount_fen),
         }
-        for line in order.lines
-        if (fen := line.discount_fen)
+        for index, line in enumerate(order.lines)
+        if line.discount_fen
     ]
     if order.platform_discount_fen:
         coupons.append(
@@ -130,7 +134,7 @@ def render_order(order: Order, state: OrderState) -> Record:
         },
         "itemInfoList": [
             {
-                "skuId": str(20_000_000 + index),
+                "skuId": _sku_id(index),
                 "outerSkuId": line.sku,
                 "skuName": line.title,
                 "jdPrice": yuan(line.unit_price_fen),

@@ -19,6 +19,10 @@ with lines as (
     union all by name
     select * from staging.stg_top__order_lines
     union all by name
+    select * from staging.stg_jd__order_lines
+    union all by name
+    -- @marketplace-lines-pinduoduo
+    -- @marketplace-lines-douyin
     select * from staging.stg_pos__order_lines
 ),
 

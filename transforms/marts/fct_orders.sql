@@ -6,17 +6,23 @@
 -- has been refunded so far; net = paid - refunded. Dates are China business dates.
 -- column order_key: Unique order key across channels: '<channel>:<order_id>'.
 -- column order_id: The platform's own order id, as text (TOP and Douyin ids exceed 2^53).
--- column channel: Sales channel code: shopify, tmall, taobao, pos.
+-- column channel: Sales channel code: shopify, tmall, taobao, jd, pinduoduo, douyin, pos.
 -- column shop_id: The shop (or POS system) the order belongs to, as configured.
 -- column store_id: Physical store of a POS sale; null online.
 -- column customer_key: Channel-scoped buyer: '<channel>:<platform account id>'; null for guest checkouts and anonymous store sales.
--- column account_id: The platform's buyer id (Shopify customer id, TOP buyer_open_uid, POS member id).
+-- column account_id: The platform's buyer id (Shopify customer id, TOP buyer_open_uid, JD open_id_buyer, Douyin doudian_open_id, POS member id); Pinduoduo order lists carry none.
 -- column platform_status: The platform's own status, kept verbatim beside the common lifecycle.
 -- column status: Common lifecycle: created, paid, shipped, completed, cancelled, refunded, partially_refunded.
 -- column currency: Currency the buyer saw (Shopify presentment currency); CNY elsewhere.
 -- column order_total_original: Order total in `currency`.
--- column gmv_cny: Placed order value in CNY (after discounts, with shipping), paid or not.
--- column discount_cny: Discounts on the order in CNY.
+-- column gmv_cny: Placed order value in CNY, merchant side (after the merchant's discounts, with shipping and with any platform-funded discount), paid or not.
+-- column discount_cny: All discounts on the order in CNY (merchant- plus platform-funded).
+-- column merchant_discount_cny: Discounts the merchant funds (shop coupons, promotions, price cuts).
+-- column platform_discount_cny: Discounts the platform funds (JD coupons, Pinduoduo and Douyin subsidies). The platform pays them to the merchant, so they are inside gmv_cny and paid_cny; the buyer paid paid_cny - platform_discount_cny.
+-- column is_group_buy: A Pinduoduo group-buy (拼团) order.
+-- column group_status: Group-buy state: forming, formed, failed (a failed group is refunded); null otherwise.
+-- column is_platform_delivered: The platform's logistics deliver the merchant's goods (JD orderType 23, LBP); false where the merchant ships or the channel does not say.
+-- column is_presale: A pre-sale deposit order (定金预售): paid_cny is the deposit until the balance is paid.
 -- column shipping_cny: Shipping charged in CNY.
 -- column paid_cny: Amount actually paid in CNY (0 if never paid).
 -- column refunded_cny: Amount refunded so far in CNY.
@@ -36,6 +42,10 @@ with orders as (
     union all by name
     select * from staging.stg_top__orders
     union all by name
+    select * from staging.stg_jd__orders
+    union all by name
+    -- @marketplace-staging-pinduoduo
+    -- @marketplace-staging-douyin
     select * from staging.stg_pos__orders
 ),
 
@@ -48,8 +58,16 @@ final as (
         account_id,
         -- status
         platform_status, status,
+        -- marketplace order kinds (false where a channel has no such thing)
+        coalesce(is_group_buy, false) as is_group_buy, group_status,
+        coalesce(is_presale, false) as is_presale,
+        coalesce(is_platform_delivered, false) as is_platform_delivered,
         -- amounts
-        currency, order_total_original, gmv_cny, discount_cny, shipping_cny,
+        currency, order_total_original, gmv_cny, discount_cny,
+        -- channels without platform-funded discounts: every discount is the merchant's
+        coalesce(merchant_discount_cny, discount_cny - coalesce(platform_discount_cny, 0)) as merchant_discount_cny,
+        coalesce(platform_discount_cny, 0) as platform_discount_cny,
+        shipping_cny,
         paid_cny, refunded_cny, cast(paid_cny - refunded_cny as decimal(18, 2)) as net_cny, line_count,
         -- dates and timestamps
         china_date(created_at) as order_date,

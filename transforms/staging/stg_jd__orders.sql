@@ -1,0 +1,93 @@
+-- grain: one row per JD POP order (orderId), latest version landed
+-- key: channel, order_id
+-- not_null: shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at
+-- description: JD orders from JOS enSearch in the canonical order shape. Every JD value is a string;
+-- money is yuan strings, times Beijing time with no offset. JD shows the merchant an order once it
+-- is paid, and an order refunded before it shipped as TRADE_CANCELED with its payment time set.
+-- JD's merchant-side amount is orderSellerPrice (goods after the shop's discounts) + freight; the
+-- buyer paid orderPayment, the difference being JD-funded coupons the platform pays the merchant.
+-- After-sales refunds are not in enSearch (JD's after-sales API is not pulled yet).
+with latest as (
+    select channel, shop_id, record_id, modified_at, record
+    from raw.jd__orders_latest
+),
+
+parsed as (
+    select
+        -- ids
+        channel,
+        shop_id,
+        record_id as order_id,
+        nullif(record ->> '$.open_id_buyer', '') as account_id,
+        -- status and kind
+        record ->> '$.orderState' as platform_status,
+        record ->> '$.orderType' as order_type,
+        -- amounts (yuan strings)
+        yuan_to_cny(record ->> '$.orderTotalPrice') as goods_before_discount_cny,
+        yuan_to_cny(record ->> '$.orderSellerPrice') as seller_price_cny,
+        yuan_to_cny(record ->> '$.sellerDiscount') as merchant_discount_cny,
+        yuan_to_cny(record ->> '$.freightPrice') as shipping_cny,
+        yuan_to_cny(record ->> '$.orderPayment') as buyer_paid_cny,
+        json_array_length(record -> '$.itemInfoList') as line_count,
+        -- timestamps (Beijing time strings, '' when not happened)
+        cst_to_utc(record ->> '$.orderStartTime') as created_at,
+        cst_to_utc(record ->> '$.paymentConfirmTime') as paid_at,
+        cst_to_utc(record ->> '$.orderEndTime') as ended_at,
+        modified_at
+    from latest
+),
+
+amounts as (
+    select
+        *,
+        cast(seller_price_cny + shipping_cny as decimal(18, 2)) as merchant_total_cny,
+        cast(seller_price_cny + shipping_cny - buyer_paid_cny as decimal(18, 2)) as platform_discount_cny
+    from parsed
+),
+
+final as (
+    select
+        order_id,
+        channel,
+        shop_id,
+        cast(null as varchar) as store_id,
+        account_id,
+        platform_status,
+        case
+            when platform_status = 'TRADE_CANCELED' and paid_at is not null then 'refunded'
+            when platform_status = 'TRADE_CANCELED' then 'cancelled'
+            when platform_status = 'FINISHED_L' then 'completed'
+            when platform_status = 'WAIT_GOODS_RECEIVE_CONFIRM' then 'shipped'
+            when platform_status in ('WAIT_SELLER_STOCK_OUT', 'WAIT_SELLER_DELIVERY', 'PAUSE', 'POP_ORDER_PAUSE', 'LOCKED')
+                then 'paid'
+        end as status,
+        'CNY' as currency,
+        merchant_total_cny as order_total_original,
+        merchant_total_cny as gmv_cny,
+        cast(merchant_discount_cny + platform_discount_cny as decimal(18, 2)) as discount_cny,
+        merchant_discount_cny,
+        platform_discount_cny,
+        shipping_cny,
+        case when paid_at is not null then merchant_total_cny else cast(0 as decimal(18, 2)) end as paid_cny,
+        case
+            when platform_status = 'TRADE_CANCELED' and paid_at is not null then merchant_total_cny
+            else cast(0 as decimal(18, 2))
+        end as refunded_cny,
+        line_count,
+        false as is_group_buy,
+        cast(null as varchar) as group_status,
+        false as is_presale,
+        -- orderType 22 (SOP): the merchant ships; 23 (LBP): JD delivers the merchant's goods (unverified codes)
+        order_type = '23' as is_platform_delivered,
+        created_at,
+        paid_at,
+        -- JD has no separate ship time in enSearch
+        cast(null as timestamptz) as shipped_at,
+        case when platform_status = 'FINISHED_L' then ended_at end as completed_at,
+        case when platform_status = 'TRADE_CANCELED' and paid_at is null then ended_at end as cancelled_at,
+        case when platform_status = 'TRADE_CANCELED' and paid_at is not null then ended_at end as last_refund_at,
+        modified_at
+    from amounts
+)
+
+select * from final
