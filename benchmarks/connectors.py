@@ -123,6 +123,9 @@ def main() -> None:
                 ("shopify", "shopify-intl"),
                 ("tmall", "tmall-flagship"),
                 ("taobao", "taobao-store"),
+                ("jd", "jd-pop"),
+                ("pinduoduo", "pdd-store"),
+                ("douyin", "douyin-shop"),
                 ("pos", "pos-main"),
             ]:
                 out = subprocess.run(

@@ -26,6 +26,7 @@ MART_COLUMNS = [
     "paid_cny",
     "refunded_cny",
     "net_cny",
+    "platform_discount_cny",
 ]
 
 
@@ -63,7 +64,8 @@ def test_full_range_matches_truth_and_a_second_run_changes_nothing(pipeline_env,
 
     got = orders_snapshot(pipeline_env)
     truth = truth_orders(world)
-    for column in ("gmv_cny", "paid_cny", "refunded_cny"):
+    money = ("gmv_cny", "paid_cny", "refunded_cny", "platform_discount_cny")
+    for column in money:
         truth[column] = truth[column].map(lambda d: f"{d:.2f}")
     assert len(got) == len(truth), "every order must be present exactly once"
     merged = truth.merge(
@@ -75,12 +77,31 @@ def test_full_range_matches_truth_and_a_second_run_changes_nothing(pipeline_env,
     assert (merged["status_truth"] == merged["status"]).all(), merged.loc[
         merged["status_truth"] != merged["status"], ["channel", "order_id", "status_truth", "status"]
     ].head()
-    for column in ("gmv_cny", "paid_cny", "refunded_cny"):
+    assert set(truth["channel"]) == {"shopify", "tmall", "taobao", "jd", "pinduoduo", "douyin", "pos"}
+    for column in money:
         mismatched = merged[merged[f"{column}_truth"] != merged[column]]
         assert mismatched.empty, mismatched[["channel", "order_id", f"{column}_truth", column]].head()
 
     daily = published(pipeline_env, "select * from marts.fct_channel_daily order by all")
     assert daily["orders"].sum() == len(truth)
+    # Per channel and China day, the daily mart's orders, paid and refunded equal the truth's.
+    truth_daily = (
+        truth_orders(world)
+        .groupby(["channel", "created_date"])
+        .agg(orders=("order_id", "size"), paid=("paid_cny", "sum"), refunded=("refunded_cny", "sum"))
+    )
+    mart_daily = published(
+        pipeline_env,
+        "select channel, order_date as created_date, sum(orders) as orders, "
+        "cast(sum(paid_cny) as varchar) as paid, cast(sum(refunded_cny) as varchar) as refunded "
+        "from marts.fct_channel_daily group by all",
+    )
+    mart_daily["created_date"] = mart_daily["created_date"].dt.date
+    mart_daily = mart_daily.set_index(["channel", "created_date"]).sort_index()
+    assert list(mart_daily.index) == list(truth_daily.index)
+    assert (mart_daily["orders"] == truth_daily["orders"]).all()
+    assert (mart_daily["paid"].map(Decimal) == truth_daily["paid"]).all()
+    assert (mart_daily["refunded"].map(Decimal) == truth_daily["refunded"]).all()
     net_sql = "select cast(sum(net_cny) as varchar) as n from marts.fct_channel_daily"
     net = published(pipeline_env, net_sql)["n"][0]
     assert Decimal(net) == sum(truth_orders(world).eval("paid_cny - refunded_cny"))

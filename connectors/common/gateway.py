@@ -64,6 +64,11 @@ class GatewayClient:
     # --- what a platform supplies --------------------------------------------------------------
 
     def url(self, method: str) -> str:
+        """Default: one router URL for every method, the shop's `gateway_url` option."""
+        return str(self.shop.require("gateway_url"))
+
+    def response_root(self, method: str) -> str:
+        """The key the result sits under, e.g. `trades_sold_increment_get_response`."""
         raise NotImplementedError
 
     def prepare(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,7 +79,11 @@ class GatewayClient:
         raise NotImplementedError
 
     def result_of(self, body: Any, method: str) -> dict[str, Any]:
-        raise NotImplementedError
+        root = self.response_root(method)
+        if root not in body:
+            raise self.missing_envelope(root)
+        result: dict[str, Any] = body[root]
+        return result
 
     def parse(self, content: bytes) -> Any:
         return orjson.loads(content)

@@ -37,13 +37,9 @@ class JdClient(GatewayClient):
 
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
         super().__init__(shop, http)
-        self.gateway_url = str(shop.require("gateway_url"))
         self.app_key = shop.credential("app_key")
         self.app_secret = shop.credential("app_secret")
         self.access_token = shop.credential("access_token")
-
-    def url(self, method: str) -> str:
-        return self.gateway_url
 
     def prepare(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
         form = {
@@ -79,9 +75,5 @@ class JdClient(GatewayClient):
                     )
         return None
 
-    def result_of(self, body: Any, method: str) -> dict[str, Any]:
-        root = response_root(method)
-        if root not in body:
-            raise self.missing_envelope(root)
-        result: dict[str, Any] = body[root]
-        return result
+    def response_root(self, method: str) -> str:
+        return response_root(method)

@@ -37,7 +37,6 @@ class TopClient(GatewayClient):
 
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
         super().__init__(shop, http)
-        self.gateway_url = str(shop.require("gateway_url"))
         self.sign_method = str(shop.option("sign_method", "md5"))
         if self.sign_method not in SIGN_METHODS:
             raise FatalError(
@@ -48,9 +47,6 @@ class TopClient(GatewayClient):
         self.app_key = shop.credential("app_key")
         self.app_secret = shop.credential("app_secret")
         self.session = shop.credential("session")
-
-    def url(self, method: str) -> str:
-        return self.gateway_url
 
     def prepare(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
         system = {
@@ -78,9 +74,5 @@ class TopClient(GatewayClient):
             retry_after=float(ban.group(1)) if ban else None,
         )
 
-    def result_of(self, body: Any, method: str) -> dict[str, Any]:
-        root = response_root(method)
-        if root not in body:
-            raise self.missing_envelope(root)
-        result: dict[str, Any] = body[root]
-        return result
+    def response_root(self, method: str) -> str:
+        return response_root(method)
