@@ -4,6 +4,7 @@ import pytest
 
 from connectors.common.errors import ConfigError
 from connectors.config import DEFAULT_CONFIG, interpolate, load_config
+from connectors.registry import CHANNELS
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,7 +22,7 @@ def test_missing_variable_names_the_variable_and_the_place():
 
 def test_sandbox_default_needs_no_environment():
     config = load_config(DEFAULT_CONFIG, env={})
-    assert set(config.channels()) == {"shopify", "tmall", "taobao", "pos"}
+    assert set(config.channels()) == set(CHANNELS), "the sandbox serves every registered channel"
     shop = config.shops_for("tmall")[0]
     assert shop.credential("session").startswith("sandbox-session-")
     assert shop.env_var_for("session") == "OMNI_TMALL_FLAGSHIP_SESSION"
@@ -38,9 +39,18 @@ def test_example_config_names_every_missing_credential(tmp_path):
         "TOP_APP_SECRET": "s",
         "TMALL_FLAGSHIP_SESSION": "x",
         "TAOBAO_STORE_SESSION": "y",
+        "JD_APP_KEY": "a",
+        "JD_APP_SECRET": "s",
+        "JD_POP_ACCESS_TOKEN": "t",
+        "PDD_CLIENT_ID": "c",
+        "PDD_CLIENT_SECRET": "s",
+        "PDD_STORE_ACCESS_TOKEN": "t",
+        "DOUYIN_APP_KEY": "a",
+        "DOUYIN_APP_SECRET": "s",
+        "DOUYIN_SHOP_ACCESS_TOKEN": "t",
         "POS_DATABASE_URL": "sqlite://",
     }
-    assert len(load_config(REPO / "config" / "example.toml", env=env).shops) == 4
+    assert {s.channel for s in load_config(REPO / "config" / "example.toml", env=env).shops} == set(CHANNELS)
     documented = (REPO / ".env.example").read_text()
     for name in env:
         assert name in documented, f"{name} is used by config/example.toml but not listed in .env.example"

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import dagster as dg
 
-from connectors.registry import CHANNELS
+from connectors.registry import CHANNELS, sources
 from pipelines.definitions import defs
 from pipelines.model_assets import MODELS, PUBLISHED_KEY
 from warehouse.models import discover_models
@@ -32,11 +32,9 @@ def test_model_dependencies_come_from_the_sql():
         dg.AssetKey(["landing", "taobao", "orders"]),
     }
     fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
-    assert {k.path[-1] for k in fct.parent_keys} == {
-        "stg_shopify__orders",
-        "stg_top__orders",
-        "stg_pos__orders",
-    }
+    assert {k.path[-1] for k in fct.parent_keys} == {f"stg_{source}__orders" for source in sources()}, (
+        "every connector family's staging feeds the unified orders"
+    )
     publish = graph.get(PUBLISHED_KEY)
     assert {k.path[-1] for k in publish.parent_keys} == {m.name for m in MODELS if m.layer == "marts"}
 

@@ -186,3 +186,13 @@ def test_throttling_is_retried_and_nothing_is_lost(make_sandbox, monkeypatch):
     assert set(table.column("record_id").to_pylist()) == final_versions_modified_in(
         server, SHOP, start, start + timedelta(days=2)
     )
+
+
+def test_a_long_range_is_split_into_windows_the_platform_accepts(sandbox):
+    """Two months cannot go in one call (the simulator rejects more than a calendar month): the
+    connector asks for 28-day windows, one call each when a window fits in one page."""
+    start, end = whole_world(sandbox)
+    source = make_source(sandbox)
+    table = pull(source, start - timedelta(days=50), end)
+    assert source.stats.requests == 3, "60 days = 28 + 28 + 4"
+    assert table.num_rows == len(sandbox.world.orders_for(SHOP))
