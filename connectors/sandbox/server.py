@@ -83,11 +83,12 @@ SimulatorFactory = Callable[[World, SandboxSettings], Simulator]
 
 
 def default_simulators() -> list[SimulatorFactory]:
+    from connectors.sandbox.douyin_sim import DouyinSimulator
     from connectors.sandbox.jd_sim import JdSimulator
     from connectors.sandbox.shopify_sim import ShopifySimulator
     from connectors.sandbox.top_sim import TopSimulator
 
-    return [ShopifySimulator, TopSimulator, JdSimulator]
+    return [ShopifySimulator, TopSimulator, JdSimulator, DouyinSimulator]
 
 
 class SandboxServer:

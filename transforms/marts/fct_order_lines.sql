@@ -22,7 +22,8 @@ with lines as (
     select * from staging.stg_jd__order_lines
     union all by name
     -- @marketplace-lines-pinduoduo
-    -- @marketplace-lines-douyin
+    select * from staging.stg_douyin__order_lines
+    union all by name
     select * from staging.stg_pos__order_lines
 ),
 

@@ -45,7 +45,8 @@ with orders as (
     select * from staging.stg_jd__orders
     union all by name
     -- @marketplace-staging-pinduoduo
-    -- @marketplace-staging-douyin
+    select * from staging.stg_douyin__orders
+    union all by name
     select * from staging.stg_pos__orders
 ),
 

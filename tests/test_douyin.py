@@ -1,0 +1,391 @@
+"""Douyin shop (抖店 order.searchList) connector against the Douyin simulator over real HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from connectors.common.errors import CredentialError, FatalError
+from connectors.common.http import HttpClient
+from connectors.common.timeutil import format_cst, utc_now
+from connectors.config import ShopConfig
+from connectors.douyin.client import DouyinClient
+from connectors.douyin.signing import canonical_param_json, sign
+from connectors.douyin.source import METHOD, DouyinSource
+from connectors.sandbox import douyin_sim
+from connectors.sandbox.credentials import DOUYIN_APP_KEY, DOUYIN_APP_SECRET, marketplace_token
+from connectors.sandbox.truth import truth_orders
+from tests.marketplace import (
+    check_every_order_once,
+    check_modified_while_paging,
+    check_no_plain_pii,
+    check_paging_edges,
+    final_versions_modified_in,
+    pull,
+    records,
+    whole_world,
+)
+
+SHOP = "douyin-shop"
+ENV = {
+    "app_key": "OMNI_TEST_DOUYIN_KEY",
+    "app_secret": "OMNI_TEST_DOUYIN_SECRET",
+    "access_token": "OMNI_TEST_DOUYIN_TOKEN",
+}
+# A world (seed 15) whose Douyin shop has a full and a partial after-sales refund by its end; the
+# shared test world (seed 11) has neither.
+REFUND_SEED = 15
+MONEY_FIELDS = (
+    "order_amount",
+    "post_amount",
+    "promotion_amount",
+    "promotion_shop_amount",
+    "promotion_platform_amount",
+    "pay_amount",
+)
+LINE_MONEY_FIELDS = ("origin_amount", "promotion_shop_amount", "pay_amount")
+
+
+def shop_config(
+    server,
+    secret: str = DOUYIN_APP_SECRET,
+    token: str | None = None,
+    app_key: str = DOUYIN_APP_KEY,
+    **options,
+) -> ShopConfig:
+    return ShopConfig(
+        "douyin",
+        SHOP,
+        {"base_url": f"{server.url}/douyin", **options},
+        {"app_key": app_key, "app_secret": secret, "access_token": token or marketplace_token(SHOP)},
+        ENV,
+    )
+
+
+def make_source(server, **options) -> DouyinSource:
+    return DouyinSource(shop_config(server, **options), pii=None)  # type: ignore[arg-type]
+
+
+def client(server) -> DouyinClient:
+    return DouyinClient(shop_config(server), HttpClient("douyin", SHOP))
+
+
+def sent_bodies(source: DouyinSource) -> list[dict[str, Any]]:
+    """Observe what the connector really puts on the wire (a response hook, not a mock)."""
+    bodies: list[dict[str, Any]] = []
+    source.http.session.hooks["response"].append(
+        lambda response, *args, **kwargs: bodies.append(json.loads(response.request.body))
+    )
+    return bodies
+
+
+def raw_call(
+    server,
+    body: dict[str, Any],
+    *,
+    timestamp: str | None = None,
+    sign_method: str = "hmac-sha256",
+    token: str | None = None,
+    send: bytes | None = None,
+) -> dict[str, Any]:
+    """One hand-built request: signed over the canonical body, sent as `send` (default: canonical)."""
+    param_json = canonical_param_json(body)
+    timestamp = timestamp or format_cst(utc_now())
+    query = {
+        "app_key": DOUYIN_APP_KEY,
+        "method": METHOD,
+        "access_token": token or marketplace_token(SHOP),
+        "timestamp": timestamp,
+        "v": "2",
+        "sign_method": sign_method,
+        "sign": sign(DOUYIN_APP_KEY, DOUYIN_APP_SECRET, METHOD, param_json, timestamp, "2", sign_method),
+    }
+    response = requests.post(
+        f"{server.url}/douyin/order/searchList",
+        params=query,
+        data=send if send is not None else param_json.encode(),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 200, "errors too are HTTP 200"
+    answer: dict[str, Any] = response.json()
+    assert set(answer) == {"code", "msg", "sub_code", "sub_msg", "data", "log_id"}
+    return answer
+
+
+def window_body(server, **extra: Any) -> dict[str, Any]:
+    start, end = whole_world(server)
+    return {
+        "page": 0,
+        "size": 100,
+        "update_time_start": int(start.timestamp()),
+        "update_time_end": int(end.timestamp()) - 1,
+        **extra,
+    }
+
+
+@pytest.fixture(params=["test-world", "refund-world"])
+def any_world(request, sandbox, make_sandbox):
+    return sandbox if request.param == "test-world" else make_sandbox(seed=REFUND_SEED)
+
+
+def test_orders_equal_the_truth_with_exact_money(any_world):
+    server = any_world
+    table = check_every_order_once(server, make_source, SHOP)
+    truth = truth_orders(server.world).set_index("order_id")
+    for record in records(table):
+        expected = truth.loc[record["order_id"]]
+        lines = record["sku_order_list"]
+        assert all(type(record[f]) is int for f in MONEY_FIELDS), "integer fen on the wire"
+        assert all(type(line[f]) is int for line in lines for f in LINE_MONEY_FIELDS)
+        assert record["pay_amount"] == record["order_amount"] - record["promotion_amount"]
+        gmv = record["pay_amount"] + record["promotion_platform_amount"]
+        refunded_lines = [line for line in lines if line["after_sale_info"]["refund_status"] == 3]
+        paid = gmv if record["pay_time"] else 0
+        if record["order_status"] == 4 and record["pay_time"]:
+            refunded, status = gmv, "refunded"
+        else:
+            refunded = sum(line["pay_amount"] for line in refunded_lines)
+            status = {1: "created", 2: "paid", 3: "shipped", 4: "cancelled", 5: "completed"}[
+                record["order_status"]
+            ]
+            status = "partially_refunded" if refunded_lines else status
+        assert gmv == int(expected["gmv_cny"] * 100)
+        assert paid == int(expected["paid_cny"] * 100)
+        assert refunded == int(expected["refunded_cny"] * 100)
+        assert record["promotion_platform_amount"] == int(expected["platform_discount_cny"] * 100)
+        assert status == expected["status"]
+        assert record["doudian_open_id"] == expected["account_id"]
+    statuses = Counter(truth[truth["shop_id"] == SHOP]["status"])
+    assert statuses["cancelled"] and statuses["shipped"] and statuses["completed"]
+    if server.world.seed == REFUND_SEED:
+        assert statuses["refunded"] and statuses["partially_refunded"], "the refund world must have both"
+    assert (truth[truth["shop_id"] == SHOP]["platform_discount_cny"] > 0).any()
+
+
+def test_big_order_ids_are_exact_strings(sandbox):
+    table = pull(make_source(sandbox), *whole_world(sandbox))
+    ids = table.column("record_id").to_pylist()
+    assert ids and all(len(i) == 19 and int(i) > 2**53 for i in ids)
+    assert [r["order_id"] for r in records(table)] == ids
+    answer = raw_call(sandbox, window_body(sandbox, size=5))
+    assert all(isinstance(o["order_id"], str) for o in answer["data"]["shop_order_list"]), (
+        "strings on the wire"
+    )
+
+
+def test_pages_count_from_zero_and_order_asc_is_honoured(sandbox):
+    source = make_source(sandbox, page_size=7)
+    bodies = sent_bodies(source)
+    pull(source, *whole_world(sandbox))
+    assert min(b["page"] for b in bodies) == 0 and all(b["order_asc"] is False for b in bodies)
+    pages = [b["page"] for b in bodies]
+    assert pages[0] == 0 and pages[-1] == 0 and pages[1:-1] == sorted(pages[1:-1], reverse=True), "backwards"
+
+    def page(number: int, ascending: Any) -> dict[str, Any]:
+        answer = raw_call(sandbox, window_body(sandbox, page=number, size=5, order_asc=ascending))
+        assert answer["code"] == 10000 and answer["msg"] == "success" and answer["log_id"]
+        return answer["data"]
+
+    newest, oldest = page(0, False), page(0, 1)
+    assert (newest["page"], newest["size"]) == (0, 5) and newest["total"] == oldest["total"] > 10
+    down = [o["update_time"] for o in newest["shop_order_list"]]
+    up = [o["update_time"] for o in oldest["shop_order_list"]]
+    assert down == sorted(down, reverse=True) and up == sorted(up) and up[0] < down[0]
+    second = page(1, False)["shop_order_list"]
+    assert max(o["update_time"] for o in second) <= min(down)
+    assert not {o["order_id"] for o in second} & {o["order_id"] for o in newest["shop_order_list"]}
+
+
+def test_windows_are_split(sandbox):
+    start, _ = whole_world(sandbox)
+    end = start + timedelta(days=2)
+    source = make_source(sandbox, window_minutes=360)
+    bodies = sent_bodies(source)
+    table = pull(source, start, end)
+    windows = sorted({(b["update_time_start"], b["update_time_end"]) for b in bodies})
+    assert len(windows) == 8
+    assert windows[0][0] == int(start.timestamp()) and windows[-1][1] == int(end.timestamp()) - 1
+    assert all(hi - lo == 6 * 3600 - 1 for lo, hi in windows), "inclusive end: one second short"
+    assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(windows)), "contiguous"
+    assert set(table.column("record_id").to_pylist()) == final_versions_modified_in(sandbox, SHOP, start, end)
+
+
+def test_paging_edges(sandbox):
+    check_paging_edges(sandbox, make_source, *whole_world(sandbox))
+
+
+def _forward_paging(server, start, end) -> set[str]:
+    """A naive client: pages 0, 1, 2 ... of one window while orders change under it."""
+    douyin = client(server)
+    ids: set[str] = set()
+    page = 0
+    while True:
+        data = douyin.call(
+            METHOD,
+            {
+                "page": page,
+                "size": 3,
+                "update_time_start": int(start.timestamp()),
+                "update_time_end": int(end.timestamp()) - 1,
+            },
+        )
+        ids |= {o["order_id"] for o in data["shop_order_list"]}
+        if (page + 1) * 3 >= data["total"]:
+            return ids
+        page += 1
+
+
+def test_orders_modified_while_paging_are_never_skipped(sandbox, make_sandbox):
+    start, end = whole_world(sandbox)
+    window = (start, end - timedelta(days=1))  # a modified order's new time (the world's end) is outside
+    check_modified_while_paging(sandbox, make_sandbox, make_source, _forward_paging, window, 3)
+
+
+def test_throttling_is_retried_and_nothing_is_lost(make_sandbox, monkeypatch):
+    monkeypatch.setattr(douyin_sim, "CALLS_PER_SECOND", 4.0)
+    server = make_sandbox(rate_limits=True)
+    start, _ = whole_world(server)
+    source = make_source(server, window_minutes=180, page_size=5)
+    table = pull(source, start, start + timedelta(days=2))
+    assert source.stats.throttled >= 1, "16 windows at 4 calls/s must be throttled"
+    ids = table.column("record_id").to_pylist()
+    assert len(ids) == len(set(ids))
+    assert set(ids) == final_versions_modified_in(server, SHOP, start, start + timedelta(days=2))
+
+
+def test_bad_credentials_are_fatal_and_name_the_variable(sandbox):
+    source = make_source(sandbox, secret="not-the-secret-4711")
+    with pytest.raises(
+        CredentialError, match=r"40003.*isv.signature-invalid.*OMNI_TEST_DOUYIN_SECRET"
+    ) as error:
+        pull(source, *whole_world(sandbox))
+    assert "not-the-secret-4711" not in str(error.value) and marketplace_token(SHOP) not in str(error.value)
+    assert source.stats.requests == 1, "not retried"
+    for token in (marketplace_token(SHOP) + "-expired", "never-issued"):
+        source = make_source(sandbox, token=token)
+        with pytest.raises(
+            CredentialError, match=r"isv.access-token-expired.*OMNI_TEST_DOUYIN_TOKEN"
+        ) as error:
+            pull(source, *whole_world(sandbox))
+        assert token not in str(error.value) and source.stats.requests == 1
+    source = make_source(sandbox, app_key="0")
+    with pytest.raises(FatalError, match=r"30001.*isv\.app-permissions-insufficient"):
+        pull(source, *whole_world(sandbox))
+    assert source.stats.requests == 1
+
+
+@pytest.mark.parametrize("method", ["md5", "hmac-sha256"])
+def test_both_sign_methods_work_end_to_end(sandbox, method):
+    source = make_source(sandbox, sign_method=method)
+    assert pull(source, *whole_world(sandbox)).num_rows == len(sandbox.world.orders_for(SHOP)) > 0
+    assert raw_call(sandbox, window_body(sandbox, size=1), sign_method=method)["code"] == 10000
+
+
+def test_a_signature_made_with_the_other_method_is_rejected(sandbox):
+    other = {"md5": "hmac-sha256", "hmac-sha256": "md5"}
+    body = window_body(sandbox, size=1)
+    param_json, stamp = canonical_param_json(body), format_cst(utc_now())
+    for method in other:
+        query = {
+            "app_key": DOUYIN_APP_KEY,
+            "method": METHOD,
+            "access_token": marketplace_token(SHOP),
+            "timestamp": stamp,
+            "v": "2",
+            "sign_method": other[method],  # signed one way, declared the other
+            "sign": sign(DOUYIN_APP_KEY, DOUYIN_APP_SECRET, METHOD, param_json, stamp, "2", method),
+        }
+        answer = requests.post(
+            f"{sandbox.url}/douyin/order/searchList", params=query, data=param_json, timeout=10
+        ).json()
+        assert (answer["code"], answer["sub_code"]) == (40003, "isv.signature-invalid")
+    with pytest.raises(FatalError, match="sign_method"):
+        make_source(sandbox, sign_method="sha1")
+
+
+def test_html_characters_in_the_body_sign_and_verify(sandbox):
+    """`& < >` are escaped before signing. The simulator re-serialises what it received, so a body
+    sent unescaped, unsorted and with spaces verifies too."""
+    text = "A&B <C> & D"
+    douyin = client(sandbox)
+    wire: list[bytes] = []
+    douyin.http.session.hooks["response"].append(lambda r, *a, **k: wire.append(r.request.body))
+    data = douyin.call(METHOD, window_body(sandbox, product=text))
+    assert data["total"] == 0 and data["shop_order_list"] == []
+    assert b"A\\u0026B \\u003cC\\u003e \\u0026 D" in wire[0] and b"&" not in wire[0], "escaped on the wire"
+    body = window_body(sandbox, product=text, combine_status=[{"order_status": "2,3", "main_status": "x&y"}])
+    loose = json.dumps(dict(reversed(list(body.items()))), ensure_ascii=False, indent=1).encode()
+    assert b"&" in loose and b"<" in loose
+    assert raw_call(sandbox, body, send=loose)["code"] == 10000
+    # a real filter through the same path: only statuses 2 and 3 come back
+    filtered = raw_call(sandbox, {**body, "product": ""})["data"]
+    assert filtered["total"] > 0 and {o["order_status"] for o in filtered["shop_order_list"]} <= {2, 3}
+    tampered = loose.replace(b"A&B", b"A&C")
+    assert raw_call(sandbox, body, send=tampered)["sub_code"] == "isv.signature-invalid"
+
+
+def test_timestamp_forms(sandbox):
+    body = window_body(sandbox, size=1)
+    now = utc_now()
+    assert raw_call(sandbox, body, timestamp=format_cst(now))["code"] == 10000
+    assert raw_call(sandbox, body, timestamp=str(int(now.timestamp())))["code"] == 10000
+    for stale in (format_cst(now - timedelta(minutes=11)), str(int(now.timestamp()) + 11 * 60), "yesterday"):
+        answer = raw_call(sandbox, body, timestamp=stale)
+        assert (answer["code"], answer["sub_code"]) == (40003, "isv.parameter-invalid:timestamp"), stale
+
+
+def test_the_simulator_enforces_the_reference(sandbox):
+    ok = window_body(sandbox)
+    for bad, sub_code in (
+        ({"size": 101}, "isv.parameter-invalid:size"),
+        ({"size": 0}, "isv.parameter-invalid:size"),
+        ({"page": -1}, "isv.parameter-invalid:page"),
+        ({"update_time_end": ok["update_time_start"] + 91 * 86400}, "isv.parameter-invalid:update_time_end"),
+        ({"update_time_end": ok["update_time_start"] - 1}, "isv.parameter-invalid:update_time_end"),
+        ({"order_by": "create_time"}, "isv.parameter-invalid:order_by"),
+        ({"order_asc": "sideways"}, "isv.parameter-invalid:order_asc"),
+    ):
+        answer = raw_call(sandbox, {**ok, **bad})
+        assert (answer["code"], answer["sub_code"]) == (40003, sub_code), bad
+    with pytest.raises(FatalError, match=r"isv\.parameter-invalid:size"):
+        client(sandbox).call(METHOD, {**ok, "size": 101})
+    assert raw_call(sandbox, {**ok, "update_time_end": ok["update_time_start"] + 90 * 86400})["code"] == 10000
+    with pytest.raises(FatalError, match="options"):
+        make_source(sandbox, window_minutes=90 * 24 * 60 + 1)
+
+
+def test_the_older_envelope_is_accepted():
+    douyin = DouyinClient(
+        ShopConfig(
+            "douyin",
+            SHOP,
+            {"base_url": "http://127.0.0.1:9/douyin"},
+            {"app_key": "k", "app_secret": "s", "access_token": "t"},
+        ),
+        HttpClient("douyin", SHOP),
+    )
+    old = {"err_no": 0, "message": "success", "data": {"shop_order_list": [], "total": 0}}
+    assert douyin.error_of(old) is None and douyin.result_of(old, METHOD)["total"] == 0
+    error = douyin.error_of({"err_no": 30001, "message": "no permission", "data": {}})
+    assert error is not None and error.code == "30001"
+    assert douyin.error_of({"code": 10000, "msg": "success", "data": {}}) is None
+
+
+def test_no_plain_pii_ciphertexts_dropped_masks_kept(sandbox):
+    served = raw_call(sandbox, window_body(sandbox, size=3))["data"]["shop_order_list"][0]
+    assert (
+        served["encrypt_post_tel"] and served["post_addr"]["encrypt_detail"] and served["mask_post_receiver"]
+    )
+    table = pull(make_source(sandbox), *whole_world(sandbox))
+    check_no_plain_pii(sandbox, table)
+    for record in records(table):
+        assert not {"encrypt_post_receiver", "encrypt_post_tel", "mask_post_receiver"} & set(record)
+        assert "encrypt_detail" not in record["post_addr"] and record["post_addr"]["city"]["name"]
+        assert record["mask_post_tel"].count("*") == 4 and record["doudian_open_id"]

@@ -1,0 +1,115 @@
+-- grain: one row per Douyin shop (抖店) order (order_id), latest version landed
+-- key: channel, order_id
+-- not_null: shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at
+-- description: Douyin orders from order.searchList in the canonical order shape. Money is integer
+-- fen, times epoch seconds (0 = not happened), order_id a string (ids exceed 2^53). The buyer pays
+-- pay_amount = order_amount - promotion_amount; the merchant-side GMV adds back the platform-funded
+-- promotion, which Douyin pays the merchant. order_status 4 is an unpaid order cancelled, or a paid
+-- one closed by a full refund (its pay_time stays set); partial after-sales refunds show per line
+-- in sku_order_list[].after_sale_info.refund_status (3 = refunded; field names unverified).
+with latest as (
+    select channel, shop_id, record_id, modified_at, record
+    from raw.douyin__orders_latest
+),
+
+parsed as (
+    select
+        -- ids
+        channel,
+        shop_id,
+        record_id as order_id,
+        nullif(record ->> '$.doudian_open_id', '') as account_id,
+        -- status (the code kept as text, e.g. '3')
+        record ->> '$.order_status' as platform_status,
+        cast(record ->> '$.order_status' as integer) as order_status,
+        -- amounts (integer fen)
+        cast(record ->> '$.pay_amount' as bigint) as pay_fen,
+        cast(record ->> '$.promotion_amount' as bigint) as promotion_fen,
+        cast(record ->> '$.promotion_shop_amount' as bigint) as promotion_shop_fen,
+        cast(record ->> '$.promotion_platform_amount' as bigint) as promotion_platform_fen,
+        cast(record ->> '$.post_amount' as bigint) as post_fen,
+        record -> '$.sku_order_list' as sku_orders,
+        -- timestamps (epoch seconds)
+        epoch_to_utc(record ->> '$.create_time') as created_at,
+        epoch_to_utc(record ->> '$.pay_time') as paid_at,
+        epoch_to_utc(record ->> '$.ship_time') as shipped_at,
+        epoch_to_utc(record ->> '$.finish_time') as finished_at,
+        epoch_to_utc(record ->> '$.update_time') as updated_at,
+        modified_at
+    from latest
+),
+
+sku_lines as (
+    select
+        p.channel,
+        p.order_id,
+        count(*) as line_count,
+        count(*) filter (where s.sku.after_sale_info.refund_status = 3) as refunded_line_count,
+        coalesce(sum(s.sku.pay_amount) filter (where s.sku.after_sale_info.refund_status = 3), 0)
+            as refunded_lines_fen
+    from parsed as p,
+        unnest(from_json(p.sku_orders,
+            '[{"sku_order_id":"VARCHAR","pay_amount":"BIGINT","after_sale_info":{"refund_status":"INTEGER"}}]'
+        )) as s(sku)
+    group by p.channel, p.order_id
+),
+
+amounts as (
+    select
+        p.*,
+        coalesce(l.line_count, 0) as line_count,
+        coalesce(l.refunded_line_count, 0) as refunded_line_count,
+        coalesce(l.refunded_lines_fen, 0) as refunded_lines_fen,
+        fen_to_cny(p.pay_fen + p.promotion_platform_fen) as merchant_total_cny,
+        -- every line refunded (postage included), or closed after payment: the whole order
+        (p.order_status = 4 and p.paid_at is not null)
+            or (l.line_count > 0 and l.refunded_line_count = l.line_count) as fully_refunded
+    from parsed as p
+    left join sku_lines as l on p.channel = l.channel and p.order_id = l.order_id
+),
+
+final as (
+    select
+        order_id,
+        channel,
+        shop_id,
+        cast(null as varchar) as store_id,
+        account_id,
+        platform_status,
+        case
+            when order_status = 1 then 'created'
+            when order_status = 4 and paid_at is null then 'cancelled'
+            when fully_refunded then 'refunded'
+            when refunded_line_count > 0 then 'partially_refunded'
+            when order_status = 5 then 'completed'
+            when order_status = 3 then 'shipped'
+            when order_status in (2, 105, 101) then 'paid'
+        end as status,
+        'CNY' as currency,
+        merchant_total_cny as order_total_original,
+        merchant_total_cny as gmv_cny,
+        fen_to_cny(promotion_fen) as discount_cny,
+        fen_to_cny(promotion_shop_fen) as merchant_discount_cny,
+        fen_to_cny(promotion_platform_fen) as platform_discount_cny,
+        fen_to_cny(post_fen) as shipping_cny,
+        case when paid_at is not null then merchant_total_cny else cast(0 as decimal(18, 2)) end as paid_cny,
+        case
+            when fully_refunded then merchant_total_cny
+            else fen_to_cny(refunded_lines_fen)
+        end as refunded_cny,
+        line_count,
+        false as is_group_buy,
+        cast(null as varchar) as group_status,
+        false as is_presale,
+        created_at,
+        paid_at,
+        shipped_at,
+        case when order_status = 5 then finished_at end as completed_at,
+        -- the list API has no cancel or refund time: the last update is the closest we have
+        case when order_status = 4 and paid_at is null then updated_at end as cancelled_at,
+        case when fully_refunded or refunded_line_count > 0 then updated_at end as last_refund_at,
+        modified_at
+    from amounts
+)
+
+select * from final
