@@ -90,6 +90,17 @@ class GatewayClient:
 
     # --- shared --------------------------------------------------------------------------------
 
+    def sign_method_option(self, allowed: tuple[str, ...], default: str) -> str:
+        """The shop's `sign_method` option, checked against what the platform supports."""
+        method = str(self.shop.option("sign_method", default))
+        if method not in allowed:
+            raise FatalError(
+                self.shop.channel,
+                self.shop.shop_id,
+                f"option sign_method '{method}' is not one of {', '.join(allowed)}",
+            )
+        return method
+
     def call(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
         return self.http.request(
             self.http_method,

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.common.errors import FatalError
 from connectors.common.gateway import ErrorCodes, GatewayClient, PlatformError
 from connectors.common.http import HttpClient
 from connectors.common.timeutil import format_cst, utc_now
@@ -38,13 +37,7 @@ class DouyinClient(GatewayClient):
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
         super().__init__(shop, http)
         self.base_url = str(shop.require("base_url")).rstrip("/")
-        self.sign_method = str(shop.option("sign_method", "hmac-sha256"))
-        if self.sign_method not in SIGN_METHODS:
-            raise FatalError(
-                shop.channel,
-                shop.shop_id,
-                f"option sign_method '{self.sign_method}' is not one of {', '.join(SIGN_METHODS)}",
-            )
+        self.sign_method = self.sign_method_option(SIGN_METHODS, "hmac-sha256")
         self.app_key = shop.credential("app_key")
         self.app_secret = shop.credential("app_secret")
         self.access_token = shop.credential("access_token")

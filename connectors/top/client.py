@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.common.errors import FatalError
 from connectors.common.gateway import ErrorCodes, GatewayClient, PlatformError
 from connectors.common.http import HttpClient
 from connectors.common.signing import SIGN_METHODS, sign
@@ -37,13 +36,7 @@ class TopClient(GatewayClient):
 
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
         super().__init__(shop, http)
-        self.sign_method = str(shop.option("sign_method", "md5"))
-        if self.sign_method not in SIGN_METHODS:
-            raise FatalError(
-                shop.channel,
-                shop.shop_id,
-                f"option sign_method '{self.sign_method}' is not one of {', '.join(SIGN_METHODS)}",
-            )
+        self.sign_method = self.sign_method_option(SIGN_METHODS, "md5")
         self.app_key = shop.credential("app_key")
         self.app_secret = shop.credential("app_secret")
         self.session = shop.credential("session")
