@@ -76,12 +76,14 @@ def check_modified_while_paging(
     sandbox: SandboxServer,
     make_sandbox: Callable[..., SandboxServer],
     make_source: SourceFactory,
-    forward_paging: Callable[[SandboxServer, datetime, datetime], set[str]],
+    forward_paging: Callable[[SandboxServer, datetime, datetime], set[str]] | None,
     window: tuple[datetime, datetime],
     page_size: int,
 ) -> None:
     """Each page served, the newest order of the window is modified again and leaves it. Paging
-    backwards loses no order that stayed; paging forwards (the naive client) does."""
+    backwards loses no order that stayed; paging forwards (the naive client) does. Without a
+    platform-specific `forward_paging`, the naive client is the connector's own page fetch, used
+    forwards over the whole window."""
     expected = set(pull(make_source(sandbox), *window).column("record_id").to_pylist())
     assert len(expected) > 3 * page_size, "the window needs several pages"
 
@@ -93,9 +95,26 @@ def check_modified_while_paging(
     assert set(landed) <= expected
 
     naive_server = make_sandbox(faults=frozenset({"modify_while_paging"}))
-    naive = forward_paging(naive_server, *window)
+    if forward_paging is None:
+        naive = naive_forward_paging(make_source(naive_server, page_size=page_size), *window)
+    else:
+        naive = forward_paging(naive_server, *window)
     naive_moved = _feed_of(naive_server, make_source).moved()
     assert expected - naive_moved - naive, "forward paging must skip orders here, else this proves nothing"
+
+
+def naive_forward_paging(source: WindowedOrderSource, start: datetime, end: datetime) -> set[str]:
+    """What a naive client lands: the first page, the next, ... of one window, as the API numbers
+    them, while orders change under it."""
+    last = end - timedelta(seconds=1) if source.inclusive_end else end
+    ids: set[str] = set()
+    fetched = 0
+    while True:
+        page = source.fetch_page(start, last, source.first_page + fetched)
+        ids |= {source.identify(record).record_id for record in page.records}
+        fetched += 1
+        if fetched * source.page_size >= page.total:
+            return ids
 
 
 def _feed_of(server: SandboxServer, make_source: SourceFactory) -> Any:
