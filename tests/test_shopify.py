@@ -116,7 +116,7 @@ def test_paging_edge_cases(sandbox, pii):
 
 
 def test_the_link_cursor_is_followed_verbatim(sandbox, pii):
-    source = ShopifySource(shop_config(sandbox, "shopify-intl", page_size=4), pii)
+    source = ShopifySource(shop_config(sandbox, "shopify-intl", page_size=2), pii)
     exchanges: list[tuple[str, str | None]] = []
 
     def record(response: requests.Response, *args: Any, **kwargs: Any) -> None:

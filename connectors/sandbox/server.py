@@ -85,10 +85,11 @@ SimulatorFactory = Callable[[World, SandboxSettings], Simulator]
 def default_simulators() -> list[SimulatorFactory]:
     from connectors.sandbox.douyin_sim import DouyinSimulator
     from connectors.sandbox.jd_sim import JdSimulator
+    from connectors.sandbox.pdd_sim import PinduoduoSimulator
     from connectors.sandbox.shopify_sim import ShopifySimulator
     from connectors.sandbox.top_sim import TopSimulator
 
-    return [ShopifySimulator, TopSimulator, JdSimulator, DouyinSimulator]
+    return [ShopifySimulator, TopSimulator, JdSimulator, PinduoduoSimulator, DouyinSimulator]
 
 
 class SandboxServer:
@@ -137,6 +138,9 @@ class SandboxServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; with Nagle on, every keep-alive answer
+            # waited ~40 ms for the client's delayed ACK.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

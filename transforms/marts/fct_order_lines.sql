@@ -21,7 +21,8 @@ with lines as (
     union all by name
     select * from staging.stg_jd__order_lines
     union all by name
-    -- @marketplace-lines-pinduoduo
+    select * from staging.stg_pinduoduo__order_lines
+    union all by name
     select * from staging.stg_douyin__order_lines
     union all by name
     select * from staging.stg_pos__order_lines

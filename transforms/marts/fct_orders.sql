@@ -44,7 +44,8 @@ with orders as (
     union all by name
     select * from staging.stg_jd__orders
     union all by name
-    -- @marketplace-staging-pinduoduo
+    select * from staging.stg_pinduoduo__orders
+    union all by name
     select * from staging.stg_douyin__orders
     union all by name
     select * from staging.stg_pos__orders
