@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.connectors --people 20000 --days 30
 
-Starts `omni sandbox serve --no-rate-limits` in its own process (the world lives there), then
+Starts `omni sandbox serve --no-rate-limits` in its own process (the world lives there), turns the
+connectors' own quota pacing off (Pinduoduo spaces calls at 50/s by default), then
 lands each channel's orders for the whole window in a fresh child process per shop, so each
 figure's peak RSS is the connector + landing writer alone. Appends a Markdown table to
 benchmarks/results/connectors.md with the machine and versions.
@@ -11,6 +12,7 @@ benchmarks/results/connectors.md with the machine and versions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -43,6 +45,7 @@ def child(channel: str, shop_id: str, entity: str, first: str, last: str, landin
 
     config = load_config()
     shop = next(s for s in config.shops_for(channel) if s.shop_id == shop_id)
+    shop = dataclasses.replace(shop, options={**shop.options, "calls_per_second": 0})  # no quota pacing
     first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
     start, end = china_days_window(first_day, last_day)
     source = CHANNELS[channel].build(shop, PiiHasher(config.pii_key))

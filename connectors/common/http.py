@@ -69,6 +69,25 @@ class PullStats:
         }
 
 
+class Pacer:
+    """Spaces calls at most `rate` per second, so a client stays under a platform's documented
+    quota instead of running into its throttle errors and backing off."""
+
+    def __init__(self, rate: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self.sleep = sleep
+        self.next_slot = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        if now < self.next_slot:
+            self.sleep(self.next_slot - now)
+            now = self.next_slot
+        self.next_slot = now + self.interval
+
+
 def make_session(user_agent: str = "omni-platform/0.1") -> requests.Session:
     session = requests.Session()
     session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"})
@@ -88,6 +107,7 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         stats: PullStats | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        calls_per_second: float | None = None,
     ) -> None:
         self.channel = channel
         self.shop_id = shop_id
@@ -96,6 +116,7 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self.stats = stats or PullStats()
         self.sleep = sleep
+        self.pacer = Pacer(calls_per_second, sleep)
 
     def request(
         self,
@@ -117,6 +138,7 @@ class HttpClient:
             kwargs: dict[str, Any] = {"params": params, "data": data, "json": json, "headers": headers}
             if prepare is not None:
                 kwargs.update(prepare())
+            self.pacer.wait()
             try:
                 self.stats.requests += 1
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)

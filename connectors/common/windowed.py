@@ -58,6 +58,9 @@ class WindowedOrderSource:
     # How long after a change the platform may still not list it (Pinduoduo: 3 minutes). A window
     # is never asked for past `now - settle_time`; what remains lands on the next run.
     settle_time = timedelta(0)
+    # The platform's documented call quota for one shop, if any: calls are spaced to stay under it
+    # (option `calls_per_second` overrides; 0 turns pacing off).
+    calls_per_second: float | None = None
 
     def __init__(self, shop: ShopConfig, pii: PiiHasher) -> None:
         self.shop = shop
@@ -73,7 +76,8 @@ class WindowedOrderSource:
                 f"options: window_minutes must be in (0, {self.max_window.total_seconds() / 60:g}], "
                 f"page_size in 1-{self.max_page_size}",
             )
-        self.http = HttpClient(shop.channel, shop.shop_id, stats=self.stats)
+        rate = float(shop.option("calls_per_second", self.calls_per_second or 0))
+        self.http = HttpClient(shop.channel, shop.shop_id, stats=self.stats, calls_per_second=rate or None)
 
     # --- what a platform supplies --------------------------------------------------------------
 

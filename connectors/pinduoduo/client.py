@@ -79,8 +79,10 @@ class PinduoduoClient(GatewayClient):
         error = body.get("error_response")
         if not error:
             return None
-        message = " / ".join(str(m) for m in (error.get("error_msg"), error.get("sub_msg")) if m)
-        return PlatformError(str(error.get("error_code") or ""), message, str(error.get("sub_code") or ""))
+        code = str(error.get("error_code") or "")
+        texts = dict.fromkeys(str(m) for m in (error.get("error_msg"), error.get("sub_msg")) if m)
+        sub_code = str(error.get("sub_code") or "")
+        return PlatformError(code, " / ".join(texts), "" if sub_code == code else sub_code)
 
     def response_root(self, method: str) -> str:
         return RESPONSE_ROOTS.get(method) or method.removeprefix("pdd.").replace(".", "_") + "_response"

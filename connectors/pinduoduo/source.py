@@ -64,6 +64,7 @@ class PinduoduoSource(WindowedOrderSource):
     first_page = 1
     inclusive_end = True
     settle_time = timedelta(minutes=3)
+    calls_per_second = 50.0  # the shop-level quota: 3,000 calls per 60 s (§4.3)
 
     def __init__(self, shop: ShopConfig, pii: PiiHasher) -> None:
         super().__init__(shop, pii)
