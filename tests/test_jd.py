@@ -42,7 +42,7 @@ def shop_config(server, secret: str = JD_APP_SECRET, token: str | None = None, *
     return ShopConfig(
         "jd",
         SHOP,
-        {"gateway_url": f"{server.url}/jd/routerjson", **options},
+        {"gateway_url": f"{server.url}/jd/routerjson", "fbp": True, **options},
         {"app_key": JD_APP_KEY, "app_secret": secret, "access_token": token or marketplace_token(SHOP)},
         ENV,
     )
@@ -70,7 +70,7 @@ def test_orders_equal_the_truth_with_exact_money(sandbox):
         cancelled_after_payment = record["orderState"] == "TRADE_CANCELED" and record["paymentConfirmTime"]
         assert (merchant_total if cancelled_after_payment else 0) == expected["refunded_cny"]
         assert record["open_id_buyer"] == expected["account_id"]
-    assert {r["orderType"] for r in records(table)} == {"22", "23"}, "both fulfilment models occur"
+    assert {r["orderType"] for r in records(table)} == {"21", "22"}, "SOP and FBP orders both land"
 
 
 def test_no_plain_pii_ciphertexts_dropped_masks_kept(sandbox):
@@ -81,14 +81,27 @@ def test_no_plain_pii_ciphertexts_dropped_masks_kept(sandbox):
     assert consignee["desen_mobile"].count("*") == 4
 
 
+def sop_only(server, **options) -> JdSource:
+    """The connector with enSearch alone: one API, so call counts are the paging's own."""
+    return make_source(server, fbp=False, **options)
+
+
 def test_paging_edges(sandbox):
-    check_paging_edges(sandbox, make_source, *whole_world(sandbox))
+    check_paging_edges(sandbox, sop_only, *whole_world(sandbox))
+
+
+def test_fbp_orders_come_only_from_fbp_search(sandbox):
+    both = pull(make_source(sandbox), *whole_world(sandbox))
+    sop = pull(sop_only(sandbox), *whole_world(sandbox))
+    fbp = {r["orderId"] for r in records(both) if r["orderType"] == "21"}
+    assert fbp and not fbp & set(sop.column("record_id").to_pylist()), "enSearch never lists FBP orders"
+    assert set(sop.column("record_id").to_pylist()) | fbp == set(both.column("record_id").to_pylist())
 
 
 def test_orders_modified_while_paging_are_never_skipped(sandbox, make_sandbox):
     start, end = whole_world(sandbox)
     window = (start, end - timedelta(days=1))  # a modified order's new time (the world's end) is outside
-    check_modified_while_paging(sandbox, make_sandbox, make_source, None, window, 3)
+    check_modified_while_paging(sandbox, make_sandbox, sop_only, None, window, 2)
 
 
 def test_the_simulator_enforces_the_reference(sandbox):
@@ -172,5 +185,5 @@ def test_a_long_range_is_split_into_windows_the_platform_accepts(sandbox):
     start, end = whole_world(sandbox)
     source = make_source(sandbox)
     table = pull(source, start - timedelta(days=50), end)
-    assert source.stats.requests == 3, "60 days = 28 + 28 + 4"
+    assert source.stats.requests == 2 * 3, "60 days = 28 + 28 + 4, once per API"
     assert table.num_rows == len(sandbox.world.orders_for(SHOP))

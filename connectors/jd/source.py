@@ -1,4 +1,7 @@
-"""JD POP orders over JOS `jingdong.pop.order.enSearch` (channel-protocols.md §3).
+"""JD POP orders over JOS (channel-protocols.md §3): `jingdong.pop.order.enSearch` for the orders
+the merchant ships (SOP), and, for a shop whose stock sits in JD's warehouses (option `fbp = true`),
+`jingdong.pop.order.fbp.search` for the orders JD ships (FBP) — enSearch never lists those. The two
+APIs take the same parameters under different names (snake_case vs camelCase).
 
 Modified-time windows (dateType 0) of at most a month; pages of at most 50, paged backwards
 from the last one (connectors/common/windowed.py). The buyer key is `open_id_buyer`; consignee
@@ -8,8 +11,11 @@ a string, money as yuan strings and times as Beijing-time strings.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+
+import pyarrow as pa
 
 from connectors.common.pii import PiiHasher
 from connectors.common.timeutil import format_cst, parse_cst
@@ -18,6 +24,12 @@ from connectors.config import ShopConfig
 from connectors.jd.client import JdClient
 
 METHOD = "jingdong.pop.order.enSearch"
+FBP_METHOD = "jingdong.pop.order.fbp.search"
+# Each API's names for: window start, window end, fields, page size.
+PARAMETER_NAMES = {
+    METHOD: ("start_date", "end_date", "optional_fields", "page_size"),
+    FBP_METHOD: ("startDate", "endDate", "optionalFields", "pageSize"),
+}
 OPTIONAL_FIELDS = (
     "orderId,venderId,orderType,payType,orderTotalPrice,orderSellerPrice,orderPayment,freightPrice,"
     "sellerDiscount,balanceUsed,orderState,orderStateRemark,orderStartTime,orderEndTime,"
@@ -35,16 +47,24 @@ class JdSource(WindowedOrderSource):
     def __init__(self, shop: ShopConfig, pii: PiiHasher) -> None:
         super().__init__(shop, pii)
         self.client = JdClient(shop, self.http)
+        self.methods = (METHOD, FBP_METHOD) if shop.option("fbp", False) else (METHOD,)
+        self.method = METHOD
+
+    def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
+        for method in self.methods:  # the two APIs list disjoint orders
+            self.method = method
+            yield from super().pull(entity, start, end)
 
     def fetch_page(self, start: datetime, end: datetime, page: int) -> Page:
+        start_name, end_name, fields_name, page_size_name = PARAMETER_NAMES[self.method]
         body = self.client.call(
-            METHOD,
+            self.method,
             {
-                "start_date": format_cst(start),
-                "end_date": format_cst(end),
-                "optional_fields": OPTIONAL_FIELDS,
+                start_name: format_cst(start),
+                end_name: format_cst(end),
+                fields_name: OPTIONAL_FIELDS,
                 "page": page,
-                "page_size": self.page_size,
+                page_size_name: self.page_size,
                 "dateType": 0,  # modified time
             },
         )

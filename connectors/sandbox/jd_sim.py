@@ -1,4 +1,6 @@
-"""JD (JOS) simulator: `jingdong.pop.order.enSearch` for the brand's POP shop on JD.
+"""JD (JOS) simulator: `jingdong.pop.order.enSearch` (SOP orders: the merchant ships) and
+`jingdong.pop.order.fbp.search` (FBP orders: stocked in JD's warehouses, JD ships) for the brand's
+POP shop on JD. Each API serves only its own orders, as on JOS.
 
 What it enforces, after channel-protocols.md §3: GET or POST form; md5 signature over every
 parameter including `360buy_param_json` (its business parameters, values as strings or numbers);
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +29,45 @@ from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, ma
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "jingdong.pop.order.enSearch"
-ROOT = "jingdong_pop_order_enSearch_responce"  # sic: JD's spelling
+FBP_METHOD = "jingdong.pop.order.fbp.search"
+
+
+@dataclass(frozen=True)
+class SearchApi:
+    """One order-search API: its business parameter names and which orders it serves."""
+
+    root: str  # sic: JD spells it `_responce`
+    start: str
+    end: str
+    fields: str
+    page_size: str
+    state: str
+    fbp: bool  # serves FBP orders (stocked in JD's warehouses) rather than SOP ones
+
+
+# enSearch serves SOP/LBP/SOPL orders with snake_case parameters; FBP orders come only from
+# fbp.search, whose parameters are camelCase (§3.3). fbp.search's response root and inner shape
+# are unverified: the sandbox answers like enSearch.
+SEARCH_APIS = {
+    METHOD: SearchApi(
+        "jingdong_pop_order_enSearch_responce",
+        "start_date",
+        "end_date",
+        "optional_fields",
+        "page_size",
+        "order_state",
+        fbp=False,
+    ),
+    FBP_METHOD: SearchApi(
+        "jingdong_pop_order_fbp_search_responce",
+        "startDate",
+        "endDate",
+        "optionalFields",
+        "pageSize",
+        "orderState",
+        fbp=True,
+    ),
+}
 MAX_PAGE_SIZE = 50
 MAX_SKEW = timedelta(minutes=10)
 CALLS_PER_SECOND = 40.0  # JOS limits are unpublished
@@ -38,8 +79,9 @@ INVALID_SIGN = ("14", "签名无效", "Invalid signature")
 INVALID_TOKEN = ("19", "access_token无效或已过期", "Invalid or expired access_token")
 THROTTLED = ("71", "调用频率超过限制", "Call rate limit exceeded")
 BAD_PARAMETER = ("61", "参数错误", "Invalid parameter")
-# orderType: 22 = SOP (the merchant ships), 23 = LBP (JD delivers the merchant's goods). Unverified.
-ORDER_TYPE_MERCHANT_SHIPS, ORDER_TYPE_JD_DELIVERS = "22", "23"
+# orderType: 22 = SOP (the merchant stocks and ships), 21 = FBP (stocked in JD's warehouses, JD
+# ships and invoices: JD's self-operated fulfilment for a POP shop). Codes unverified.
+ORDER_TYPE_SOP, ORDER_TYPE_FBP = "22", "21"
 PLATFORM_COUPON_TYPE = "41-京东券优惠"
 SELLER_COUPON_TYPE = "30-单品促销优惠"
 
@@ -106,7 +148,7 @@ def render_order(order: Order, state: OrderState) -> Record:
     return {
         "orderId": order.order_id,
         "venderId": VENDER_ID,
-        "orderType": ORDER_TYPE_JD_DELIVERS if order.platform_fulfilled else ORDER_TYPE_MERCHANT_SHIPS,
+        "orderType": ORDER_TYPE_FBP if order.platform_fulfilled else ORDER_TYPE_SOP,
         "payType": "4-在线支付",
         "orderTotalPrice": yuan(goods_before_discount),
         "orderSellerPrice": yuan(seller_price),
@@ -185,15 +227,17 @@ class JdSimulator:
     def handle(self, request: SimRequest) -> SimResponse:
         if request.path != "/routerjson":
             return SimResponse.json({"error": "not found"}, status=404)
+        params = request.form
         try:
-            result = self._call(request.form)
+            api = self._authenticate(params)
+            result = self._call(api, params)
         except JdGatewayError as exc:
             return SimResponse.json({"error_response": exc.body})
         except JdBusinessError as exc:
             result = {"orderInfoList": [], "orderTotal": 0, "apiResult": exc.api_result}
-        return SimResponse.json({ROOT: {"code": "0", "searchorderinfo_result": result}})
+        return SimResponse.json({api.root: {"code": "0", "searchorderinfo_result": result}})
 
-    def _authenticate(self, params: dict[str, str]) -> str:
+    def _authenticate(self, params: dict[str, str]) -> SearchApi:
         app_key = params.get("app_key", "")
         if app_key != JD_APP_KEY:
             code, zh, en = INVALID_APP_KEY
@@ -208,15 +252,15 @@ class JdSimulator:
             raise JdGatewayError(BAD_PARAMETER, "timestamp differs from server time by more than 10 min")
         if params.get("v") != "2.0":
             raise JdGatewayError(BAD_PARAMETER, "v must be 2.0")
-        if params.get("method") != METHOD:
-            raise JdGatewayError(BAD_PARAMETER, f"the sandbox serves {METHOD} only")
-        shop_id = self.tokens.get(params.get("access_token", ""))
-        if shop_id is None:
+        api = SEARCH_APIS.get(params.get("method", ""))
+        if api is None:
+            raise JdGatewayError(BAD_PARAMETER, f"the sandbox serves {', '.join(SEARCH_APIS)} only")
+        if params.get("access_token", "") not in self.tokens:
             raise JdGatewayError(INVALID_TOKEN)
-        return shop_id
+        return api
 
-    def _call(self, params: dict[str, str]) -> dict[str, Any]:
-        shop_id = self._authenticate(params)
+    def _call(self, api: SearchApi, params: dict[str, str]) -> dict[str, Any]:
+        shop_id = self.tokens[params["access_token"]]
         if self.settings.rate_limits and not self.bucket.take():
             raise JdGatewayError(THROTTLED)
         try:
@@ -224,14 +268,14 @@ class JdSimulator:
         except ValueError:
             raise JdGatewayError(BAD_PARAMETER, "360buy_param_json is not JSON") from None
         values = {k: str(v) for k, v in business.items()}  # SDKs quote every value; accept numbers too
-        fields = [f.strip() for f in values.get("optional_fields", "").split(",") if f.strip()]
+        fields = [f.strip() for f in values.get(api.fields, "").split(",") if f.strip()]
         if not fields:
-            raise JdBusinessError("optional_fields不能为空", "optional_fields is required")
+            raise JdBusinessError(f"{api.fields}不能为空", f"{api.fields} is required")
         try:
-            start, end = parse_cst(values["start_date"]), parse_cst(values["end_date"])
-            page, page_size = int(values.get("page", "1")), int(values.get("page_size", "20"))
+            start, end = parse_cst(values[api.start]), parse_cst(values[api.end])
+            page, page_size = int(values.get("page", "1")), int(values.get(api.page_size, "20"))
         except (KeyError, ValueError) as exc:
-            raise JdBusinessError("参数错误", f"start_date/end_date/page/page_size: {exc}") from None
+            raise JdBusinessError("参数错误", f"dates, page or page size: {exc}") from None
         if end < start or end > _one_month_after(start):
             raise JdBusinessError("查询时间跨度不能超过1个月", "the date range may not exceed one month")
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -240,15 +284,13 @@ class JdSimulator:
             raise JdBusinessError(
                 "不支持的dateType", "the sandbox filters on modified time (dateType=0) only"
             )
-        states = {s for s in values.get("order_state", "").split(",") if s}
-        records, total = self.feed.page(
-            shop_id,
-            start,
-            end,
-            (page - 1) * page_size,
-            page_size,
-            where=(lambda r: r["orderState"] in states) if states else None,
-        )
+        states = {s for s in values.get(api.state, "").split(",") if s}
+
+        def served(record: Record) -> bool:
+            fbp = record["orderType"] == ORDER_TYPE_FBP
+            return fbp == api.fbp and (not states or record["orderState"] in states)
+
+        records, total = self.feed.page(shop_id, start, end, (page - 1) * page_size, page_size, where=served)
         return {
             "orderInfoList": [{k: v for k, v in r.items() if k in fields} for r in records],
             "orderTotal": total,

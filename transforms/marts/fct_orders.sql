@@ -21,7 +21,7 @@
 -- column platform_discount_cny: Discounts the platform funds (JD coupons, Pinduoduo and Douyin subsidies). The platform pays them to the merchant, so they are inside gmv_cny and paid_cny; the buyer paid paid_cny - platform_discount_cny.
 -- column is_group_buy: A Pinduoduo group-buy (拼团) order.
 -- column group_status: Group-buy state: forming, formed, failed (a failed group is refunded); null otherwise.
--- column is_platform_delivered: The platform's logistics deliver the merchant's goods (JD orderType 23, LBP); false where the merchant ships or the channel does not say.
+-- column is_platform_delivered: The platform's logistics deliver the merchant's goods (JD FBP orders, orderType 21: stocked in JD's warehouses, JD ships); false where the merchant ships or the channel does not say.
 -- column is_presale: A pre-sale deposit order (定金预售): paid_cny is the deposit until the balance is paid.
 -- column shipping_cny: Shipping charged in CNY.
 -- column paid_cny: Amount actually paid in CNY (0 if never paid).

@@ -1,7 +1,7 @@
 -- grain: one row per JD POP order (orderId), latest version landed
 -- key: channel, order_id
 -- not_null: shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at
--- description: JD orders from JOS enSearch in the canonical order shape. Every JD value is a string;
+-- description: JD orders from JOS enSearch (SOP) and fbp.search (FBP) in the canonical order shape. Every JD value is a string;
 -- money is yuan strings, times Beijing time with no offset. JD shows the merchant an order once it
 -- is paid, and an order refunded before it shipped as TRADE_CANCELED with its payment time set.
 -- JD's merchant-side amount is orderSellerPrice (goods after the shop's discounts) + freight; the
@@ -77,8 +77,9 @@ final as (
         false as is_group_buy,
         cast(null as varchar) as group_status,
         false as is_presale,
-        -- orderType 22 (SOP): the merchant ships; 23 (LBP): JD delivers the merchant's goods (unverified codes)
-        order_type = '23' as is_platform_delivered,
+        -- orderType 22 (SOP): the merchant ships; 21 (FBP, from fbp.search): stocked in JD's
+        -- warehouses, JD ships and invoices (codes unverified)
+        order_type = '21' as is_platform_delivered,
         created_at,
         paid_at,
         -- JD has no separate ship time in enSearch
