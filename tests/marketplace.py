@@ -93,6 +93,7 @@ def check_modified_while_paging(
     assert moved, "the fault must have fired"
     assert expected - moved <= set(landed), f"skipped: {sorted(expected - moved - set(landed))}"
     assert set(landed) <= expected
+    assert len(landed) == len(set(landed)), "an order seen on two pages lands once"
 
     naive_server = make_sandbox(faults=frozenset({"modify_while_paging"}))
     if forward_paging is None:
