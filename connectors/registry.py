@@ -32,6 +32,9 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+SALES_MODELS = ("b2c", "c2c", "f2c", "o2o", "b2b", "offline")
+
+
 @dataclass(frozen=True)
 class ChannelSpec:
     channel: str
@@ -39,6 +42,9 @@ class ChannelSpec:
     entities: tuple[str, ...]
     label: str
     factory: str  # "module:Class", imported only when a pull runs
+    # How the channel sells (the seed essay's business models): b2c marketplace, c2c marketplace,
+    # f2c (the brand's own store), o2o (vouchers redeemed in stores), b2b (wholesale), offline.
+    sales_model: str = "b2c"
 
     def build(self, shop: ShopConfig, pii: PiiHasher) -> Source:
         module, _, name = self.factory.partition(":")
@@ -56,19 +62,57 @@ CHANNELS: dict[str, ChannelSpec] = {
             ("orders", "customers"),
             "Shopify store",
             "connectors.shopify.source:ShopifySource",
+            "f2c",
         ),
-        ChannelSpec("tmall", "top", ("orders",), "Tmall", "connectors.top.source:TopSource"),
-        ChannelSpec("taobao", "top", ("orders",), "Taobao", "connectors.top.source:TopSource"),
-        ChannelSpec("jd", "jd", ("orders",), "JD.com", "connectors.jd.source:JdSource"),
+        ChannelSpec("tmall", "top", ("orders",), "Tmall", "connectors.top.source:TopSource", "b2c"),
+        ChannelSpec("taobao", "top", ("orders",), "Taobao", "connectors.top.source:TopSource", "c2c"),
+        ChannelSpec("jd", "jd", ("orders",), "JD.com", "connectors.jd.source:JdSource", "b2c"),
         ChannelSpec(
-            "pinduoduo", "pinduoduo", ("orders",), "Pinduoduo", "connectors.pinduoduo.source:PinduoduoSource"
+            "pinduoduo",
+            "pinduoduo",
+            ("orders",),
+            "Pinduoduo",
+            "connectors.pinduoduo.source:PinduoduoSource",
+            "b2c",
         ),
-        ChannelSpec("douyin", "douyin", ("orders",), "Douyin shop", "connectors.douyin.source:DouyinSource"),
         ChannelSpec(
-            "pos", "pos", ("orders", "customers"), "Offline stores (POS)", "connectors.pos.source:PosSource"
+            "douyin", "douyin", ("orders",), "Douyin shop", "connectors.douyin.source:DouyinSource", "b2c"
+        ),
+        ChannelSpec(
+            "mini_program",
+            "youzan",
+            ("orders", "customers"),
+            "Brand mini-program store (Youzan)",
+            "connectors.youzan.source:YouzanSource",
+            "f2c",
+        ),
+        ChannelSpec(
+            "alibaba_1688",
+            "alibaba_1688",
+            ("orders",),
+            "1688 wholesale",
+            "connectors.alibaba_1688.source:Alibaba1688Source",
+            "b2b",
+        ),
+        ChannelSpec(
+            "meituan",
+            "meituan",
+            ("orders",),
+            "Meituan / Dianping vouchers",
+            "connectors.meituan.source:MeituanSource",
+            "o2o",
+        ),
+        ChannelSpec(
+            "pos",
+            "pos",
+            ("orders", "customers"),
+            "Offline stores (POS)",
+            "connectors.pos.source:PosSource",
+            "offline",
         ),
     )
 }
+assert all(spec.sales_model in SALES_MODELS for spec in CHANNELS.values())
 
 
 def sources() -> dict[str, list[str]]:

@@ -38,12 +38,12 @@ def channel_summary(published: Path, first: date, last: date) -> list[tuple]:
 def print_summary(published: Path, first: date, last: date) -> None:
     rows = channel_summary(published, first, last)
     print(f"\norders placed {first}..{last}")
-    print(f"\n{'channel':<10}{'orders':>9}{'buyers':>9}{'GMV (CNY)':>16}{'net sales (CNY)':>18}  days")
+    print(f"\n{'channel':<14}{'orders':>9}{'buyers':>9}{'GMV (CNY)':>16}{'net sales (CNY)':>18}  days")
     for channel, orders, buyers, gmv, net, first, last in rows:
-        print(f"{channel:<10}{orders:>9,}{buyers:>9,}{gmv:>16,.2f}{net:>18,.2f}  {first}..{last}")
+        print(f"{channel:<14}{orders:>9,}{buyers:>9,}{gmv:>16,.2f}{net:>18,.2f}  {first}..{last}")
     total_orders = sum(r[1] for r in rows)
     print(
-        f"{'total':<10}{total_orders:>9,}{'':>9}"
+        f"{'total':<14}{total_orders:>9,}{'':>9}"
         f"{sum(r[3] for r in rows):>16,.2f}{sum(r[4] for r in rows):>18,.2f}"
     )
     print(f"\nWarehouse: {published}")

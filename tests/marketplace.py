@@ -5,6 +5,7 @@ Each platform's test module supplies `make_source(server, **options)` and calls 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ import pyarrow as pa
 from connectors.common.timeutil import china_days_window
 from connectors.common.windowed import WindowedOrderSource
 from connectors.sandbox.server import SandboxServer
+from connectors.sandbox.world import World
 
 SourceFactory = Callable[..., WindowedOrderSource]
 
@@ -40,6 +42,19 @@ def final_versions_modified_in(
         for o in server.world.orders_for(shop_id)
         if (s := o.state(as_of)) and start <= s.modified_at < end
     }
+
+
+def busiest_window(world: World, shop_id: str, length: timedelta) -> tuple[datetime, datetime]:
+    """The window of `length` (aligned to the world's start) holding the most final versions of the
+    shop's orders, before the world's last day: paging checks need several orders in one window."""
+    origin, last_day = china_days_window(world.start, world.end)[0], world.as_of - timedelta(days=1)
+    counts: Counter[int] = Counter()
+    for order in world.orders_for(shop_id):
+        state = order.state(world.as_of)
+        if state is not None and state.modified_at < last_day:
+            counts[int((state.modified_at - origin) / length)] += 1
+    slot = max(counts, key=lambda k: (counts[k], -k))
+    return origin + slot * length, origin + (slot + 1) * length
 
 
 def check_every_order_once(server: SandboxServer, make_source: SourceFactory, shop_id: str) -> pa.Table:
@@ -134,3 +149,5 @@ def check_no_plain_pii(server: SandboxServer, table: pa.Table) -> None:
     assert blob
     for person in server.world.people:
         assert person.phone not in blob and person.address not in blob and person.name not in blob, person
+    for business in server.world.businesses:  # 1688 buyers' contact people
+        assert business.contact_phone not in blob and business.address not in blob, business.business_id

@@ -48,6 +48,13 @@ def test_example_config_names_every_missing_credential(tmp_path):
         "DOUYIN_APP_KEY": "a",
         "DOUYIN_APP_SECRET": "s",
         "DOUYIN_SHOP_ACCESS_TOKEN": "t",
+        "YOUZAN_CLIENT_ID": "c",
+        "YOUZAN_CLIENT_SECRET": "s",
+        "ALIBABA_1688_APP_KEY": "a",
+        "ALIBABA_1688_APP_SECRET": "s",
+        "ALIBABA_1688_ACCESS_TOKEN": "t",
+        "MEITUAN_APP_ID": "a",
+        "MEITUAN_APP_SECRET": "s",
         "POS_DATABASE_URL": "sqlite://",
     }
     assert {s.channel for s in load_config(REPO / "config" / "example.toml", env=env).shops} == set(CHANNELS)

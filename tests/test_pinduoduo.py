@@ -5,9 +5,11 @@ window, so the paging checks that need a busier platform window run on a bigger 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -26,8 +28,12 @@ from connectors.pinduoduo.client import PinduoduoClient
 from connectors.pinduoduo.source import METHOD, PinduoduoSource
 from connectors.sandbox import pdd_sim
 from connectors.sandbox.credentials import PDD_CLIENT_ID, PDD_CLIENT_SECRET, marketplace_token
+from connectors.sandbox.generate import cached_world
+from connectors.sandbox.server import SandboxServer
 from connectors.sandbox.truth import truth_orders
+from tests.conftest import TEST_WORLD
 from tests.marketplace import (
+    busiest_window,
     check_every_order_once,
     check_modified_while_paging,
     check_no_plain_pii,
@@ -44,10 +50,11 @@ ENV = {
     "client_secret": "OMNI_TEST_PDD_SECRET",
     "access_token": "OMNI_TEST_PDD_TOKEN",
 }
-BUSY = {"people": 4000}  # the test world's population x10: six orders updated 2026-11-13 22:00-22:30 CST
-BUSY_WINDOW = (
-    china_day_start(datetime(2026, 11, 13).date()) + timedelta(hours=22),
-    china_day_start(datetime(2026, 11, 13).date()) + timedelta(hours=22, minutes=30),
+BUSY = {"people": 4000}  # the test world's population x10
+BUSY_WINDOW = busiest_window(
+    cached_world(TEST_WORLD.seed, BUSY["people"], TEST_WORLD.start, TEST_WORLD.end),
+    SHOP,
+    timedelta(minutes=30),
 )
 AMOUNTS = ("goods_amount", "seller_discount", "platform_discount", "discount_amount", "postage", "pay_amount")
 
@@ -158,13 +165,20 @@ def check_money(table, truth) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def world_table(sandbox) -> pa.Table:
-    """The whole test world pulled once (480 windows: the slowest thing here)."""
-    return check_every_order_once(sandbox, make_source, SHOP)
+def richer() -> Iterator[SandboxServer]:
+    """The test world with 600 people: enough Pinduoduo orders for a forfeited pre-sale deposit."""
+    with SandboxServer(dataclasses.replace(TEST_WORLD, people=600)) as server:
+        yield server
 
 
-def test_orders_equal_the_truth_with_exact_money(sandbox, world_table):
-    landed = check_money(world_table, truth_orders(sandbox.world).set_index("order_id"))
+@pytest.fixture(scope="module")
+def world_table(richer) -> pa.Table:
+    """The whole world pulled once (480 windows: the slowest thing here)."""
+    return check_every_order_once(richer, make_source, SHOP)
+
+
+def test_orders_equal_the_truth_with_exact_money(richer, world_table):
+    landed = check_money(world_table, truth_orders(richer.world).set_index("order_id"))
     assert {r["trade_type"] for r in landed} == {0, 1}, "group buys and pre-sales occur"
     assert {r.get("group_status") for r in landed} >= {1, 2}, "formed and failed groups occur"
     assert any(r["confirm_status"] == 2 for r in landed), "a forfeited pre-sale (paid = its deposit)"
@@ -229,8 +243,8 @@ def test_receiver_ciphertext_only_while_awaiting_shipment_and_masks_always(sandb
     assert not any(p.phone in blob or p.address in blob for p in people), "ciphertext, never plain"
 
 
-def test_no_plain_pii_landed_ciphertexts_and_masked_names_dropped(sandbox, world_table):
-    check_no_plain_pii(sandbox, world_table)
+def test_no_plain_pii_landed_ciphertexts_and_masked_names_dropped(richer, world_table):
+    check_no_plain_pii(richer, world_table)
     for record in records(world_table):
         assert not {"receiver_name", "receiver_phone", "receiver_address", "receiver_name_mask"} & set(record)
         assert not {"receiver_address_mask", "address_mask"} & set(record)
@@ -362,9 +376,9 @@ def test_bad_credentials_are_fatal_and_name_the_variable(sandbox):
 def test_throttling_is_retried_and_nothing_is_lost(make_sandbox, monkeypatch, throttle):
     monkeypatch.setattr(pdd_sim, "CALLS_PER_SECOND", 5.0)
     monkeypatch.setattr(pdd_sim, "THROTTLE_ERROR", throttle)
-    server = make_sandbox(rate_limits=True)
-    start = china_day_start(datetime(2026, 11, 12).date()) + timedelta(hours=8)
-    end = start + timedelta(hours=6)
+    server = make_sandbox(rate_limits=True, **BUSY)
+    start = BUSY_WINDOW[0] - timedelta(hours=3)
+    end = BUSY_WINDOW[1] + timedelta(hours=3)
     source = make_source(server, page_size=1)
     table = pull(source, start, end)
     assert source.stats.throttled >= 1, f"{source.stats.requests} calls at 5/s must hit {throttle[0]}"

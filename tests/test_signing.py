@@ -117,3 +117,37 @@ def test_douyin_param_json_is_canonical_at_every_level_and_escapes_html_characte
         douyin.canonical_param_json(body)
         == '{"a":[{"c":1,"d":2}],"b":{"a":"x\\u0026y\\u003cz\\u003e","z":1}}'
     )
+
+
+def test_alibaba_1688_reference_vector_signs_the_url_path_then_sorted_pairs():
+    from connectors.alibaba_1688 import signing as aop
+
+    path = aop.url_path("com.alibaba.trade", "alibaba.trade.getSellerOrderList", "1234567")
+    params = {
+        "access_token": "tok1688",
+        "modifyStartTime": "20240601000000000+0800",
+        "modifyEndTime": "20240602000000000+0800",
+        "page": 1,
+        "pageSize": 20,
+    }
+    assert aop.sign_string(path, params) == (
+        "param2/1/com.alibaba.trade/alibaba.trade.getSellerOrderList/1234567access_tokentok1688"
+        "modifyEndTime20240602000000000+0800modifyStartTime20240601000000000+0800page1pageSize20"
+    )
+    assert aop.sign(path, params, "sec1688") == "3370425D5A6856CFF1FFAE66E5735D3A76A2229E"
+    assert aop.sign(path, {**params, "_aop_signature": "X"}, "sec1688") == aop.sign(path, params, "sec1688")
+
+
+def test_meituan_reference_vector_signs_the_url_then_sorted_pairs_then_the_secret():
+    from connectors.meituan import signing as meituan
+
+    url = "https://waimaiopen.meituan.com/api/v1/order/getOrderDetail"
+    params = {"timestamp": 1717207200, "order_id": "1234567890123", "app_id": "10001"}
+    assert meituan.sign_string(url, params, "mtsecret") == (
+        f"{url}?app_id=10001&order_id=1234567890123&timestamp=1717207200mtsecret"
+    )
+    assert meituan.sign(url, params, "mtsecret") == "726b2e96d3844857d7547d9629c9f47a"
+    assert meituan.sign(url, {**params, "sig": "x"}, "mtsecret") == meituan.sign(url, params, "mtsecret")
+    assert meituan.sign(url.replace("getOrderDetail", "getOrderDaySeq"), params, "mtsecret") != (
+        "726b2e96d3844857d7547d9629c9f47a"
+    )

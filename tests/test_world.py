@@ -3,7 +3,7 @@
 from collections import Counter
 from datetime import date, timedelta
 
-from connectors.common.timeutil import china_date
+from connectors.common.timeutil import CHINA_TZ, china_date, china_day_start
 from connectors.sandbox.generate import generate_world
 
 WORLD = generate_world(5, 1500, date(2026, 10, 20), date(2026, 11, 20))
@@ -63,6 +63,50 @@ def test_lifecycles_refunds_and_double_11():
 def test_accounts_exist_from_their_first_order():
     first = {}
     for order in WORLD.orders:
-        if order.account_id:
+        if order.account_id and order.person_id:  # 1688 buyers are businesses, not people's accounts
             first.setdefault((order.channel, order.account_id), order.created_at)
     assert {(a.channel, a.account_id): a.created_at for a in WORLD.accounts} == first
+
+
+def test_pinduoduo_group_buys_and_pre_sales():
+    pdd = [o for o in WORLD.orders if o.channel == "pinduoduo"]
+    assert all(len(o.lines) == 1 for o in pdd), "a Pinduoduo order is one goods"
+    failed = [o for o in pdd if o.group and o.group.failed_at]
+    assert failed and all(
+        o.state(WORLD.as_of).status == "refunded" for o in failed if o.group.failed_at < WORLD.as_of
+    )
+    presales = [o for o in pdd if o.presale]
+    assert presales and all(o.presale.balance_deadline.astimezone(CHINA_TZ).day == 12 for o in presales)
+    before_peak = china_day_start(date(2026, 11, 11))
+    for order in presales:
+        state = order.state(before_peak)
+        if state is not None:
+            assert state.paid_fen == order.presale.deposit_fen < order.total_fen, "only the deposit so far"
+    forfeited = [o for o in presales if o.presale.balance_paid_at is None]
+    assert all(o.state(WORLD.as_of).status == "cancelled" for o in forfeited)
+    assert all(o.state(WORLD.as_of).paid_fen == o.presale.deposit_fen for o in forfeited), "deposit kept"
+
+
+def test_platform_coupons_stay_inside_the_merchant_side_gmv():
+    subsidised = [o for o in WORLD.orders if o.platform_discount_fen]
+    assert {o.channel for o in subsidised} == {"jd", "pinduoduo", "douyin"}
+    assert all(o.buyer_pays_fen == o.total_fen - o.platform_discount_fen > 0 for o in subsidised)
+
+
+def test_meituan_vouchers_are_each_settled_once():
+    meituan = [o for o in WORLD.orders if o.channel == "meituan"]
+    assert meituan and all(len(o.vouchers) == o.lines[0].quantity for o in meituan)
+    for order in meituan:
+        for voucher in order.vouchers:
+            assert (voucher.redeemed_at is None) != (voucher.refunded_at is None), voucher
+        refunded = [v for v in order.vouchers if v.refunded_at]
+        assert sum(r.amount_fen for r in order.refunds) == len(refunded) * order.lines[0].unit_price_fen
+    stores = {v.redeemed_store_id for o in meituan for v in o.vouchers if v.redeemed_at}
+    assert len(stores) >= 2 and any(v.expired for o in meituan for v in o.vouchers)
+
+
+def test_wholesale_buyers_are_businesses():
+    wholesale = [o for o in WORLD.orders if o.channel == "alibaba_1688"]
+    buyers = {b.buyer_id for b in WORLD.businesses}
+    assert wholesale and all(o.person_id is None and o.account_id in buyers for o in wholesale)
+    assert all(line.quantity >= 20 for o in wholesale for line in o.lines)

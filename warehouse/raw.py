@@ -71,10 +71,20 @@ semi join latest as l
 """
 
 
+def _channels_sql() -> str:
+    rows = ",\n    ".join(
+        f"({_quote(s.channel)}, {_quote(s.label)}, {_quote(s.source)}, {_quote(s.sales_model)})"
+        for s in CHANNELS.values()
+    )
+    return f"select * from (values\n    {rows}\n) as t(channel, channel_label, source, sales_model)"
+
+
 def create_raw_views(conn: duckdb.DuckDBPyConnection, landing: Path) -> list[str]:
-    """(Re)create every raw view; a source with nothing landed yet gets an empty, typed view."""
+    """(Re)create every raw view; a source with nothing landed yet gets an empty, typed view.
+    `raw.channels` is the channel registry itself (label, connector source, sales model)."""
     conn.execute("create schema if not exists raw")
-    created = []
+    conn.execute(f"create or replace view raw.channels as {_channels_sql()}")
+    created = ["channels"]
     for source, channels in sources().items():
         entities = sorted({e for c in channels for e in CHANNELS[c].entities})
         for entity in entities:

@@ -56,6 +56,9 @@ class GatewayClient:
     platform = "gateway"  # how messages name the platform: "TOP", "JOS", ...
     http_method = "POST"
     codes = ErrorCodes()
+    # Most gateways put business errors in an HTTP 200; a platform that may also send them with a
+    # 4xx status (1688, unverified) lists those statuses: their bodies are read as error envelopes.
+    error_statuses: frozenset[int] = frozenset()
 
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
         self.shop = shop
@@ -111,6 +114,10 @@ class GatewayClient:
 
     def _check(self, response: requests.Response, method: str) -> dict[str, Any]:
         channel, shop_id = self.shop.channel, self.shop.shop_id
+        if response.status_code in self.error_statuses:
+            error = self._error_in(response.content)
+            if error is not None:
+                raise self.classify(error)
         if response.status_code >= 500 or response.status_code == 429:
             raise RetriableError(channel, shop_id, f"{self.platform} gateway HTTP {response.status_code}")
         if response.status_code != 200:
@@ -126,6 +133,13 @@ class GatewayClient:
         if error is not None:
             raise self.classify(error)
         return self.result_of(body, method)
+
+    def _error_in(self, content: bytes) -> PlatformError | None:
+        try:
+            body = self.parse(content)
+        except ValueError:
+            return None
+        return self.error_of(body) if isinstance(body, dict) else None
 
     def classify(self, error: PlatformError) -> Exception:
         channel, shop_id = self.shop.channel, self.shop.shop_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -50,3 +51,14 @@ def landing_page(
         ],
         schema=LANDING_SCHEMA,
     )
+
+
+def decimals_as_text(value: Any) -> Any:
+    """Every Decimal (a yuan amount) as its exact text, nested lists and objects included."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: decimals_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decimals_as_text(v) for v in value]
+    return value

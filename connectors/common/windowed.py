@@ -47,7 +47,7 @@ class Identity:
 
 
 class WindowedOrderSource:
-    entities = ("orders",)
+    entities: tuple[str, ...] = ("orders",)
     # Platform limits (override in the subclass).
     max_window = timedelta(days=1)
     max_page_size = 100
@@ -96,7 +96,8 @@ class WindowedOrderSource:
 
     def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
         if entity not in self.entities:
-            raise ValueError(f"the {self.shop.channel} connector has no entity '{entity}' (it has orders)")
+            known = ", ".join(self.entities)
+            raise ValueError(f"the {self.shop.channel} connector has no entity '{entity}' (it has {known})")
         settled = utc_now() - self.settle_time
         if self.settle_time and end > settled:
             self.stats.notes.append(

@@ -19,11 +19,11 @@ and that `updated_at` is Beijing time.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from connectors.common.errors import ProtocolError
 from connectors.common.pii import PiiHasher
+from connectors.common.records import decimals_as_text
 from connectors.common.timeutil import parse_cst
 from connectors.common.windowed import Identity, Page, WindowedOrderSource
 from connectors.config import ShopConfig
@@ -44,17 +44,6 @@ DROPPED_FIELDS = (
 def platform_status(record: dict[str, Any]) -> str:
     """PDD has no single status: the three codes that decide the lifecycle, kept verbatim."""
     return ",".join(f"{k}={record.get(k)}" for k in ("order_status", "refund_status", "confirm_status"))
-
-
-def decimals_as_text(value: Any) -> Any:
-    """Every Decimal (a yuan amount) as its exact text, nested lists and objects included."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: decimals_as_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [decimals_as_text(v) for v in value]
-    return value
 
 
 class PinduoduoSource(WindowedOrderSource):

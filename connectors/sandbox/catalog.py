@@ -27,6 +27,9 @@ SHOPS: tuple[ShopSpec, ...] = (
     ShopSpec("jd", "jd-pop", "品牌京东旗舰店", 1.0),
     ShopSpec("pinduoduo", "pdd-store", "品牌拼多多官方店", 1.0),
     ShopSpec("douyin", "douyin-shop", "品牌抖音小店", 1.0),
+    ShopSpec("mini_program", "youzan-mini", "品牌官方小程序商城", 1.0),
+    ShopSpec("alibaba_1688", "wholesale-1688", "品牌1688批发旗舰店", 1.0),
+    ShopSpec("meituan", "meituan-o2o", "品牌美团门店", 1.0),
     ShopSpec("pos", "pos-main", "门店POS系统", 1.0),
 )
 
@@ -44,8 +47,26 @@ CHANNEL_ADOPTION = {
     "pinduoduo": 0.3,
     "douyin": 0.25,
     "shopify": 0.18,
+    "mini_program": 0.2,
+    "meituan": 0.2,
     "pos": 0.45,
 }
+# Meituan O2O: vouchers (团购券) bought online for a store and redeemed (核销) in a store, usually
+# the same one, within their validity; unused vouchers are refunded automatically at expiry
+# (Meituan's 过期自动退), and buyers may refund unused vouchers any time (随时退).
+MEITUAN_POI_CODES = {"SH001": "mt_poi_21001", "BJ002": "mt_poi_21002", "GZ003": "mt_poi_21003"}
+VOUCHER_VALIDITY_DAYS = 30
+VOUCHER_DEALS: tuple[tuple[str, str, int], ...] = (  # deal id, title, price in fen
+    ("DEAL-100", "100元代金券", 8_800),
+    ("DEAL-200", "200元代金券", 17_600),
+    ("DEAL-TEE", "T恤任选一件套餐", 9_900),
+    ("DEAL-SHO", "跑步鞋到店体验套餐", 39_900),
+)
+# 1688 buyers are businesses (shops reselling the brand), not people: one per 100 people, at
+# least five; they buy wholesale (large quantities at a wholesale price) and pay slowly.
+BUSINESSES_PER_PERSON = 0.01
+WHOLESALE_PRICE_SHARE = 0.55
+BUSINESS_KINDS = ("服饰店", "运动用品店", "百货商行", "贸易有限公司", "童装店")
 # Marketplaces that show the merchant an order only once it is paid (no unpaid orders in their
 # order APIs), and those where the platform funds part of the discount (coupons, subsidies).
 PAID_ON_CREATION = frozenset({"jd", "pinduoduo"})

@@ -28,3 +28,12 @@ DOUYIN_APP_SECRET = "sandbox-douyin-secret"  # noqa: S105 - a public sandbox val
 def marketplace_token(shop_id: str) -> str:
     """The sandbox access token of a JD, Pinduoduo or Douyin shop."""
     return f"sandbox-token-{shop_id}"
+
+
+YOUZAN_CLIENT_ID = "sandbox-youzan-client"
+YOUZAN_CLIENT_SECRET = "sandbox-youzan-secret"  # noqa: S105 - a public sandbox value
+YOUZAN_KDT_ID = "91000001"  # the mini-program store's Youzan shop id (grant_id)
+ALIBABA_1688_APP_KEY = "1688001"
+ALIBABA_1688_APP_SECRET = "sandbox-1688-secret"  # noqa: S105 - a public sandbox value
+MEITUAN_APP_ID = "10001"
+MEITUAN_APP_SECRET = "sandbox-meituan-secret"  # noqa: S105 - a public sandbox value

@@ -14,6 +14,8 @@ import numpy as np
 from connectors.common.timeutil import CHINA_TZ, china_date, china_day_start
 from connectors.sandbox.catalog import (
     ANONYMOUS_POS_SHARE,
+    BUSINESS_KINDS,
+    BUSINESSES_PER_PERSON,
     CATALOG,
     CHANNEL_ADOPTION,
     CITIES,
@@ -24,9 +26,23 @@ from connectors.sandbox.catalog import (
     SHOPS,
     STORES,
     SURNAMES,
+    VOUCHER_DEALS,
+    VOUCHER_VALIDITY_DAYS,
+    WHOLESALE_PRICE_SHARE,
     ShopSpec,
 )
-from connectors.sandbox.world import Account, GroupBuy, Line, Order, Person, PreSale, Refund, World
+from connectors.sandbox.world import (
+    Account,
+    Business,
+    GroupBuy,
+    Line,
+    Order,
+    Person,
+    PreSale,
+    Refund,
+    Voucher,
+    World,
+)
 
 
 def season_multiplier(day: date) -> float:
@@ -87,6 +103,12 @@ class _Ids:
             return f"{local:%y%m%d}-{(n * 7_919_003) % 10**15:015d}"
         if channel == "douyin":
             return str(6_900_000_000_000_000_000 + n * 4_099)  # 19 digits, > 2^53, sent as a string
+        if channel == "mini_program":  # Youzan tid: E + creation time + 9 digits
+            return f"E{local:%Y%m%d%H%M%S}{(n * 7_919) % 10**9:09d}"
+        if channel == "alibaba_1688":
+            return str(2_400_000_000_000_000_000 + n * 6_007)  # 64-bit, read from idOfStr
+        if channel == "meituan":
+            return str(27_000_000_000_000 + n * 97)  # 17 digits
         return f"{store_id}-{local:%Y%m%d}-{n - self.day_base:06d}"
 
     def line_id(self, channel: str) -> str:
@@ -97,7 +119,12 @@ class _Ids:
             return str(3_900_000_000_000_000_000 + n * 17)
         if channel == "douyin":
             return str(6_910_000_000_000_000_000 + n * 13)
+        if channel == "alibaba_1688":
+            return str(2_410_000_000_000_000_000 + n * 13)
         return str(n - self.day_base)
+
+
+APP_SCOPED_IDS = ("jd", "douyin", "mini_program", "meituan")
 
 
 def _shop_choice(rng: np.random.Generator, channel: str) -> tuple[int, ShopSpec]:
@@ -168,6 +195,12 @@ def _lifecycle(rng: np.random.Generator, order: Order, ids: _Ids) -> None:
         if rng.random() < 0.04:
             _refund(rng, order, ids, _after(created, day * float(rng.uniform(1, 14))))
         return
+    if order.channel == "alibaba_1688":
+        _wholesale_lifecycle(rng, order, ids)
+        return
+    if order.channel == "meituan":
+        _voucher_lifecycle(rng, order, ids)
+        return
     if order.channel in PAID_ON_CREATION:  # these platforms create the order at payment
         order.paid_at = created
     elif rng.random() < 0.08:  # never paid: closed by the platform or the buyer
@@ -187,6 +220,96 @@ def _lifecycle(rng: np.random.Generator, order: Order, ids: _Ids) -> None:
     # after-sales API, which the pipeline does not pull yet), so the JD world has none.
     if order.channel != "jd" and rng.random() < 0.07:
         _refund(rng, order, ids, _after(order.shipped_at, day * float(rng.uniform(2, 15))))
+
+
+def _voucher_lifecycle(rng: np.random.Generator, order: Order, ids: _Ids) -> None:
+    """Paid at purchase. Each voucher is then redeemed (mostly in the store it was bought for),
+    refunded by the buyer, or left to expire and refunded automatically at expiry."""
+    day = 86400.0
+    order.paid_at = order.created_at
+    expiry = order.created_at + timedelta(days=VOUCHER_VALIDITY_DAYS)
+    vouchers, refunds, redeemed = [], [], []
+    for _ in range(order.lines[0].quantity):
+        code = f"{ids.next('voucher') % 10**12:012d}"
+        fate = rng.random()
+        if fate < 0.75:
+            at = _after(order.created_at, day * float(rng.uniform(0.05, 20)))
+            store = order.store_id if rng.random() < 0.8 else STORES[int(rng.integers(len(STORES)))][0]
+            vouchers.append(Voucher(code, redeemed_at=at, redeemed_store_id=store))
+            redeemed.append(at)
+        elif fate < 0.85:
+            at = _after(order.created_at, day * float(rng.uniform(0.1, 10)))
+            vouchers.append(Voucher(code, refunded_at=at))
+            refunds.append(
+                Refund(str(90_000_000_000 + ids.next("refund")), at, (0,), order.lines[0].unit_price_fen)
+            )
+        else:
+            vouchers.append(Voucher(code, refunded_at=expiry, expired=True))
+            refunds.append(
+                Refund(str(90_000_000_000 + ids.next("refund")), expiry, (0,), order.lines[0].unit_price_fen)
+            )
+    order.vouchers = tuple(vouchers)
+    order.refunds = tuple(sorted(refunds, key=lambda r: r.at))
+    if redeemed:  # done when the last voucher is settled, if any was used
+        order.completed_at = max([*redeemed, *(r.at for r in refunds)])
+
+
+def _meituan_lines(rng: np.random.Generator, ids: _Ids) -> tuple[Line, ...]:
+    deal, title, price = VOUCHER_DEALS[int(rng.integers(len(VOUCHER_DEALS)))]
+    quantity = 1 + int(rng.random() < 0.25)
+    return (Line(ids.line_id("meituan"), deal, title, quantity, price, 0),)
+
+
+def _wholesale_lifecycle(rng: np.random.Generator, order: Order, ids: _Ids) -> None:
+    """A business pays within days (or the order lapses after a week), ships in days, and rarely
+    cancels after paying (refunded in full before shipping)."""
+    day = 86400.0
+    if rng.random() < 0.05:
+        order.cancelled_at = _after(order.created_at, 7 * day)
+        return
+    order.paid_at = _after(order.created_at, day * float(rng.uniform(0.05, 3)))
+    if rng.random() < 0.02:
+        _refund(rng, order, ids, _after(order.paid_at, day * float(rng.uniform(0.2, 2))), full=True)
+        return
+    order.shipped_at = _after(order.paid_at, day * float(rng.uniform(1, 5)))
+    order.completed_at = _after(order.shipped_at, day * float(rng.uniform(5, 15)))
+
+
+def _make_businesses(seed: int, people: int) -> list[Business]:
+    """Wholesale buyers, from their own random stream so the consumer population is unchanged."""
+    rng = np.random.default_rng([seed, 1688])
+    businesses = []
+    for i in range(max(5, round(people * BUSINESSES_PER_PERSON))):
+        city = CITIES[int(rng.integers(len(CITIES)))]
+        kind = BUSINESS_KINDS[int(rng.integers(len(BUSINESS_KINDS)))]
+        contact = SURNAMES[int(rng.integers(len(SURNAMES)))] + GIVEN[int(rng.integers(len(GIVEN)))]
+        phone = f"13{int(rng.integers(0, 10))}{int(rng.integers(0, 10**8)):08d}"
+        address = f"{city}市商贸城{int(rng.integers(1, 40))}区{int(rng.integers(100, 999))}号"
+        digest = hashlib.sha256(f"{seed}|1688|{i}".encode()).hexdigest()
+        businesses.append(
+            Business(
+                f"B{i + 1:05d}",
+                f"{city}{contact}{kind}",
+                city,
+                contact,
+                phone,
+                address,
+                f"b2b-{digest[:12]}",
+                float(rng.gamma(shape=2.0, scale=0.12)),
+            )
+        )
+    return businesses
+
+
+def _wholesale_lines(rng: np.random.Generator, ids: _Ids) -> tuple[Line, ...]:
+    picks = rng.choice(len(CATALOG), size=1 + int(rng.integers(0, 3)), replace=False)
+    lines = []
+    for index in picks:
+        sku, title, price = CATALOG[int(index)]
+        quantity = 10 * int(rng.integers(2, 21))
+        unit = round(price * WHOLESALE_PRICE_SHARE)
+        lines.append(Line(ids.line_id("alibaba_1688"), sku, title, quantity, unit, 0))
+    return tuple(lines)
 
 
 def _presale_peak(day: date) -> date | None:
@@ -281,7 +404,7 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
             key, account_id = (channel, None, person.person_id), open_uids[person.person_id]
         elif channel == "pinduoduo":  # Pinduoduo's order list carries no buyer id at all
             return None
-        elif channel in ("jd", "douyin"):  # open ids scoped to our app (JD open_id_buyer, doudian_open_id)
+        elif channel in APP_SCOPED_IDS:  # open_id_buyer, doudian_open_id, yz_open_id, Meituan user ids
             digest = hashlib.sha256(f"{seed}|{channel}|{person.person_id}".encode()).hexdigest()
             key, account_id = (channel, None, person.person_id), f"{channel[:2]}_{digest[:24]}"
         else:  # POS: the member card
@@ -292,6 +415,7 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
             )
         return accounts[key]
 
+    businesses = _make_businesses(seed, people)
     rates = np.array([p.rate for p in population])
     day = start
     while day <= end:
@@ -306,10 +430,15 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
             for _ in range(int(counts[person_index])):
                 channel = str(rng.choice(person.channels))
                 shop_index, shop = _shop_choice(rng, channel)
-                store = STORES[int(rng.integers(len(STORES)))] if channel == "pos" else None
+                in_store = channel in ("pos", "meituan")  # a Meituan voucher is bought for a store
+                store = STORES[int(rng.integers(len(STORES)))] if in_store else None
                 created = _time_on(rng, day, _STORE_HOUR_WEIGHTS if channel == "pos" else _HOUR_WEIGHTS)
-                lines = _make_lines(rng, ids, channel, big_day)
-                shipping = 0 if channel == "pos" or sum(x.amount_fen for x in lines) >= 9_900 else 1_000
+                if channel == "meituan":
+                    lines = _meituan_lines(rng, ids)
+                else:
+                    lines = _make_lines(rng, ids, channel, big_day)
+                free = in_store or sum(x.amount_fen for x in lines) >= 9_900
+                shipping = 0 if free else 1_000
                 order = Order(
                     channel=channel,
                     shop_id=shop.shop_id,
@@ -350,6 +479,27 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
             )
             _lifecycle(rng, order, ids)
             day_orders.append(order)
+        for business in businesses:  # wholesale orders on 1688
+            for _ in range(int(rng.poisson(business.rate * (1.5 if multiplier > 1 else 1.0)))):
+                created = _time_on(rng, day, _STORE_HOUR_WEIGHTS)
+                order = Order(
+                    channel="alibaba_1688",
+                    shop_id="wholesale-1688",
+                    order_id=ids.order_id("alibaba_1688", created, None),
+                    person_id=None,
+                    account_id=business.buyer_id,
+                    store_id=None,
+                    created_at=created,
+                    lines=_wholesale_lines(rng, ids),
+                    shipping_fen=0,  # freight is paid by the buyer on delivery (到付)
+                    receiver_name=business.contact_name,
+                    receiver_phone=business.contact_phone,
+                    receiver_address=business.address,
+                    receiver_city=business.city,
+                    business_id=business.business_id,
+                )
+                _lifecycle(rng, order, ids)
+                day_orders.append(order)
         orders += day_orders
         day += timedelta(days=1)
 
@@ -361,7 +511,7 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
             first_order[key] = min(first_order.get(key, order.created_at), order.created_at)
     opened = [replace(a, created_at=first_order[(a.channel, a.account_id)]) for a in accounts.values()]
     orders.sort(key=lambda o: (o.created_at, o.order_id))
-    return World(seed, people, start, end, population, opened, orders)
+    return World(seed, people, start, end, population, opened, orders, businesses)
 
 
 @functools.lru_cache(maxsize=4)

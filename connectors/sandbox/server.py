@@ -83,13 +83,25 @@ SimulatorFactory = Callable[[World, SandboxSettings], Simulator]
 
 
 def default_simulators() -> list[SimulatorFactory]:
+    from connectors.sandbox.alibaba_1688_sim import Alibaba1688Simulator
     from connectors.sandbox.douyin_sim import DouyinSimulator
     from connectors.sandbox.jd_sim import JdSimulator
+    from connectors.sandbox.meituan_sim import MeituanSimulator
     from connectors.sandbox.pdd_sim import PinduoduoSimulator
     from connectors.sandbox.shopify_sim import ShopifySimulator
     from connectors.sandbox.top_sim import TopSimulator
+    from connectors.sandbox.youzan_sim import YouzanSimulator
 
-    return [ShopifySimulator, TopSimulator, JdSimulator, PinduoduoSimulator, DouyinSimulator]
+    return [
+        ShopifySimulator,
+        TopSimulator,
+        JdSimulator,
+        PinduoduoSimulator,
+        DouyinSimulator,
+        YouzanSimulator,
+        Alibaba1688Simulator,
+        MeituanSimulator,
+    ]
 
 
 class SandboxServer:

@@ -53,6 +53,34 @@ def truth_orders(world: World, as_of: datetime | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def truth_redemptions(world: World, as_of: datetime | None = None) -> pd.DataFrame:
+    """One row per Meituan voucher redeemed before `as_of`: where and when its revenue belongs."""
+    as_of = as_of or world.as_of
+    rows = [
+        {
+            "voucher_code": voucher.code,
+            "order_id": order.order_id,
+            "purchase_store_id": order.store_id,
+            "redeemed_store_id": voucher.redeemed_store_id,
+            "redeemed_date": china_date(voucher.redeemed_at),
+            "amount_cny": fen_to_cny(order.lines[0].unit_price_fen),
+        }
+        for order in world.orders
+        if order.channel == "meituan" and order.created_at < as_of
+        for voucher in order.vouchers
+        if voucher.redeemed_at is not None and voucher.redeemed_at < as_of
+    ]
+    columns = [
+        "voucher_code",
+        "order_id",
+        "purchase_store_id",
+        "redeemed_store_id",
+        "redeemed_date",
+        "amount_cny",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def truth_accounts(world: World, as_of: datetime | None = None) -> pd.DataFrame:
     as_of = as_of or world.as_of
     rows = [

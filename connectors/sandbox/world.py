@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from connectors.common.timeutil import china_day_start
@@ -36,6 +36,20 @@ class Person:
     address: str
     channels: tuple[str, ...]
     rate: float  # expected orders per day on a normal day
+
+
+@dataclass(frozen=True)
+class Business:
+    """A 1688 wholesale buyer: a shop or trading company (its contact person's details are PII)."""
+
+    business_id: str
+    name: str
+    city: str
+    contact_name: str
+    contact_phone: str
+    address: str
+    buyer_id: str  # the platform's buyer id (1688 buyer login id)
+    rate: float  # expected orders per day
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,18 @@ class PreSale:
 
 
 @dataclass(frozen=True)
+class Voucher:
+    """One Meituan voucher (券码) of an O2O order: redeemed in a store, refunded, or expired (and then
+    refunded automatically). Its revenue belongs to the redeeming store on the redemption day."""
+
+    code: str
+    redeemed_at: datetime | None = None
+    redeemed_store_id: str | None = None
+    refunded_at: datetime | None = None  # a buyer's refund, or the automatic one at expiry
+    expired: bool = False
+
+
+@dataclass(frozen=True)
 class OrderState:
     status: (
         str  # common lifecycle: created, paid, shipped, completed, cancelled, refunded, partially_refunded
@@ -145,6 +171,8 @@ class Order:
     # it is part of the merchant's GMV), JD's fulfilment model, Pinduoduo group buys and pre-sales.
     platform_discount_fen: int = 0
     platform_fulfilled: bool = False
+    business_id: str | None = None  # a 1688 wholesale order's buyer business
+    vouchers: tuple[Voucher, ...] = ()  # a Meituan order's vouchers, one per unit of its one line
     group: GroupBuy | None = None
     presale: PreSale | None = None
 
@@ -200,6 +228,7 @@ class Order:
         else:
             status = "created"
         group_times = [seen(self.group.formed_at), seen(self.group.failed_at)] if self.group else []
+        redemptions = [seen(v.redeemed_at) for v in self.vouchers]  # a voucher used changes the order
         times = [
             self.created_at,
             paid_at,
@@ -208,6 +237,7 @@ class Order:
             completed_at,
             cancelled_at,
             *group_times,
+            *redemptions,
             *(r.at for r in refunds),
         ]
         modified = max(t for t in times if t is not None)
@@ -228,6 +258,7 @@ class World:
     people: list[Person]
     accounts: list[Account]
     orders: list[Order]
+    businesses: list[Business] = field(default_factory=list)
 
     @property
     def as_of(self) -> datetime:

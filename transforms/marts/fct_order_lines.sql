@@ -25,6 +25,12 @@ with lines as (
     union all by name
     select * from staging.stg_douyin__order_lines
     union all by name
+    select * from staging.stg_youzan__order_lines
+    union all by name
+    select * from staging.stg_alibaba_1688__order_lines
+    union all by name
+    select * from staging.stg_meituan__order_lines
+    union all by name
     select * from staging.stg_pos__order_lines
 ),
 

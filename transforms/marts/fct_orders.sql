@@ -1,12 +1,13 @@
 -- grain: one row per order on any channel (the latest state the platform reported)
 -- key: order_key
--- not_null: order_id, channel, shop_id, status, order_date, gmv_cny, paid_cny, refunded_cny, net_cny
+-- not_null: order_id, channel, sales_model, shop_id, status, order_date, gmv_cny, paid_cny, refunded_cny, net_cny
 -- description: Every order from every channel in one shape. Amounts are exact CNY. GMV is what the
 -- buyer was asked to pay (placed, paid or not); paid is what was actually paid; refunded is what
 -- has been refunded so far; net = paid - refunded. Dates are China business dates.
 -- column order_key: Unique order key across channels: '<channel>:<order_id>'.
 -- column order_id: The platform's own order id, as text (TOP and Douyin ids exceed 2^53).
 -- column channel: Sales channel code: shopify, tmall, taobao, jd, pinduoduo, douyin, pos.
+-- column sales_model: How the channel sells: b2c / c2c marketplace, f2c (the brand's own store), o2o, b2b (1688 wholesale: business buyers, excluded from consumer customer metrics), offline (stores).
 -- column shop_id: The shop (or POS system) the order belongs to, as configured.
 -- column store_id: Physical store of a POS sale; null online.
 -- column customer_key: Channel-scoped buyer: '<channel>:<platform account id>'; null for guest checkouts and anonymous store sales.
@@ -48,14 +49,25 @@ with orders as (
     union all by name
     select * from staging.stg_douyin__orders
     union all by name
+    select * from staging.stg_youzan__orders
+    union all by name
+    select * from staging.stg_alibaba_1688__orders
+    union all by name
+    select * from staging.stg_meituan__orders
+    union all by name
     select * from staging.stg_pos__orders
+),
+
+channels as (
+    -- the channel registry: how each channel sells
+    select channel, sales_model from raw.channels
 ),
 
 final as (
     select
         -- ids (derived here once for every channel)
         channel || ':' || order_id as order_key,
-        order_id, channel, shop_id, store_id,
+        order_id, channel, channels.sales_model, shop_id, store_id,
         case when account_id is not null then channel || ':' || account_id end as customer_key,
         account_id,
         -- status
@@ -75,6 +87,7 @@ final as (
         china_date(created_at) as order_date,
         created_at, paid_at, shipped_at, completed_at, cancelled_at, last_refund_at, modified_at
     from orders
+    left join channels using (channel)
 )
 
 select * from final

@@ -1,0 +1,107 @@
+-- grain: one row per Meituan O2O voucher order (order_id), latest version landed
+-- key: channel, order_id
+-- not_null: shop_id, store_id, status, gmv_cny, paid_cny, refunded_cny, created_at
+-- description: Meituan 团购 voucher orders from order/getOrderDetail in the canonical order shape
+-- (field names unverified). An order buys one or more vouchers (coupons[]) of one deal for a store
+-- and is paid at purchase; money is integer fen, times epoch seconds (0 = not happened). store_id
+-- is the purchase store, mapped from app_poi_code by the connector (its app_poi_codes option). Each
+-- voucher is redeemed (核销) in a store, refunded by the buyer, or expires and is refunded
+-- automatically: refunded = the price of every refunded or expired voucher. Status: every voucher
+-- refunded -> refunded; some -> partially_refunded; every voucher redeemed -> completed (at the
+-- last redemption); else paid. Revenue by redemption is in stg_meituan__voucher_redemptions.
+with latest as (
+    select channel, shop_id, record_id, modified_at, record
+    from raw.meituan__orders_latest
+),
+
+parsed as (
+    select
+        -- ids
+        channel,
+        shop_id,
+        record_id as order_id,
+        record ->> '$.store_id' as store_id,
+        nullif(record ->> '$.user_id', '') as account_id,
+        -- status (the code kept as text, e.g. '8')
+        record ->> '$.status' as platform_status,
+        -- amounts (integer fen)
+        cast(record ->> '$.total' as bigint) as total_fen,
+        cast(record ->> '$.original_price' as bigint) as original_fen,
+        cast(json_array_length(record -> '$.detail') as integer) as line_count,
+        record -> '$.coupons' as coupons,
+        -- timestamps (epoch seconds)
+        epoch_to_utc(record ->> '$.ctime') as created_at,
+        modified_at
+    from latest
+),
+
+vouchers as (
+    select
+        p.channel,
+        p.order_id,
+        count(*) as voucher_count,
+        count(*) filter (where c.v.status = 'redeemed') as redeemed_count,
+        count(*) filter (where c.v.status in ('refunded', 'expired')) as refunded_count,
+        coalesce(sum(c.v.price) filter (where c.v.status in ('refunded', 'expired')), 0) as refunded_fen,
+        max(greatest(c.v.use_time, c.v.refund_time)) as last_settled_epoch,
+        max(c.v.refund_time) as last_refund_epoch
+    from parsed as p,
+        unnest(from_json(p.coupons,
+            '[{"code":"VARCHAR","status":"VARCHAR","price":"BIGINT","use_time":"BIGINT","refund_time":"BIGINT"}]'
+        )) as c(v)
+    group by p.channel, p.order_id
+),
+
+amounts as (
+    select
+        p.*,
+        coalesce(v.voucher_count, 0) as voucher_count,
+        coalesce(v.redeemed_count, 0) as redeemed_count,
+        coalesce(v.refunded_count, 0) as refunded_count,
+        coalesce(v.refunded_fen, 0) as refunded_fen,
+        v.last_settled_epoch,
+        v.last_refund_epoch
+    from parsed as p
+    left join vouchers as v on p.channel = v.channel and p.order_id = v.order_id
+),
+
+final as (
+    select
+        order_id,
+        channel,
+        shop_id,
+        store_id,
+        account_id,
+        platform_status,
+        case
+            when voucher_count > 0 and refunded_count = voucher_count then 'refunded'
+            when refunded_count > 0 then 'partially_refunded'
+            when voucher_count > 0 and redeemed_count = voucher_count then 'completed'
+            else 'paid'
+        end as status,
+        'CNY' as currency,
+        fen_to_cny(total_fen) as order_total_original,
+        fen_to_cny(total_fen) as gmv_cny,
+        fen_to_cny(original_fen - total_fen) as discount_cny,
+        fen_to_cny(original_fen - total_fen) as merchant_discount_cny,
+        cast(0 as decimal(18, 2)) as platform_discount_cny,
+        cast(0 as decimal(18, 2)) as shipping_cny,
+        fen_to_cny(total_fen) as paid_cny,
+        fen_to_cny(refunded_fen) as refunded_cny,
+        line_count,
+        false as is_group_buy,
+        cast(null as varchar) as group_status,
+        false as is_presale,
+        created_at,
+        created_at as paid_at,  -- a voucher order is paid when it is placed
+        cast(null as timestamptz) as shipped_at,
+        case
+            when voucher_count > 0 and redeemed_count = voucher_count then epoch_to_utc(last_settled_epoch)
+        end as completed_at,
+        cast(null as timestamptz) as cancelled_at,
+        epoch_to_utc(last_refund_epoch) as last_refund_at,
+        modified_at
+    from amounts
+)
+
+select * from final
