@@ -118,14 +118,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _forget_other_worlds(data: Path, seed: int, people: int) -> None:
-    """A sandbox world is fixed by (seed, people): re-running the demo on a later day extends the same
-    history, like a real nightly run. Data landed from a different world would mix two unrelated
+    """A sandbox world is fixed by (seed, people) and the generator's WORLD_VERSION: re-running the
+    demo on a later day extends the same history, like a real nightly run. Data landed from a
+    different world (another seed or size, or an older generator) would mix two unrelated
     populations, so it is cleared, and a data folder that is not a demo's is never touched."""
+    from connectors.sandbox.generate import WORLD_VERSION
+
     recorded = data / "demo.json"
     landing = data / "landing"
     if recorded.exists():
         previous = json.loads(recorded.read_text(encoding="utf-8"))
-        if (previous.get("seed"), previous.get("people")) == (seed, people):
+        if (previous.get("seed"), previous.get("people"), previous.get("world_version")) == (
+            seed,
+            people,
+            WORLD_VERSION,
+        ):
             return
         print(f"the data folder holds another sandbox world ({previous}); clearing its landing and warehouse")
         for path in (landing, data / "warehouse"):
@@ -158,9 +165,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         print("landing every channel, then building and publishing the warehouse ...", flush=True)
         result = run_range(settings.start, settings.end, log_level="DEBUG" if args.verbose else "WARNING")
+    from connectors.sandbox.generate import WORLD_VERSION
+
     world = {
         "seed": settings.seed,
         "people": settings.people,
+        "world_version": WORLD_VERSION,
         "start": settings.start.isoformat(),
         "end": settings.end.isoformat(),
     }

@@ -44,7 +44,7 @@ ENV = {
     "app_secret": "OMNI_TEST_1688_SECRET",
     "access_token": "OMNI_TEST_1688_TOKEN",
 }
-LONG = {"people": 2000, "end": date(2026, 12, 20)}  # every lifecycle state, refunds included
+LONG = {"people": 4000, "end": date(2026, 12, 20)}  # every lifecycle state, refunds included
 BUSY = {"people": 4000}  # ~100 orders in the test world's ten days
 # status -> common lifecycle, for an order with no refund
 STATUSES = {
@@ -138,9 +138,9 @@ def test_orders_equal_the_truth_with_exact_money(any_world):
         assert status == expected["status"], base
         assert base["buyerLoginId"] == expected["account_id"] and expected["person_id"] is None
         seen[status] += 1
-    assert seen["created"] and seen["paid"] and seen["shipped"], seen
+    assert seen["paid"] and seen["shipped"], seen
     if any_world.world.end == LONG["end"]:
-        assert seen["completed"] and seen["cancelled"] and seen["refunded"], seen
+        assert all(seen[s] for s in ("created", "completed", "cancelled", "refunded")), seen
 
 
 def test_ids_come_from_id_of_str_even_though_id_is_a_json_number(sandbox):

@@ -62,7 +62,7 @@ def test_demo_summary_agrees_with_the_truth(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = tmp_path / "data"
     world = json.loads((data / "demo.json").read_text())
-    assert set(world) == {"seed", "people", "start", "end"}
+    assert set(world) == {"seed", "people", "world_version", "start", "end"}
     start, end = date.fromisoformat(world["start"]), date.fromisoformat(world["end"])
     assert (end - start).days == 29
 

@@ -109,4 +109,4 @@ def test_wholesale_buyers_are_businesses():
     wholesale = [o for o in WORLD.orders if o.channel == "alibaba_1688"]
     buyers = {b.buyer_id for b in WORLD.businesses}
     assert wholesale and all(o.person_id is None and o.account_id in buyers for o in wholesale)
-    assert all(line.quantity >= 20 for o in wholesale for line in o.lines)
+    assert all(line.quantity >= 10 and line.quantity % 10 == 0 for o in wholesale for line in o.lines)

@@ -1,0 +1,45 @@
+"""`omni demo` never mixes two sandbox worlds in one data folder, nor touches one that is not a demo's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from connectors.sandbox.generate import WORLD_VERSION
+from pipelines.cli import _forget_other_worlds
+
+
+def _demo_folder(tmp_path, **recorded):
+    data = tmp_path / "data"
+    (data / "landing" / "tmall").mkdir(parents=True)
+    (data / "landing" / "tmall" / "x.parquet").write_bytes(b"x")
+    (data / "demo.json").write_text(json.dumps(recorded))
+    return data
+
+
+def test_the_same_world_keeps_its_history(tmp_path):
+    data = _demo_folder(tmp_path, seed=7, people=3000, world_version=WORLD_VERSION)
+    _forget_other_worlds(data, 7, 3000)
+    assert (data / "landing" / "tmall" / "x.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        {"seed": 8, "people": 3000, "world_version": WORLD_VERSION},
+        {"seed": 7, "people": 3000, "world_version": WORLD_VERSION - 1},
+        {"seed": 7, "people": 3000},  # written before the generator had a version
+    ],
+)
+def test_another_world_or_an_older_generator_is_cleared(tmp_path, recorded):
+    data = _demo_folder(tmp_path, **recorded)
+    _forget_other_worlds(data, 7, 3000)
+    assert not (data / "landing").exists()
+
+
+def test_a_folder_that_is_not_a_demos_is_refused(tmp_path):
+    data = _demo_folder(tmp_path)
+    (data / "demo.json").unlink()
+    with pytest.raises(SystemExit, match="not from a demo"):
+        _forget_other_worlds(data, 7, 3000)
