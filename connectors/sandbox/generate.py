@@ -46,8 +46,9 @@ from connectors.sandbox.world import (
 
 # Bumped whenever a change here or in catalog.py makes the same (seed, people) tell another story,
 # so data landed from an older world is never mixed with the new one (`omni demo` clears it).
-# 2: JD, Pinduoduo, Douyin; 3: Meituan vouchers, the mini-program store, 1688 businesses.
-WORLD_VERSION = 3
+# 2: JD, Pinduoduo, Douyin; 3: Meituan vouchers, the mini-program store, 1688 businesses; 4: smaller
+# wholesale orders.
+WORLD_VERSION = 4
 
 
 def season_multiplier(day: date) -> float:
