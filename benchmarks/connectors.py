@@ -129,6 +129,9 @@ def main() -> None:
                 ("jd", "jd-pop"),
                 ("pinduoduo", "pdd-store"),
                 ("douyin", "douyin-shop"),
+                ("mini_program", "youzan-mini"),
+                ("alibaba_1688", "wholesale-1688"),
+                ("meituan", "meituan-o2o"),
                 ("pos", "pos-main"),
             ]:
                 out = subprocess.run(
