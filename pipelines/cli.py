@@ -54,12 +54,14 @@ def _world_args(parser: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace, rate_limits: bool = True) -> SandboxSettings:
     seed, people, start, end = _default_world()
+    platform = load_config().sandbox.get("platform", {})
     return SandboxSettings(
         seed=args.seed if args.seed is not None else seed,
         people=args.people if args.people is not None else people,
         start=args.start or start,
         end=args.end or end,
         rate_limits=rate_limits,
+        platform=tuple(sorted(platform.items())),
     )
 
 

@@ -7,6 +7,7 @@ tests start in a background thread on a free port.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -34,6 +36,9 @@ class SandboxSettings:
     # Switchable platform behaviour: "modify_while_paging" (each page served, the newest record in
     # the window is modified again, moving it out of the window as real orders do while you page).
     faults: frozenset[str] = frozenset()
+    # What the reference leaves unverified is a simulator module constant; these replace them while
+    # the server runs, e.g. (("jd_sim.MAX_PAGE_SIZE", 100), ("pdd_sim.CALLS_PER_SECOND", 10.0)).
+    platform: tuple[tuple[str, Any], ...] = ()
 
     def world(self) -> World:
         return cached_world(self.seed, self.people, self.start, self.end)
@@ -104,6 +109,41 @@ def default_simulators() -> list[SimulatorFactory]:
     ]
 
 
+def _replace(dotted: str, value: Any, replaced: dict[tuple[ModuleType, str], Any]) -> None:
+    module_name, _, constant = dotted.partition(".")
+    try:
+        module = importlib.import_module(f"connectors.sandbox.{module_name}")
+    except ModuleNotFoundError:
+        raise ValueError(
+            f"sandbox platform setting '{dotted}': no simulator module '{module_name}'"
+        ) from None
+    if not constant.isupper() or not hasattr(module, constant):
+        raise ValueError(f"sandbox platform setting '{dotted}': {module_name} has no constant {constant}")
+    current = getattr(module, constant)
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not type(current) and not (isinstance(current, tuple) and isinstance(value, list)):
+        raise ValueError(
+            f"sandbox platform setting '{dotted}': expected {type(current).__name__}, got {value!r}"
+        )
+    replaced.setdefault((module, constant), current)
+    setattr(module, constant, tuple(value) if isinstance(current, tuple) else value)
+
+
+def apply_platform_settings(platform: tuple[tuple[str, Any], ...]) -> dict[tuple[ModuleType, str], Any]:
+    """Set simulator constants ("<module>.<CONSTANT>" below connectors/sandbox) and return the old
+    values. A name that does not exist or a value of another type is an error naming it."""
+    replaced: dict[tuple[ModuleType, str], Any] = {}
+    try:
+        for dotted, value in platform:
+            _replace(dotted, value, replaced)
+    except ValueError:
+        for (module, name), old in replaced.items():  # all or nothing
+            setattr(module, name, old)
+        raise
+    return replaced
+
+
 class SandboxServer:
     """Serves the world over HTTP on 127.0.0.1. `start()` runs it in a daemon thread."""
 
@@ -116,6 +156,7 @@ class SandboxServer:
     ) -> None:
         self.settings = settings
         self.world = settings.world()
+        self._replaced = apply_platform_settings(settings.platform)
         self.simulators = [make(self.world, settings) for make in (simulators or default_simulators())]
         self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self.httpd.daemon_threads = True
@@ -186,6 +227,8 @@ class SandboxServer:
         self.httpd.server_close()
         if self._thread:
             self._thread.join(timeout=5)
+        for (module, name), value in self._replaced.items():
+            setattr(module, name, value)
 
     def __enter__(self) -> SandboxServer:
         return self.start()
