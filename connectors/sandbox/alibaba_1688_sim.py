@@ -30,7 +30,7 @@ from connectors.alibaba_1688.client import NAMESPACE, format_time, parse_time
 from connectors.alibaba_1688.signing import SIGNATURE_PARAM, sign
 from connectors.sandbox.credentials import ALIBABA_1688_APP_KEY, ALIBABA_1688_APP_SECRET, marketplace_token
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, yuan
+from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, stage, yuan
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "alibaba.trade.getSellerOrderList"
@@ -57,14 +57,18 @@ class AopError(Exception):
         self.body = {"error_code": error[0], "error_message": error[1] + (f": {detail}" if detail else "")}
 
 
+ORDER_STATUS = {  # cancel: lapsed unpaid, or refunded in full before shipping
+    "cancelled": "cancel",
+    "refunded": "cancel",
+    "completed": "success",
+    "shipped": "waitbuyerreceive",
+    "paid": "waitsellersend",
+    "unpaid": "waitbuyerpay",
+}
+
+
 def order_status(state: OrderState) -> str:
-    if state.status in ("cancelled", "refunded"):  # lapsed unpaid, or refunded in full before shipping
-        return "cancel"
-    if state.completed_at:
-        return "success"
-    if state.shipped_at:
-        return "waitbuyerreceive"
-    return "waitsellersend" if state.paid_at else "waitbuyerpay"
+    return ORDER_STATUS[stage(state)]
 
 
 def _times(**times: datetime | None) -> dict[str, str]:

@@ -27,13 +27,21 @@ from connectors.common.timeutil import parse_cst
 from connectors.douyin.signing import SIGN_METHODS, canonical_param_json, sign
 from connectors.sandbox.credentials import DOUYIN_APP_KEY, DOUYIN_APP_SECRET, marketplace_token
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, masked_name, masked_phone
+from connectors.sandbox.simkit import (
+    OrderFeed,
+    Record,
+    TokenBucket,
+    cipher,
+    masked_name,
+    masked_phone,
+    off_clock,
+    stage,
+)
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "order.searchList"
 PATH = "/order/searchList"
 MAX_PAGE_SIZE = 100
-MAX_SKEW = timedelta(minutes=10)
 MAX_WINDOW = timedelta(days=90)  # one third-party client caps at ~90 days (unverified)
 CALLS_PER_SECOND = 40.0  # Douyin's limits are unpublished (unverified)
 SUCCESS = 10000
@@ -67,14 +75,12 @@ def _epoch(ts: datetime | None) -> int:
     return int(ts.timestamp()) if ts else 0
 
 
+ORDER_STATUS = {"cancelled": 4, "refunded": 4, "completed": 5, "shipped": 3, "paid": 2, "unpaid": 1}
+
+
 def order_status(state: OrderState) -> int:
-    if state.status in ("cancelled", "refunded"):  # unpaid and closed, or closed by a full refund
-        return 4
-    if state.completed_at:
-        return 5
-    if state.shipped_at:
-        return 3
-    return 2 if state.paid_at else 1
+    """4 is an unpaid order closed, or a paid one closed by a full refund."""
+    return ORDER_STATUS[stage(state)]
 
 
 def render_order(order: Order, state: OrderState) -> Record:
@@ -223,7 +229,7 @@ class DouyinSimulator:
             sent = parse_timestamp(query.get("timestamp", ""))
         except (ValueError, OverflowError):
             raise parameter_invalid("timestamp", "timestamp must be yyyy-MM-dd HH:mm:ss or epoch s") from None
-        if abs(datetime.now(UTC) - sent) > MAX_SKEW:
+        if off_clock(sent):
             raise parameter_invalid("timestamp", "timestamp differs from server time by more than 10 min")
         if query.get("v") != "2":
             raise parameter_invalid("v", "v must be 2")

@@ -18,14 +18,23 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.common.signing import sign
 from connectors.common.timeutil import CHINA_TZ, format_cst, parse_cst
 from connectors.sandbox.credentials import JD_APP_KEY, JD_APP_SECRET, marketplace_token
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, masked_phone, yuan
+from connectors.sandbox.simkit import (
+    OrderFeed,
+    Record,
+    TokenBucket,
+    cipher,
+    masked_phone,
+    off_clock,
+    stage,
+    yuan,
+)
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "jingdong.pop.order.enSearch"
@@ -69,7 +78,6 @@ SEARCH_APIS = {
     ),
 }
 MAX_PAGE_SIZE = 50
-MAX_SKEW = timedelta(minutes=10)
 CALLS_PER_SECOND = 40.0  # JOS limits are unpublished
 VENDER_ID = "10088001"
 # Gateway error codes: "21" (invalid app_key) and "66" (busy, SDKs retry) are documented; the
@@ -106,14 +114,18 @@ class JdBusinessError(Exception):
         }
 
 
+ORDER_STATE = {  # JD lists orders once paid; one refunded before shipping shows as cancelled
+    "cancelled": "TRADE_CANCELED",
+    "refunded": "TRADE_CANCELED",
+    "completed": "FINISHED_L",
+    "shipped": "WAIT_GOODS_RECEIVE_CONFIRM",
+    "paid": "WAIT_SELLER_STOCK_OUT",
+    "unpaid": "WAIT_SELLER_STOCK_OUT",
+}
+
+
 def order_state(state: OrderState) -> str:
-    if state.status in ("cancelled", "refunded"):  # JD shows an order refunded before shipping as cancelled
-        return "TRADE_CANCELED"
-    if state.completed_at:
-        return "FINISHED_L"
-    if state.shipped_at:
-        return "WAIT_GOODS_RECEIVE_CONFIRM"
-    return "WAIT_SELLER_STOCK_OUT"
+    return ORDER_STATE[stage(state)]
 
 
 def _sku_id(index: int) -> str:
@@ -248,7 +260,7 @@ class JdSimulator:
             sent = _parse_timestamp(params.get("timestamp", ""))
         except ValueError:
             raise JdGatewayError(BAD_PARAMETER, "timestamp") from None
-        if abs(datetime.now(UTC) - sent) > MAX_SKEW:
+        if off_clock(sent):
             raise JdGatewayError(BAD_PARAMETER, "timestamp differs from server time by more than 10 min")
         if params.get("v") != "2.0":
             raise JdGatewayError(BAD_PARAMETER, "v must be 2.0")

@@ -22,7 +22,7 @@ OrderState does not count), `status` (STATUS_*), `total`/`original_price` (fen),
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.common.timeutil import china_date
@@ -30,11 +30,10 @@ from connectors.meituan.signing import SIGNATURE_PARAM, sign
 from connectors.sandbox.catalog import MEITUAN_POI_CODES
 from connectors.sandbox.credentials import MEITUAN_APP_ID, MEITUAN_APP_SECRET
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import Record, TokenBucket
+from connectors.sandbox.simkit import Record, TokenBucket, off_clock
 from connectors.sandbox.world import Order, OrderState, World, visible_orders
 
 API = "/api/v1/"
-MAX_SKEW = timedelta(minutes=10)
 CALLS_PER_SECOND = 50.0  # unverified
 # Error codes (code, msg). 767 is the reference's "token invalid"; the others are unverified.
 PARAMETER_ERROR = 700
@@ -159,7 +158,7 @@ class MeituanSimulator:
         if params.get(SIGNATURE_PARAM) != sign(url, params, MEITUAN_APP_SECRET):
             raise MeituanError(*INVALID_SIG)
         stamp = params.get("timestamp", "")
-        if not stamp.isdigit() or abs(datetime.now(UTC).timestamp() - int(stamp)) > MAX_SKEW.total_seconds():
+        if not stamp.isdigit() or off_clock(datetime.fromtimestamp(int(stamp), UTC)):
             raise MeituanError(*BAD_TIMESTAMP)
 
     def _poi(self, params: dict[str, str]) -> str:

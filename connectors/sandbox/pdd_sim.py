@@ -31,14 +31,13 @@ from connectors.common.signing import sign
 from connectors.common.timeutil import format_cst
 from connectors.sandbox.credentials import PDD_CLIENT_ID, PDD_CLIENT_SECRET, marketplace_token
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, masked_name
+from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, masked_name, off_clock
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "pdd.order.number.list.increment.get"
 ROOT = "order_sn_increment_get_response"
 MAX_WINDOW = timedelta(minutes=30)
 HISTORY = timedelta(days=90)  # "只能获取到最近三个月的订单": older orders are simply not served
-MAX_SKEW = timedelta(minutes=10)
 MAX_PAGE_SIZE = 100
 CALLS_PER_SECOND = 50.0  # shop level 3000 calls / 60 s (SDK limiter metadata)
 EXPIRED_SUFFIX = "-expired"  # marketplace_token(shop) + this is served as an expired token
@@ -225,7 +224,7 @@ class PinduoduoSimulator:
             sent = datetime.fromtimestamp(int(params["timestamp"]), UTC)
         except (ValueError, OverflowError):
             raise PddError(BAD_COMMON_PARAMETER, "timestamp") from None
-        if abs(datetime.now(UTC) - sent) > MAX_SKEW:
+        if off_clock(sent):
             raise PddError(BAD_COMMON_PARAMETER, "timestamp differs from server time by more than 10 min")
         if params.get("data_type", "JSON") != "JSON":
             raise PddError(BAD_COMMON_PARAMETER, "data_type (the sandbox serves JSON only)")

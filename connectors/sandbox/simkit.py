@@ -9,7 +9,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +39,27 @@ def masked_phone(phone: str | None) -> str | None:
 
 def masked_name(name: str | None) -> str | None:
     return f"{name[0]}**" if name else None
+
+
+# Every gateway here rejects a request whose timestamp is more than 10 minutes off its clock.
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+
+
+def off_clock(sent: datetime) -> bool:
+    return abs(datetime.now(UTC) - sent) > MAX_CLOCK_SKEW
+
+
+def stage(state: OrderState) -> str:
+    """Where an order stands, in the terms every platform's status enum distinguishes: cancelled
+    (never paid), refunded (in full), completed, shipped, paid or unpaid. Each simulator maps these
+    to its own codes."""
+    if state.status in ("cancelled", "refunded"):
+        return state.status
+    if state.completed_at:
+        return "completed"
+    if state.shipped_at:
+        return "shipped"
+    return "paid" if state.paid_at else "unpaid"
 
 
 class TokenBucket:

@@ -22,13 +22,12 @@ from connectors.common.signing import SIGN_METHODS, sign
 from connectors.common.timeutil import format_cst, parse_cst
 from connectors.sandbox.credentials import TOP_APP_KEY, TOP_APP_SECRET, top_session
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, yuan
+from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, off_clock, stage, yuan
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "taobao.trades.sold.increment.get"
 MAX_WINDOW = timedelta(days=1)
 HISTORY = timedelta(days=90)  # "只能获取到三个月以内的交易信息": older trades are simply not served
-MAX_SKEW = timedelta(minutes=10)
 CALLS_PER_SECOND = 40.0  # per app key; the real per-minute quotas are unpublished
 WINDOW_ERROR = (41, "Invalid Arguments", "isv.invalid-parameter")  # exact code unverified
 THROTTLE_SUB_CODE = "accesscontrol.limited-by-api-access-count"  # unverified family
@@ -42,18 +41,18 @@ class TopError(Exception):
         self.body = {"code": code, "msg": msg, "sub_code": sub_code, "sub_msg": sub_msg}
 
 
+TRADE_STATUS = {  # TOP tells a trade closed unpaid from one closed by a full refund
+    "cancelled": "TRADE_CLOSED_BY_TAOBAO",
+    "refunded": "TRADE_CLOSED",
+    "completed": "TRADE_FINISHED",
+    "shipped": "WAIT_BUYER_CONFIRM_GOODS",
+    "paid": "WAIT_SELLER_SEND_GOODS",
+    "unpaid": "WAIT_BUYER_PAY",
+}
+
+
 def trade_status(state: OrderState) -> str:
-    if state.status == "cancelled":
-        return "TRADE_CLOSED_BY_TAOBAO"
-    if state.status == "refunded":
-        return "TRADE_CLOSED"
-    if state.completed_at:
-        return "TRADE_FINISHED"
-    if state.shipped_at:
-        return "WAIT_BUYER_CONFIRM_GOODS"
-    if state.paid_at:
-        return "WAIT_SELLER_SEND_GOODS"
-    return "WAIT_BUYER_PAY"
+    return TRADE_STATUS[stage(state)]
 
 
 def render_trade(order: Order, state: OrderState) -> dict[str, Any]:
@@ -188,7 +187,7 @@ class TopSimulator:
             sent = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp.isdigit() else parse_cst(stamp)
         except (ValueError, OverflowError):
             raise TopError(31, "Invalid Timestamp", sub_msg=f"cannot parse {stamp}") from None
-        if abs(datetime.now(UTC) - sent) > MAX_SKEW:
+        if off_clock(sent):
             raise TopError(
                 31, "Invalid Timestamp", sub_msg="timestamp differs from server time by more than 10 min"
             )

@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl
 from connectors.common.timeutil import format_cst, parse_cst
 from connectors.sandbox.credentials import YOUZAN_CLIENT_ID, YOUZAN_CLIENT_SECRET, YOUZAN_KDT_ID
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, yuan
+from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, stage, yuan
 from connectors.sandbox.world import Account, Order, OrderState, World
 
 TRADES = "youzan.trades.sold.get/4.0.4"
@@ -88,14 +88,18 @@ def card_no(person_id: str) -> str:
     return f"YZ{int(_digest('yz-card', person_id)[:12], 16) % 10**10:010d}"
 
 
+TRADE_STATUS = {  # closed: unpaid and closed, or closed by a full refund
+    "cancelled": "TRADE_CLOSED",
+    "refunded": "TRADE_CLOSED",
+    "completed": "TRADE_SUCCESS",
+    "shipped": "WAIT_BUYER_CONFIRM_GOODS",
+    "paid": "WAIT_SELLER_SEND_GOODS",
+    "unpaid": "WAIT_BUYER_PAY",
+}
+
+
 def trade_status(state: OrderState) -> str:
-    if state.status in ("cancelled", "refunded"):  # unpaid and closed, or closed by a full refund
-        return "TRADE_CLOSED"
-    if state.completed_at:
-        return "TRADE_SUCCESS"
-    if state.shipped_at:
-        return "WAIT_BUYER_CONFIRM_GOODS"
-    return "WAIT_SELLER_SEND_GOODS" if state.paid_at else "WAIT_BUYER_PAY"
+    return TRADE_STATUS[stage(state)]
 
 
 def _cst(ts: datetime | None) -> str:
