@@ -79,11 +79,23 @@ class ShopConfig:
 
 
 @dataclass(frozen=True)
+class TrafficConfig(ShopConfig):
+    """A `[[traffic]]` entry: one traffic or ad source (GA4 property, ad account, export folder)
+    describing one shop of a channel."""
+
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     path: Path
     shops: tuple[ShopConfig, ...]
     pii_key: str = field(repr=False)
     sandbox: Mapping[str, Any] = field(default_factory=dict)
+    traffic: tuple[TrafficConfig, ...] = ()
+
+    def traffic_for(self, source: str, channel: str | None = None) -> list[TrafficConfig]:
+        return [t for t in self.traffic if t.source == source and (channel is None or t.channel == channel)]
 
     def channels(self) -> list[str]:
         return sorted({s.channel for s in self.shops})
@@ -124,17 +136,57 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         if (channel, shop_id) in seen:
             raise ConfigError(f"{where}: shop {channel}/{shop_id} is declared twice")
         seen.add((channel, shop_id))
-        options = {}
-        for key, value in entry.items():
-            if key in ("channel", "shop_id", "credentials"):
-                continue
-            options[key], _ = _resolve(value, f"{where}.{key}", env)
-        credentials: dict[str, str] = {}
-        credential_env: dict[str, str] = {}
-        for key, value in entry.get("credentials", {}).items():
-            resolved, used = _resolve(value, f"{where}.credentials.{key}", env)
-            credentials[key] = str(resolved)
-            if used:
-                credential_env[key] = used[0]
-        shops.append(ShopConfig(channel, shop_id, options, credentials, credential_env))
-    return PipelineConfig(path=path, shops=tuple(shops), pii_key=str(pii_key), sandbox=raw.get("sandbox", {}))
+        shops.append(ShopConfig(channel, shop_id, *_options_and_credentials(entry, where, env)))
+    traffic = [
+        _traffic_entry(entry, f"{path}: traffic[{i}]", seen, env)
+        for i, entry in enumerate(raw.get("traffic", []))
+    ]
+    return PipelineConfig(
+        path=path,
+        shops=tuple(shops),
+        pii_key=str(pii_key),
+        sandbox=raw.get("sandbox", {}),
+        traffic=tuple(traffic),
+    )
+
+
+def _options_and_credentials(
+    entry: Mapping[str, Any], where: str, env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    options = {}
+    for key, value in entry.items():
+        if key in ("channel", "shop_id", "source", "credentials"):
+            continue
+        options[key], _ = _resolve(value, f"{where}.{key}", env)
+    credentials: dict[str, str] = {}
+    credential_env: dict[str, str] = {}
+    for key, value in entry.get("credentials", {}).items():
+        resolved, used = _resolve(value, f"{where}.credentials.{key}", env)
+        credentials[key] = str(resolved)
+        if used:
+            credential_env[key] = used[0]
+    return options, credentials, credential_env
+
+
+def _traffic_entry(
+    entry: Mapping[str, Any], where: str, shops: set[tuple[str, str]], env: Mapping[str, str]
+) -> TrafficConfig:
+    from connectors.registry import TRAFFIC_SOURCES
+
+    source, channel, shop_id = entry.get("source"), entry.get("channel"), entry.get("shop_id")
+    if not source or not channel or not shop_id:
+        raise ConfigError(f"{where}: every traffic entry needs 'source', 'channel' and 'shop_id'")
+    spec = TRAFFIC_SOURCES.get(source)
+    if spec is None:
+        raise ConfigError(
+            f"{where}: unknown traffic source '{source}' (known: {', '.join(sorted(TRAFFIC_SOURCES))})"
+        )
+    if channel not in spec.channels:
+        raise ConfigError(
+            f"{where}: traffic source '{source}' does not describe {channel} shops "
+            f"(it describes: {', '.join(spec.channels)})"
+        )
+    if (channel, shop_id) not in shops:
+        raise ConfigError(f"{where}: shop {channel}/{shop_id} is not declared under [[shops]]")
+    options, credentials, credential_env = _options_and_credentials(entry, where, env)
+    return TrafficConfig(channel, shop_id, options, credentials, credential_env, source=source)

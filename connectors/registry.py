@@ -115,6 +115,53 @@ CHANNELS: dict[str, ChannelSpec] = {
 assert all(spec.sales_model in SALES_MODELS for spec in CHANNELS.values())
 
 
+@dataclass(frozen=True)
+class TrafficSpec:
+    """A traffic or ad-spend source: an analytics API pulled by day like orders, or report files an
+    operator downloads and drops in a folder (the marketplaces' 生意参谋 / 京东商智 / 拼多多数据中心
+    have no public traffic API). A `[[traffic]]` config entry ties one to a shop of a channel."""
+
+    source: str
+    label: str
+    channels: tuple[str, ...]  # the channels whose shops this source can describe
+    factory: str | None = None  # "module:Class" of an API source; None: files from a drop folder
+
+    @property
+    def from_files(self) -> bool:
+        return self.factory is None
+
+    def build(self, entry: ShopConfig, pii: PiiHasher) -> Source:
+        if self.factory is None:
+            raise TypeError(f"traffic source {self.source} is loaded from files, not pulled")
+        module, _, name = self.factory.partition(":")
+        source: Source = getattr(importlib.import_module(module), name)(entry, pii)
+        return source
+
+
+TRAFFIC_ENTITY = "traffic"
+TRAFFIC_SOURCES: dict[str, TrafficSpec] = {
+    spec.source: spec
+    for spec in (
+        TrafficSpec(
+            "ga4",
+            "Google Analytics 4 (sessions by source / medium / campaign)",
+            ("shopify", "mini_program"),
+            "connectors.ga4.source:Ga4Source",
+        ),
+        TrafficSpec(
+            "oceanengine",
+            "Ocean Engine 巨量引擎 ad report",
+            ("douyin",),
+            "connectors.oceanengine.source:OceanEngineSource",
+        ),
+        TrafficSpec(
+            "simba", "Taobao 直通车 ad report (TOP)", ("tmall", "taobao"), "connectors.top.simba:SimbaSource"
+        ),
+        TrafficSpec("exports", "Shop analytics export files", ("tmall", "taobao", "jd", "pinduoduo")),
+    )
+}
+
+
 def sources() -> dict[str, list[str]]:
     """source -> channels that speak it."""
     out: dict[str, list[str]] = {}

@@ -33,6 +33,11 @@ SHOPS: tuple[ShopSpec, ...] = (
     ShopSpec("pos", "pos-main", "门店POS系统", 1.0),
 )
 
+# Traffic accounts: the GA4 properties of the web stores (their reporting zone is the shop's), and
+# the Ocean Engine advertiser account of the Douyin shop. 直通车 accounts are the TOP shops' own.
+GA4_PROPERTIES = {"412000001": "shopify-intl", "412000002": "shopify-eu", "412000003": "youzan-mini"}
+OCEANENGINE_ADVERTISERS = {"1760000000000001": "douyin-shop"}
+
 STORES: tuple[tuple[str, str, str], ...] = (  # store_id, name, city
     ("SH001", "上海南京西路店", "上海"),
     ("BJ002", "北京三里屯店", "北京"),

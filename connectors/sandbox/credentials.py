@@ -37,3 +37,10 @@ ALIBABA_1688_APP_KEY = "1688001"
 ALIBABA_1688_APP_SECRET = "sandbox-1688-secret"  # noqa: S105 - a public sandbox value
 MEITUAN_APP_ID = "10001"
 MEITUAN_APP_SECRET = "sandbox-meituan-secret"  # noqa: S105 - a public sandbox value
+GA4_ACCESS_TOKEN = "ya29.sandbox-ga4-token"  # noqa: S105 - a public sandbox value (a service account's)
+OCEANENGINE_ACCESS_TOKEN = "sandbox-oceanengine-token"  # noqa: S105 - a public sandbox value
+
+
+def simba_subway_token(shop_id: str) -> str:
+    """直通车's own token (subway_token), one per shop, on top of the TOP session."""
+    return f"sandbox-subway-{shop_id}"

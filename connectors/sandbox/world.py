@@ -16,12 +16,16 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from connectors.common.timeutil import china_day_start
 from connectors.sandbox.catalog import (
     SHOPS,
     ShopSpec,
 )
+
+if TYPE_CHECKING:
+    from connectors.sandbox.traffic import TrafficModel
 
 # --- people and accounts ----------------------------------------------------------------------
 
@@ -287,6 +291,13 @@ class World:
     @functools.cached_property
     def people_by_id(self) -> dict[str, Person]:
         return {p.person_id: p for p in self.people}
+
+    @functools.cached_property
+    def traffic(self) -> TrafficModel:
+        """The traffic reports the platforms' analytics give for this world."""
+        from connectors.sandbox.traffic import TrafficModel
+
+        return TrafficModel(self)
 
     def accounts_for(self, channel: str, shop_id: str | None = None) -> list[Account]:
         return [
