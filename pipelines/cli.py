@@ -4,6 +4,8 @@ omni demo                       run the whole pipeline on the sandbox for the la
 omni run --start D1 --end D2    land every configured channel for D1..D2, rebuild, publish
 omni sandbox serve              serve the sandbox world over HTTP on 127.0.0.1
 omni sandbox truth --out DIR    write the world's ground truth as Parquet
+omni sandbox exports --out DIR  write the world's shop analytics export files (生意参谋 / 京东商智 /
+                                拼多多数据中心), as operators download them, into DIR/<channel>/<shop>/
 """
 
 from __future__ import annotations
@@ -105,6 +107,26 @@ def cmd_sandbox_truth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox_exports(args: argparse.Namespace) -> int:
+    from connectors.sandbox.exports import write_exports
+
+    for path in write_exports(_settings(args).world(), Path(args.out)):
+        print(path)
+    return 0
+
+
+def _drop_demo_exports(settings: SandboxSettings) -> int:
+    """What an operator does each morning: download each shop's export and drop it in its folder."""
+    from connectors.sandbox.exports import write_export
+
+    entries = load_config().traffic_for("exports")
+    for entry in entries:
+        folder = Path(str(entry.require("drop_dir")))
+        folder.mkdir(parents=True, exist_ok=True)
+        write_export(settings.world(), entry.shop_id, folder)
+    return len(entries)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.runner import run_range
 
@@ -137,7 +159,7 @@ def _forget_other_worlds(data: Path, seed: int, people: int) -> None:
         ):
             return
         print(f"the data folder holds another sandbox world ({previous}); clearing its landing and warehouse")
-        for path in (landing, data / "warehouse"):
+        for path in (landing, data / "warehouse", data / "drops"):
             shutil.rmtree(path, ignore_errors=True)
         (data / "analytics.duckdb").unlink(missing_ok=True)
     elif landing.exists() and any(landing.iterdir()):
@@ -165,8 +187,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"at {server.url}",
             flush=True,
         )
-        print("landing every channel, then building and publishing the warehouse ...", flush=True)
-        result = run_range(settings.start, settings.end, log_level="DEBUG" if args.verbose else "WARNING")
+        exports = _drop_demo_exports(settings)
+        print(
+            f"landing every channel and the {exports} shops' export files, "
+            "then building and publishing the warehouse ...",
+            flush=True,
+        )
+        result = run_range(
+            settings.start,
+            settings.end,
+            log_level="DEBUG" if args.verbose else "WARNING",
+            settle_seconds=0,  # the demo's files were written whole a moment ago
+        )
     from connectors.sandbox.generate import WORLD_VERSION
 
     world = {
@@ -218,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     _world_args(truth)
     truth.add_argument("--out", required=True, help="output folder")
     truth.set_defaults(func=cmd_sandbox_truth)
+    exports = sandbox.add_parser(
+        "exports", help="write the world's shop analytics export files into OUT/<channel>/<shop>/"
+    )
+    _world_args(exports)
+    exports.add_argument("--out", required=True, help="output folder (e.g. the drop folders' root)")
+    exports.set_defaults(func=cmd_sandbox_exports)
     return parser
 
 

@@ -1,7 +1,9 @@
 """The Dagster definitions: what `dagster dev`, the CLI, the daemon and the tests load.
 
-Two jobs. `landing_job` is partitioned by China day and pulls every channel; the nightly schedule
-runs it at 02:00 Asia/Shanghai for yesterday. `warehouse_job` rebuilds staging and marts from
+Three jobs. `landing_job` is partitioned by China day and pulls every channel (orders, customers
+and traffic APIs); the nightly schedule runs it at 02:00 Asia/Shanghai for yesterday.
+`traffic_exports_job` loads analytics export files dropped in the shops' folders (its sensor
+starts it when files arrive). `warehouse_job` rebuilds staging and marts from
 everything landed, runs the blocking checks and publishes. A sensor starts `warehouse_job` after
 any run that landed data, whether it succeeded or not, so one failing channel never holds back the
 others' data (its asset is red in the UI, the rest publish).
@@ -12,12 +14,14 @@ import dagster as dg
 from pipelines.landing_assets import LANDING_ASSETS
 from pipelines.model_assets import MODEL_CHECKS, transform_assets
 from pipelines.resources import OmniResource
+from pipelines.traffic_exports import EXPORT_ASSETS, traffic_export_files, traffic_exports_job
 
 landing_selection = dg.AssetSelection.key_prefixes("landing")
 
 landing_job = dg.define_asset_job(
     "landing_job",
-    selection=landing_selection,
+    # export files are not pulled by day: their own job loads them when they are dropped
+    selection=landing_selection - dg.AssetSelection.assets(*EXPORT_ASSETS),
     description="Pull every channel for a range of China days into the landing zone.",
 )
 warehouse_job = dg.define_asset_job(
@@ -82,10 +86,10 @@ REBUILD_SENSORS = [
 
 
 defs = dg.Definitions(
-    assets=[*LANDING_ASSETS, *transform_assets()],
+    assets=[*LANDING_ASSETS, *EXPORT_ASSETS, *transform_assets()],
     asset_checks=MODEL_CHECKS,
-    jobs=[landing_job, warehouse_job],
+    jobs=[landing_job, traffic_exports_job, warehouse_job],
     schedules=[nightly_schedule],
-    sensors=REBUILD_SENSORS,
+    sensors=[*REBUILD_SENSORS, traffic_export_files],
     resources={"omni": OmniResource()},
 )

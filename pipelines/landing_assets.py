@@ -1,12 +1,17 @@
-"""Landing assets: one daily-partitioned asset per channel x entity.
+"""Landing assets: one daily-partitioned asset per channel x entity, and per channel x traffic source.
 
 Each run pulls its partition range from every shop of the channel in as few platform windows as
 the platform allows and lands one extraction per shop. A shop that fails (bad credential,
 platform down) does not stop the others; the asset fails at the end naming every failed shop.
+
+Traffic reports that operators download (生意参谋, 京东商智, 拼多多数据中心) are not pulled: one
+unpartitioned asset per channel loads the files dropped in its shops' folders, started by the
+`traffic_export_files` sensor (or by hand in the UI); see `pipelines/traffic_exports.py`.
 """
 
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dagster as dg
@@ -14,7 +19,8 @@ import dagster as dg
 from connectors.common.errors import ConfigError, ConnectorError
 from connectors.common.pii import PiiHasher
 from connectors.common.timeutil import china_days_window, utc_now
-from connectors.registry import CHANNELS, ChannelSpec
+from connectors.config import PipelineConfig, ShopConfig
+from connectors.registry import CHANNELS, TRAFFIC_ENTITY, TRAFFIC_SOURCES, ChannelSpec, Source, TrafficSpec
 from pipelines.partitions import DAILY, partition_dates
 from pipelines.resources import OmniResource
 from warehouse.landing import LandingWriter
@@ -25,6 +31,77 @@ warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.Bet
 
 def landing_key(channel: str, entity: str) -> dg.AssetKey:
     return dg.AssetKey(["landing", channel, entity])
+
+
+def traffic_key(channel: str, source: str) -> dg.AssetKey:
+    return landing_key(channel, f"{TRAFFIC_ENTITY}_{source}")
+
+
+def _land_every_shop(
+    context: dg.AssetExecutionContext,
+    omni: OmniResource,
+    channel: str,
+    landing_entity: str,
+    shops_of: Callable[[PipelineConfig], Sequence[ShopConfig]],
+    build: Callable[[ShopConfig, PiiHasher], Source],
+    pull_entity: str,
+) -> dg.MaterializeResult:
+    first, last = partition_dates(context)
+    start, end = china_days_window(first, last)
+    config = omni.pipeline_config()
+    shops = shops_of(config)
+    writer = LandingWriter(omni.paths().landing)
+    metadata: dict[str, Any] = {
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "days": (last - first).days + 1,
+        "shops": len(shops),
+    }
+    failures: list[str] = []
+    total = 0
+    for shop in shops:
+        where = f"{channel}/{shop.shop_id} {landing_entity}"
+        started = time.monotonic()
+        try:
+            source = build(shop, PiiHasher(config.pii_key))
+            try:
+                result = writer.land(
+                    channel,
+                    landing_entity,
+                    shop.shop_id,
+                    first,
+                    last,
+                    source.pull(pull_entity, start, end),
+                    extracted_at=utc_now(),
+                )
+            finally:
+                source.close()
+        except (ConnectorError, ConfigError) as exc:
+            failures.append(str(exc))
+            context.log.error(f"{where}: {exc}")
+            continue
+        seconds = time.monotonic() - started
+        total += result.rows
+        metadata[f"{shop.shop_id}/rows"] = result.rows
+        metadata[f"{shop.shop_id}/stats"] = {
+            **source.stats.as_metadata(),
+            "seconds": round(seconds, 2),
+            "rows_outside_window": result.rows_outside_window,
+        }
+        for note in source.stats.notes:
+            context.log.warning(f"{where}: {note}")
+        context.log.info(
+            f"{where}: {result.rows} rows in {seconds:.1f}s "
+            f"({source.stats.requests} requests, {source.stats.retries} retries)"
+        )
+    metadata["rows"] = total
+    if failures:
+        raise dg.Failure(
+            description=f"{len(failures)} of {len(shops)} {channel} {landing_entity} pulls failed: "
+            + " | ".join(failures),
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def build_landing_asset(spec: ChannelSpec, entity: str) -> dg.AssetsDefinition:
@@ -41,63 +118,47 @@ def build_landing_asset(spec: ChannelSpec, entity: str) -> dg.AssetsDefinition:
         ),
     )
     def landing_asset(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
-        first, last = partition_dates(context)
-        start, end = china_days_window(first, last)
-        config = omni.pipeline_config()
-        shops = config.shops_for(spec.channel)
-        writer = LandingWriter(omni.paths().landing)
-        metadata: dict[str, Any] = {
-            "window_start": start.isoformat(),
-            "window_end": end.isoformat(),
-            "days": (last - first).days + 1,
-            "shops": len(shops),
-        }
-        failures: list[str] = []
-        total = 0
-        for shop in shops:
-            started = time.monotonic()
-            try:
-                source = spec.build(shop, PiiHasher(config.pii_key))
-                try:
-                    result = writer.land(
-                        spec.channel,
-                        entity,
-                        shop.shop_id,
-                        first,
-                        last,
-                        source.pull(entity, start, end),
-                        extracted_at=utc_now(),
-                    )
-                finally:
-                    source.close()
-            except (ConnectorError, ConfigError) as exc:
-                failures.append(str(exc))
-                context.log.error(f"{spec.channel}/{shop.shop_id} {entity}: {exc}")
-                continue
-            seconds = time.monotonic() - started
-            total += result.rows
-            metadata[f"{shop.shop_id}/rows"] = result.rows
-            metadata[f"{shop.shop_id}/stats"] = {
-                **source.stats.as_metadata(),
-                "seconds": round(seconds, 2),
-                "rows_outside_window": result.rows_outside_window,
-            }
-            for note in source.stats.notes:
-                context.log.warning(f"{spec.channel}/{shop.shop_id} {entity}: {note}")
-            context.log.info(
-                f"{spec.channel}/{shop.shop_id} {entity}: {result.rows} rows in {seconds:.1f}s "
-                f"({source.stats.requests} requests, {source.stats.retries} retries)"
-            )
-        metadata["rows"] = total
-        if failures:
-            raise dg.Failure(
-                description=f"{len(failures)} of {len(shops)} {spec.channel} shops failed: "
-                + " | ".join(failures),
-                metadata=metadata,
-            )
-        return dg.MaterializeResult(metadata=metadata)
+        return _land_every_shop(
+            context, omni, spec.channel, entity, lambda c: c.shops_for(spec.channel), spec.build, entity
+        )
 
     return landing_asset
 
 
-LANDING_ASSETS = [build_landing_asset(spec, entity) for spec in CHANNELS.values() for entity in spec.entities]
+def build_traffic_asset(spec: TrafficSpec, channel: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=traffic_key(channel, spec.source),
+        group_name=channel,
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds={"python", "parquet"},
+        owners=["team:data-platform"],
+        description=(
+            f"{CHANNELS[channel].label} traffic from {spec.label}: one report per day (the report's "
+            f"own day), pulled for each `[[traffic]]` entry of source `{spec.source}`. "
+            "A re-pull replaces the day."
+        ),
+    )
+    def traffic_asset(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
+        return _land_every_shop(
+            context,
+            omni,
+            channel,
+            f"{TRAFFIC_ENTITY}/{spec.source}",
+            lambda c: c.traffic_for(spec.source, channel),
+            spec.build,
+            TRAFFIC_ENTITY,
+        )
+
+    return traffic_asset
+
+
+LANDING_ASSETS = [
+    *(build_landing_asset(spec, entity) for spec in CHANNELS.values() for entity in spec.entities),
+    *(
+        build_traffic_asset(spec, channel)
+        for spec in TRAFFIC_SOURCES.values()
+        if not spec.from_files
+        for channel in spec.channels
+    ),
+]

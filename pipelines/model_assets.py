@@ -12,8 +12,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from connectors.registry import CHANNELS, sources
-from pipelines.landing_assets import landing_key
+from connectors.registry import CHANNELS, TRAFFIC_ENTITY, TRAFFIC_SOURCES, sources
+from pipelines.landing_assets import landing_key, traffic_key
 from pipelines.resources import OmniResource
 from warehouse.models import Model, discover_models, prepare_connection, run_model
 from warehouse.publish import publish
@@ -37,6 +37,9 @@ def _upstream(model: Model) -> list[dg.AssetKey]:
             keys.append(model_key(ref))
             continue
         source, _, entity = name.removesuffix("_latest").partition("__")
+        if entity == TRAFFIC_ENTITY:
+            keys += [traffic_key(ch, source) for ch in TRAFFIC_SOURCES[source].channels]
+            continue
         keys += [
             landing_key(ch, entity) for ch in sources().get(source, []) if entity in CHANNELS[ch].entities
         ]

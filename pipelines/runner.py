@@ -1,17 +1,20 @@
 """Run the pipeline for a range of China days in this process (what `omni run` and the demo do).
 
-The same jobs the schedule and the UI run: `landing_job` over the partition range as one run,
-then `warehouse_job`, which rebuilds from whatever landed even if a channel failed. Runs are
+The same jobs the schedule, the sensors and the UI run: `landing_job` over the partition range as
+one run, `traffic_exports_job` for export files waiting in the drop folders, then `warehouse_job`,
+which rebuilds from whatever landed even if a channel failed. Runs are
 recorded in the Dagster instance at DAGSTER_HOME when it is set, so they show in the UI.
 """
 
 import os
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import dagster as dg
 
 from pipelines.definitions import defs
+from pipelines.traffic_exports import DEFAULT_SETTLE_SECONDS, EXPORT_ASSETS
 
 
 @dataclass
@@ -38,12 +41,17 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
 
 
 def run_range(
-    first: date, last: date, instance: dg.DagsterInstance | None = None, log_level: str = "INFO"
+    first: date,
+    last: date,
+    instance: dg.DagsterInstance | None = None,
+    log_level: str = "INFO",
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS,
 ) -> RangeRunResult:
-    """Land [first, last] for every channel, then rebuild and publish. `log_level` is the Dagster
-    console log's level (the CLI keeps it at WARNING so the summary stays readable)."""
+    """Land [first, last] for every channel and load waiting export files (those unchanged for
+    `settle_seconds`), then rebuild and publish. `log_level` is the Dagster console log's level
+    (the CLI keeps it at WARNING so the summary stays readable)."""
     instance = instance or _instance()
-    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     landing = defs.resolve_job_def("landing_job").execute_in_process(
         instance=instance,
         run_config=run_config,
@@ -53,7 +61,19 @@ def run_range(
         },
         raise_on_error=False,
     )
+    exports = defs.resolve_job_def("traffic_exports_job").execute_in_process(
+        instance=instance,
+        run_config={
+            **run_config,
+            "ops": {asset.op.name: {"config": {"settle_seconds": settle_seconds}} for asset in EXPORT_ASSETS},
+        },
+        raise_on_error=False,
+    )
     warehouse = defs.resolve_job_def("warehouse_job").execute_in_process(
         instance=instance, run_config=run_config, raise_on_error=False
     )
-    return RangeRunResult(landing.success, warehouse.success, _failures(landing) + _failures(warehouse))
+    return RangeRunResult(
+        landing.success and exports.success,
+        warehouse.success,
+        _failures(landing) + _failures(exports) + _failures(warehouse),
+    )

@@ -8,43 +8,81 @@ from pathlib import Path
 import duckdb
 
 SUMMARY_SQL = """
+with sales as (
+    select
+        channel,
+        count(*) as orders,
+        count(distinct customer_key) filter (where paid_cny > 0)
+            + count(*) filter (where paid_cny > 0 and customer_key is null) as buyers,
+        sum(gmv_cny) as gmv_cny,
+        sum(net_cny) as net_cny
+    from marts.fct_orders
+    where order_date between $first and $last
+    group by channel
+),
+
+traffic as (
+    -- visitor-days: each shop's daily unique visitors summed (not unique people); conversion is the
+    -- channel's own definition over the range; ROI only over the shop-days that bought ads
+    select
+        channel,
+        sum(visitors) as visitor_days,
+        sum(conversion_numerator) / nullif(sum(conversion_denominator), 0) as conversion_rate,
+        max(conversion_definition) as conversion_definition,
+        sum(ad_spend_cny) as ad_spend_cny,
+        sum(paid_cny) filter (where ad_spend_cny > 0) / nullif(sum(ad_spend_cny), 0) as roi
+    from marts.fct_channel_daily
+    where order_date between $first and $last
+    group by channel
+)
+
 select
-    channel,
-    count(*) as orders,
-    count(distinct customer_key) filter (where paid_cny > 0)
-        + count(*) filter (where paid_cny > 0 and customer_key is null) as buyers,
-    sum(gmv_cny) as gmv_cny,
-    sum(net_cny) as net_cny,
-    min(order_date) as first_day,
-    max(order_date) as last_day
-from marts.fct_orders
-where order_date between ? and ?
-group by channel
-order by net_cny desc
+    s.channel, s.orders, s.buyers, s.gmv_cny, s.net_cny,
+    t.visitor_days, t.conversion_rate, t.conversion_definition, t.ad_spend_cny, t.roi
+from sales as s
+left join traffic as t using (channel)
+order by s.net_cny desc
 """
 
 EXAMPLE_QUERY = (
-    "select channel, order_date, orders, buyers, gmv_cny, net_cny, aov_cny "
+    "select channel, order_date, orders, buyers, net_cny, visitors, conversion_rate, roi "
     "from marts.fct_channel_daily order by order_date desc, net_cny desc limit 10"
 )
 
 
 def channel_summary(published: Path, first: date, last: date) -> list[tuple]:
-    """Per channel, for orders placed on China days first..last."""
+    """Per channel, for orders placed (and traffic reported) on China days first..last."""
     with duckdb.connect(str(published), read_only=True) as conn:
-        return conn.execute(SUMMARY_SQL, [first, last]).fetchall()
+        return conn.execute(SUMMARY_SQL, {"first": first, "last": last}).fetchall()
+
+
+def _optional(value: object, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
 
 
 def print_summary(published: Path, first: date, last: date) -> None:
     rows = channel_summary(published, first, last)
-    print(f"\norders placed {first}..{last}")
-    print(f"\n{'channel':<14}{'orders':>9}{'buyers':>9}{'GMV (CNY)':>16}{'net sales (CNY)':>18}  days")
-    for channel, orders, buyers, gmv, net, first, last in rows:
-        print(f"{channel:<14}{orders:>9,}{buyers:>9,}{gmv:>16,.2f}{net:>18,.2f}  {first}..{last}")
-    total_orders = sum(r[1] for r in rows)
+    definitions: dict[str, str] = {}
+    print(f"\norders placed {first}..{last}\n")
     print(
-        f"{'total':<14}{total_orders:>9,}{'':>9}"
-        f"{sum(r[3] for r in rows):>16,.2f}{sum(r[4] for r in rows):>18,.2f}"
+        f"{'channel':<14}{'orders':>8}{'buyers':>8}{'GMV (CNY)':>15}{'net sales (CNY)':>17}"
+        f"{'visitors*':>11}{'conversion':>13}{'ad spend':>12}{'ROI':>7}"
     )
+    for channel, orders, buyers, gmv, net, visitors, conversion, definition, spend, roi in rows:
+        mark = ""
+        if definition:
+            mark = definitions.setdefault(definition, "abcdefgh"[len(definitions)])
+        rate = "-" if conversion is None else f"{conversion:.2%} {mark}"
+        sales = f"{channel:<14}{orders:>8,}{buyers:>8,}{gmv:>15,.2f}{net:>17,.2f}"
+        traffic = f"{_optional(visitors, ',d'):>11}{rate:>13}{_optional(spend, ',.0f'):>12}"
+        print(f"{sales}{traffic}{_optional(roi, '.1f'):>7}")
+    print(
+        f"{'total':<14}{sum(r[1] for r in rows):>8,}{'':>8}"
+        f"{sum(r[3] for r in rows):>15,.2f}{sum(r[4] for r in rows):>17,.2f}"
+    )
+    print("\n* visitor-days: each shop's daily unique visitors summed over the days (not unique people).")
+    for definition, mark in definitions.items():
+        print(f"  conversion {mark}: {definition}")
+    print("  ROI (投产比): paid sales / ad spend, over the shop-days that bought ads.")
     print(f"\nWarehouse: {published}")
     print(f'Try:  duckdb -readonly {published} "{EXAMPLE_QUERY}"')

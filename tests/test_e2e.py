@@ -105,7 +105,7 @@ def test_demo_summary_agrees_with_the_truth(tmp_path):
     got = {row[0]: row[1:5] for row in channel_summary(data / "analytics.duckdb", start, end)}
     assert got == expected
     for channel, (orders, buyers, gmv, net) in expected.items():  # ... and that is what it printed
-        assert f"{channel:<14}{orders:>9,}{buyers:>9,}{gmv:>16,.2f}{net:>18,.2f}" in proc.stdout
+        assert f"{channel:<14}{orders:>8,}{buyers:>8,}{gmv:>15,.2f}{net:>17,.2f}" in proc.stdout
     assert "analytics.duckdb" in proc.stdout
 
 

@@ -4,6 +4,12 @@
 latest version of each record (by modified time, then extraction time), which is what staging
 reads. The dedup runs on the narrow key columns first and joins the JSON back afterwards: a
 window function over rows that still carry the raw JSON needs many times the memory.
+
+Traffic reports are different: a day's report is a snapshot, revised as a whole (GA4 settles a
+day over ~3 days; an operator drops a corrected export file). `raw.<source>__traffic_latest` keeps
+every row of the newest extraction of each (channel, shop, day) — a row missing from the newest
+report is gone — found from the landing files themselves, so an extraction that found nothing
+(an empty file) also replaces what was there.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.registry import CHANNELS, sources
+from connectors.registry import CHANNELS, TRAFFIC_ENTITY, TRAFFIC_SOURCES, sources
 
 _EMPTY = """
 select
@@ -28,15 +34,20 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _versions_sql(landing: Path, channels: list[str], entity: str) -> str:
+def _globs(landing: Path, channels: list[str], entity: str) -> str | None:
+    """The landing files of an entity as a DuckDB list literal, or None when nothing has landed."""
     globs = [
         str(landing / channel / entity / "shop=*" / "dt=*" / "*.parquet")
         for channel in channels
         if any((landing / channel / entity).glob("shop=*/dt=*/*.parquet"))
     ]
-    if not globs:
+    return "[" + ", ".join(_quote(g) for g in globs) + "]" if globs else None
+
+
+def _versions_sql(landing: Path, channels: list[str], entity: str) -> str:
+    files = _globs(landing, channels, entity)
+    if files is None:
         return _EMPTY
-    files = "[" + ", ".join(_quote(g) for g in globs) + "]"
     return f"""
 select
     regexp_extract(filename, '/landing/([^/]+)/', 1) as channel,
@@ -71,6 +82,29 @@ semi join latest as l
 """
 
 
+_LATEST_REPORT = """
+with files as (
+    select
+        file as landing_file,
+        regexp_extract(file, '/landing/([^/]+)/', 1) as channel,
+        regexp_extract(file, '/shop=([^/]+)/', 1) as shop_id,
+        regexp_extract(file, '/dt=([^/]+)/', 1) as dt
+    from glob({files})
+),
+
+newest as (
+    -- file names start with the extraction's UTC stamp, so the greatest name is the newest
+    select landing_file
+    from files
+    qualify row_number() over (partition by channel, shop_id, dt order by landing_file desc) = 1
+)
+
+select v.*
+from raw.{name} as v
+semi join newest as n on v.landing_file = n.landing_file
+"""
+
+
 def _channels_sql() -> str:
     rows = ",\n    ".join(
         f"({_quote(s.channel)}, {_quote(s.label)}, {_quote(s.source)}, {_quote(s.sales_model)})"
@@ -92,4 +126,14 @@ def create_raw_views(conn: duckdb.DuckDBPyConnection, landing: Path) -> list[str
             conn.execute(f"create or replace view raw.{name} as {_versions_sql(landing, channels, entity)}")
             conn.execute(f"create or replace view raw.{name}_latest as {_LATEST.format(name=name)}")
             created.append(name)
+    for spec in TRAFFIC_SOURCES.values():
+        entity = f"{TRAFFIC_ENTITY}/{spec.source}"
+        name = f"{spec.source}__{TRAFFIC_ENTITY}"
+        files = _globs(landing, list(spec.channels), entity)
+        conn.execute(
+            f"create or replace view raw.{name} as {_versions_sql(landing, list(spec.channels), entity)}"
+        )
+        latest = _LATEST_REPORT.format(files=files, name=name) if files else f"select * from raw.{name}"
+        conn.execute(f"create or replace view raw.{name}_latest as {latest}")
+        created.append(name)
     return created

@@ -9,14 +9,46 @@ because platforms revise recent days and a row missing from a newer report is go
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
-from connectors.common.records import dumps_record, landing_page
+from connectors.common.records import decimals_as_text, dumps_record, landing_page
 from connectors.common.timeutil import china_date, china_day_start
+
+CHINA_TIME_ZONE = "Asia/Shanghai"  # the Chinese platforms report China days
+# The keys every landed traffic record carries, null where its source does not have them: staging
+# (transforms/staging/stg_traffic__reports.sql) reads exactly these.
+TRAFFIC_KEYS = (
+    "report",  # day_total | by_source | ads
+    "report_date",
+    "source",
+    "medium",
+    "campaign",
+    "visitors",
+    "new_visitors",
+    "sessions",
+    "page_views",
+    "converted_sessions",
+    "ad_impressions",
+    "ad_clicks",
+    "ad_conversions",
+    "ad_spend_cny",
+    "time_zone",
+)
+
+
+def traffic_record(
+    report: str, day: date, time_zone: str, platform: Mapping[str, Any], **values: Any
+) -> dict[str, Any]:
+    """A landed traffic record: every canonical key (null unless given), a source's own extra keys,
+    and `platform`, the row as the platform sent it. Decimals become their exact text."""
+    record: dict[str, Any] = dict.fromkeys(TRAFFIC_KEYS)
+    record.update(values, report=report, report_date=day.isoformat(), time_zone=time_zone)
+    record["platform"] = dict(platform)
+    return dict(decimals_as_text(record))
 
 
 def report_days(start: datetime, end: datetime) -> tuple[date, date]:

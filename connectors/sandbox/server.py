@@ -90,8 +90,10 @@ SimulatorFactory = Callable[[World, SandboxSettings], Simulator]
 def default_simulators() -> list[SimulatorFactory]:
     from connectors.sandbox.alibaba_1688_sim import Alibaba1688Simulator
     from connectors.sandbox.douyin_sim import DouyinSimulator
+    from connectors.sandbox.ga4_sim import Ga4Simulator
     from connectors.sandbox.jd_sim import JdSimulator
     from connectors.sandbox.meituan_sim import MeituanSimulator
+    from connectors.sandbox.oceanengine_sim import OceanEngineSimulator
     from connectors.sandbox.pdd_sim import PinduoduoSimulator
     from connectors.sandbox.shopify_sim import ShopifySimulator
     from connectors.sandbox.top_sim import TopSimulator
@@ -106,6 +108,8 @@ def default_simulators() -> list[SimulatorFactory]:
         YouzanSimulator,
         Alibaba1688Simulator,
         MeituanSimulator,
+        OceanEngineSimulator,
+        Ga4Simulator,
     ]
 
 

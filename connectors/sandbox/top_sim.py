@@ -1,4 +1,5 @@
-"""Taobao Open Platform (TOP) simulator: `taobao.trades.sold.increment.get` for Tmall and Taobao shops.
+"""Taobao Open Platform (TOP) simulator: `taobao.trades.sold.increment.get` for Tmall and Taobao shops,
+and `taobao.simba.rpt.custbase.get` (直通车, served by `simba_sim.py` behind the same checks).
 
 What it enforces, after channel-protocols.md §2: query string and form merged; md5 / hmac /
 hmac-sha256 signatures verified; app key, session (one per shop), timestamp skew (±10 min) and
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,7 @@ from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, of
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "taobao.trades.sold.increment.get"
+RESPONSE_ROOT = "trades_sold_increment_get_response"
 MAX_WINDOW = timedelta(days=1)
 HISTORY = timedelta(days=90)  # "只能获取到三个月以内的交易信息": older trades are simply not served
 CALLS_PER_SECOND = 40.0  # per app key; the real per-minute quotas are unpublished
@@ -153,18 +156,33 @@ class TopSimulator:
         self.shops = {top_session(shop_id): shop_id for shop_id in shop_ids}
         self.bucket = TokenBucket(CALLS_PER_SECOND)
         self.feed = OrderFeed(world, settings, shop_ids, render_trade, _restamp, history=HISTORY)
+        # Imported here: simba_sim raises this module's TopError.
+        from connectors.sandbox import simba_sim
+
+        # method -> (response root, handler(shop_id, params) -> response body)
+        self.methods: dict[str, tuple[str, Callable[[str, dict[str, str]], dict[str, Any]]]] = {
+            METHOD: (RESPONSE_ROOT, self._trades),
+            simba_sim.METHOD: (simba_sim.RESPONSE_ROOT, simba_sim.SimbaReport(world, settings)),
+        }
 
     def handle(self, request: SimRequest) -> SimResponse:
         if request.path != "/router/rest":
             return SimResponse.json({"error": "not found"}, status=404)
         request_id = uuid.uuid4().hex[:12]
+        params = request.form
         try:
-            body = self._call(request.form)
+            shop_id = self._authenticate(params)
+            if self.settings.rate_limits and not self.bucket.take():
+                raise TopError(
+                    7, "App Call Limited", THROTTLE_SUB_CODE, "This ban will last for 1 more seconds"
+                )
+            root, serve = self.methods[params["method"]]
+            body = serve(shop_id, params)
         except TopError as exc:
             error = {k: v for k, v in exc.body.items() if v is not None}
             return SimResponse.json({"error_response": {**error, "request_id": request_id}})
         body["request_id"] = request_id
-        return SimResponse.json({"trades_sold_increment_get_response": body})
+        return SimResponse.json({root: body})
 
     def _authenticate(self, params: dict[str, str]) -> str:
         if not params.get("app_key"):
@@ -202,14 +220,11 @@ class TopSimulator:
             raise TopError(26, "Missing Session")
         if session not in self.shops:
             raise TopError(27, "Invalid Session", "invalid-sessionkey", "session key is invalid or expired")
-        if params.get("method") != METHOD:
-            raise TopError(22, "Invalid Method", sub_msg=f"the sandbox serves {METHOD} only")
+        if params.get("method") not in self.methods:
+            raise TopError(22, "Invalid Method", sub_msg=f"the sandbox serves {', '.join(self.methods)} only")
         return self.shops[session]
 
-    def _call(self, params: dict[str, str]) -> dict[str, Any]:
-        shop_id = self._authenticate(params)
-        if self.settings.rate_limits and not self.bucket.take():
-            raise TopError(7, "App Call Limited", THROTTLE_SUB_CODE, "This ban will last for 1 more seconds")
+    def _trades(self, shop_id: str, params: dict[str, str]) -> dict[str, Any]:
         fields = [f.strip() for f in params.get("fields", "").split(",") if f.strip()]
         if not fields:
             raise TopError(40, "Missing Required Arguments", "isv.missing-parameter", "fields")

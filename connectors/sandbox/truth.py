@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -89,6 +89,54 @@ def truth_accounts(world: World, as_of: datetime | None = None) -> pd.DataFrame:
         if a.created_at < as_of
     ]
     return pd.DataFrame(rows, columns=["channel", "shop_id", "account_id", "person_id"])
+
+
+TRAFFIC_COLUMNS = [
+    "channel",
+    "shop_id",
+    "traffic_date",
+    "visitors",
+    "page_views",
+    "sessions",
+    "converted_sessions",
+    "paying_buyers",
+    "ad_spend_cny",
+    "ad_clicks",
+    "ad_impressions",
+]
+
+
+def truth_traffic(world: World, export_shops: set[str], ga4_shops: set[str]) -> pd.DataFrame:
+    """One row per shop and report day of what its traffic sources say: the export files' shop-level
+    figures, GA4's day totals (in the property's zone) and the ad platforms' spend. Which shops have
+    export files and GA4 is the pipeline's configuration, so the caller names them."""
+    rows: dict[tuple[str, str, date], dict[str, object]] = {}
+
+    def row(channel: str, shop_id: str, day: date) -> dict[str, object]:
+        return rows.setdefault((channel, shop_id, day), dict.fromkeys(TRAFFIC_COLUMNS[3:]))
+
+    for shop_id in export_shops:
+        for d in world.traffic.shop_days(shop_id):
+            row(d.channel, shop_id, d.day).update(
+                visitors=d.visitors, page_views=d.page_views, paying_buyers=d.paying_buyers
+            )
+    for shop_id in ga4_shops:
+        channel = world.shop(shop_id).channel
+        for day in sorted({r.day for r in world.traffic.ga4_rows(shop_id)}):
+            day_rows = [r for r in world.traffic.ga4_rows(shop_id) if r.day == day]
+            row(channel, shop_id, day).update(
+                visitors=world.traffic.ga4_day_users(shop_id, day),
+                page_views=sum(r.page_views for r in day_rows),
+                sessions=sum(r.sessions for r in day_rows),
+                converted_sessions=sum(r.converted_sessions for r in day_rows),
+            )
+    for spec in world.shops():
+        for ad in world.traffic.ad_days(spec.shop_id):
+            row(ad.channel, ad.shop_id, ad.day).update(
+                ad_spend_cny=fen_to_cny(ad.cost_fen), ad_clicks=ad.clicks, ad_impressions=ad.impressions
+            )
+    records = [{"channel": c, "shop_id": s, "traffic_date": d, **v} for (c, s, d), v in sorted(rows.items())]
+    return pd.DataFrame(records, columns=TRAFFIC_COLUMNS)
 
 
 def write_truth(world: World, out_dir: Path) -> dict[str, Path]:

@@ -1,0 +1,154 @@
+"""Traffic end to end in real Dagster runs: GA4, Ocean Engine and 直通车 pulled with the orders,
+export files loaded from the drop folders (by the runner and by the sensor), and the marts
+checked against the sandbox's traffic truth."""
+
+from __future__ import annotations
+
+import os
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from connectors.config import load_config
+from connectors.sandbox.exports import write_export, write_exports
+from connectors.sandbox.truth import truth_traffic
+from pipelines.definitions import defs
+from pipelines.resources import OmniResource
+from pipelines.runner import run_range
+from pipelines.traffic_exports import traffic_export_files
+from tests.test_pipeline import point_pipeline_at, published
+
+
+@pytest.fixture
+def traffic_env(tmp_path, monkeypatch, sandbox):
+    data = point_pipeline_at(sandbox, tmp_path, monkeypatch)
+    config = load_config()
+    return (
+        data,
+        {t.shop_id for t in config.traffic_for("exports")},
+        {t.shop_id for t in config.traffic_for("ga4")},
+    )
+
+
+def _age(folder: Path, seconds: float = 60) -> None:
+    """Make dropped files look settled (as if copied a minute ago)."""
+    past = time.time() - seconds
+    for path in folder.rglob("*"):
+        if path.is_file():
+            os.utime(path, (past, past))
+
+
+def _daily(data: Path) -> pd.DataFrame:
+    return published(
+        data,
+        "select channel, shop_id, order_date as traffic_date, visitors, page_views, sessions, "
+        "conversion_numerator, conversion_denominator, conversion_definition, "
+        "cast(ad_spend_cny as varchar) as ad_spend_cny, ad_clicks, ad_impressions, "
+        "cast(paid_cny as varchar) as paid_cny, cast(roi as varchar) as roi "
+        "from marts.fct_channel_daily",
+    )
+
+
+def test_traffic_of_every_source_reaches_the_marts_exactly(traffic_env, sandbox):
+    data, export_shops, ga4_shops = traffic_env
+    world = sandbox.world
+    written = write_exports(world, data / "drops")
+    assert {p.parent.name for p in written} == export_shops
+    result = run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral(), settle_seconds=0)
+    assert result.ok, result.failures
+
+    truth = truth_traffic(world, export_shops, ga4_shops)
+    truth["traffic_date"] = pd.to_datetime(truth["traffic_date"])
+    got = _daily(data).merge(truth, on=["channel", "shop_id", "traffic_date"], suffixes=("", "_truth"))
+    assert len(got) == len(truth), "every shop-day of the truth has its row in fct_channel_daily"
+    for column in ("visitors", "page_views", "sessions", "ad_clicks", "ad_impressions"):
+        expected = got[f"{column}_truth"].astype("Int64")
+        assert (got[column].astype("Int64").fillna(-1) == expected.fillna(-1)).all(), column
+    spend = got["ad_spend_cny_truth"].map(lambda d: None if pd.isna(d) else f"{d:.2f}")
+    assert (got["ad_spend_cny"].fillna("-") == spend.fillna("-")).all()
+
+    # Conversion is each platform's own, named in the data.
+    ga4 = got[got["shop_id"].isin(ga4_shops)]
+    assert (ga4["conversion_numerator"] == ga4["converted_sessions"]).all()
+    assert (ga4["conversion_denominator"] == ga4["sessions"]).all()
+    assert ga4["conversion_definition"].str.startswith("GA4").all()
+    exported = got[got["shop_id"].isin(export_shops)]
+    assert (exported["conversion_numerator"] == exported["paying_buyers"]).all()
+    assert (exported["conversion_denominator"] == exported["visitors"]).all()
+    assert exported["conversion_definition"].str.contains("访客数").all()
+    # Visitors >= paying buyers, and ROI is paid sales / ad spend, exactly.
+    assert (exported["visitors"] >= exported["paying_buyers"]).all()
+    ads = got[got["ad_spend_cny"].notna() & (got["ad_spend_cny"] != "0.00")]
+    assert set(ads["shop_id"]) == {"douyin-shop", "tmall-flagship", "taobao-store"}
+    for row in ads.itertuples():
+        expected_roi = (Decimal(row.paid_cny) / Decimal(row.ad_spend_cny)).quantize(Decimal("0.0001"))
+        assert abs(Decimal(row.roi) - expected_roi) <= Decimal("0.0001"), row
+
+    # The breakdown: GA4 sessions add up to the day totals; users do not (and the mart says so).
+    breakdown = published(
+        data,
+        "select shop_id, traffic_date, sum(sessions) as sessions, sum(visitors) as visitor_sum "
+        "from marts.fct_channel_traffic_daily where report_source = 'ga4' group by all",
+    ).merge(ga4, on=["shop_id", "traffic_date"], suffixes=("", "_day"))
+    assert (breakdown["sessions"] == breakdown["sessions_day"]).all()
+    assert (breakdown["visitor_sum"] > breakdown["visitors"]).any()
+    comment = published(
+        data,
+        "select comment from duckdb_columns() where schema_name = 'marts' "
+        "and table_name = 'fct_channel_traffic_daily' and column_name = 'visitors'",
+    )["comment"][0]
+    assert "not additive" in comment
+
+
+def test_corrected_and_duplicate_export_files_through_the_sensor(traffic_env, sandbox):
+    data, _, _ = traffic_env
+    world = sandbox.world
+    instance = dg.DagsterInstance.ephemeral()
+    day = world.start
+    drop = data / "drops" / "tmall" / "tmall-flagship"
+    drop.mkdir(parents=True)
+    original = write_export(world, "tmall-flagship", drop)
+
+    def evaluate() -> dg.SensorResult:
+        with dg.build_sensor_context(instance=instance, resources={"omni": OmniResource()}) as context:
+            return traffic_export_files(context)
+
+    assert evaluate().skip_reason, "a file that is still being written (just modified) waits"
+    _age(drop)
+    request = evaluate().run_requests[0]
+    assert request.asset_selection == [dg.AssetKey(["landing", "tmall", "traffic_exports"])]
+    assert evaluate().run_requests[0].run_key == request.run_key, "the same files give the same run key"
+
+    def load_and_rebuild() -> pd.DataFrame:
+        job = defs.resolve_job_def("traffic_exports_job")
+        assert job.execute_in_process(instance=instance, asset_selection=request.asset_selection).success
+        assert defs.resolve_job_def("warehouse_job").execute_in_process(instance=instance).success
+        return published(
+            data,
+            "select order_date, visitors from marts.fct_channel_daily "
+            "where shop_id = 'tmall-flagship' order by order_date",
+        )
+
+    first = load_and_rebuild()
+    truth = {d.day: d.visitors for d in world.traffic.shop_days("tmall-flagship")}
+    assert dict(zip(first["order_date"].dt.date, first["visitors"], strict=True)) == truth
+    assert evaluate().skip_reason, "loaded files leave the drop folder"
+
+    # A corrected file for one day replaces that day; the other days keep their numbers.
+    write_export(world, "tmall-flagship", drop, days=[day], revise={day: truth[day] + 1000})
+    _age(drop)
+    request = evaluate().run_requests[0]
+    corrected = load_and_rebuild()
+    visitors = dict(zip(corrected["order_date"].dt.date, corrected["visitors"], strict=True))
+    assert visitors == {**truth, day: truth[day] + 1000}
+
+    # The original file dropped again: already loaded, so nothing changes.
+    (drop / original.name).write_bytes((drop / "_loaded" / original.name).read_bytes())
+    _age(drop)
+    request = evaluate().run_requests[0]
+    again = load_and_rebuild()
+    assert again.equals(corrected)

@@ -1,0 +1,92 @@
+-- grain: one row per report row of the newest extraction of each channel, shop, traffic source and report day
+-- key: channel, shop_id, report_source, report, report_date, source, medium, campaign
+-- not_null: report_date, time_zone
+-- description: Every traffic and ad-spend report in one shape: GA4 (web store and mini-program
+-- sessions), Ocean Engine (Douyin ads), 直通车 (Taobao / Tmall ads) and the shops' analytics
+-- export files (生意参谋, 京东商智, 拼多多数据中心). Connectors and the export loader land canonical
+-- keys beside the platform's own row, so one model reads them all. A report day is replaced as a
+-- whole by its newest extraction (platforms revise recent days; operators drop corrected files).
+-- column channel: Sales channel code.
+-- column shop_id: The shop the report describes.
+-- column report_source: Where the numbers come from: ga4, oceanengine, simba (直通车) or exports.
+-- column report: day_total (the whole shop / property / account for the day), by_source (GA4 per source / medium / campaign) or ads (an ad account's day).
+-- column report_date: The day reported on, in the report's time zone (time_zone).
+-- column source: Traffic source (GA4 sessionSource), or '(all)' where the report has no breakdown.
+-- column medium: Traffic medium (GA4 sessionMedium), or '(all)'.
+-- column campaign: Campaign (GA4 sessionCampaignName), or '(all)'.
+-- column visitors: Unique visitors (GA4 totalUsers, 访客数) of this row's scope on that day only: never add them across days, sources or shops.
+-- column new_visitors: First-time visitors (GA4 newUsers).
+-- column sessions: Sessions (GA4); additive.
+-- column page_views: Page views (GA4 screenPageViews, 浏览量); additive.
+-- column converted_sessions: GA4 sessions with a purchase key event (sessions x sessionKeyEventRate).
+-- column paying_buyers: Paying buyers as the export reports them (支付买家数, 成交客户数).
+-- column paid_orders: Paid orders as the export reports them.
+-- column reported_paid_cny: Paid amount as the export reports it (支付金额, 成交金额), in CNY; for reconciliation with fct_orders.
+-- column conversion_numerator: The platform's conversion numerator: converted sessions (GA4) or paying buyers (exports).
+-- column conversion_denominator: Its denominator: sessions (GA4) or visitors (exports).
+-- column conversion_definition: The platform's own definition of conversion for this row.
+-- column ad_spend_cny: Ad spend in CNY.
+-- column ad_impressions: Ad impressions.
+-- column ad_clicks: Ad clicks.
+-- column ad_conversions: Conversions the ad platform attributes to its ads (Ocean Engine convert).
+-- column time_zone: IANA zone of report_date (GA4 properties report in their own zone).
+-- column source_file: The export file the row came from (exports only).
+-- column extracted_at: When the report was pulled or the file loaded.
+with reports as (
+    select 'ga4' as report_source, channel, shop_id, record, extracted_at from raw.ga4__traffic_latest
+    union all
+    select 'oceanengine', channel, shop_id, record, extracted_at from raw.oceanengine__traffic_latest
+    union all
+    select 'simba', channel, shop_id, record, extracted_at from raw.simba__traffic_latest
+    union all
+    select 'exports', channel, shop_id, record, extracted_at from raw.exports__traffic_latest
+),
+
+canonical as (
+    select
+        channel,
+        shop_id,
+        report_source,
+        record ->> '$.report' as report,
+        cast(record ->> '$.report_date' as date) as report_date,
+        coalesce(record ->> '$.source', '(all)') as source,
+        coalesce(record ->> '$.medium', '(all)') as medium,
+        coalesce(record ->> '$.campaign', '(all)') as campaign,
+        cast(record ->> '$.visitors' as bigint) as visitors,
+        cast(record ->> '$.new_visitors' as bigint) as new_visitors,
+        cast(record ->> '$.sessions' as bigint) as sessions,
+        cast(record ->> '$.page_views' as bigint) as page_views,
+        cast(record ->> '$.converted_sessions' as bigint) as converted_sessions,
+        cast(record ->> '$.paying_buyers' as bigint) as paying_buyers,
+        cast(record ->> '$.paid_orders' as bigint) as paid_orders,
+        yuan_to_cny(record ->> '$.paid_cny') as reported_paid_cny,
+        record ->> '$.conversion_definition' as export_conversion_definition,
+        yuan_to_cny(record ->> '$.ad_spend_cny') as ad_spend_cny,
+        cast(record ->> '$.ad_impressions' as bigint) as ad_impressions,
+        cast(record ->> '$.ad_clicks' as bigint) as ad_clicks,
+        cast(record ->> '$.ad_conversions' as bigint) as ad_conversions,
+        record ->> '$.time_zone' as time_zone,
+        record ->> '$.file' as source_file,
+        extracted_at
+    from reports
+),
+
+final as (
+    select
+        channel, shop_id, report_source, report, report_date, source, medium, campaign,
+        visitors, new_visitors, sessions, page_views, converted_sessions,
+        paying_buyers, paid_orders, reported_paid_cny,
+        -- Conversion is what each platform calls it, never one formula across platforms:
+        -- GA4 counts converted sessions per session, the Chinese back offices paying buyers per visitor.
+        case when report_source = 'ga4' then converted_sessions else paying_buyers end as conversion_numerator,
+        case when report_source = 'ga4' then sessions else visitors end as conversion_denominator,
+        case
+            when report_source = 'ga4' then 'GA4: sessions with a purchase key event / sessions'
+            when report_source = 'exports' then export_conversion_definition
+        end as conversion_definition,
+        ad_spend_cny, ad_impressions, ad_clicks, ad_conversions,
+        time_zone, source_file, extracted_at
+    from canonical
+)
+
+select * from final
