@@ -158,6 +158,9 @@ TRAFFIC_SOURCES: dict[str, TrafficSpec] = {
             "simba", "Taobao 直通车 ad report (TOP)", ("tmall", "taobao"), "connectors.top.simba:SimbaSource"
         ),
         TrafficSpec("exports", "Shop analytics export files", ("tmall", "taobao", "jd", "pinduoduo")),
+        TrafficSpec(
+            "pos_footfall", "Store door counters (POS database)", ("pos",), "connectors.pos.source:PosSource"
+        ),
     )
 }
 

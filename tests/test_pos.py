@@ -1,13 +1,15 @@
 """POS connector against real databases: SQLite, and the PostgreSQL and MariaDB servers on this
-machine (each test session gets its own throw-away database)."""
+machine (each test session gets its own throw-away database): sales, members, and the stores'
+door-counter footfall (the pos_footfall traffic source)."""
 
 from __future__ import annotations
 
 import json
 import math
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
@@ -15,12 +17,14 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.common.errors import ConnectorError
-from connectors.common.timeutil import CHINA_TZ, china_date, china_days_window
-from connectors.config import ShopConfig
-from connectors.pos.schema import sales
+from connectors.common.timeutil import CHINA_TZ, china_date, china_day_start, china_days_window
+from connectors.config import ShopConfig, TrafficConfig
+from connectors.pos.schema import footfall, sales
 from connectors.pos.source import PosSource
+from connectors.registry import TRAFFIC_ENTITY, TRAFFIC_SOURCES
+from connectors.sandbox.catalog import STORES
 from connectors.sandbox.pos_db import write_pos_database
-from connectors.sandbox.truth import truth_orders
+from connectors.sandbox.truth import truth_orders, truth_traffic
 from tests.conftest import TEST_WORLD, requires_server
 
 SERVERS = {
@@ -74,8 +78,16 @@ def make_source(pii) -> Iterator[Callable[..., PosSource]]:
     """PosSource for a URL; every one made is closed (its engine disposed) after the test."""
     made: list[PosSource] = []
 
-    def make(url: str, **options) -> PosSource:
-        made.append(PosSource(ShopConfig("pos", "pos-main", {"database_url": url, **options}), pii))
+    def make(url: str, traffic: bool = False, **options) -> PosSource:
+        """The sales connector, or (traffic=True) the pos_footfall traffic source built by the registry."""
+        options = {"database_url": url, **options}
+        if traffic:
+            entry = TrafficConfig("pos", "pos-main", options, source="pos_footfall")
+            source = TRAFFIC_SOURCES["pos_footfall"].build(entry, pii)
+            assert isinstance(source, PosSource)
+            made.append(source)
+        else:
+            made.append(PosSource(ShopConfig("pos", "pos-main", options), pii))
         return made[-1]
 
     yield make
@@ -248,3 +260,109 @@ def test_writing_the_pos_database_twice_gives_the_same_rows(tmp_path):
             assert conn.execute(sa.text(f"select count(*) from {table}")).scalar() == expected
     engine.dispose()
     assert counts["sales"] == len(world.orders_for("pos-main")) and counts["sale_lines"] > counts["sales"]
+
+
+# --- footfall (traffic source pos_footfall) ---------------------------------------------------------
+
+
+def footfall_records(table: pa.Table) -> dict[str, dict]:
+    return dict(zip(ids(table), map(json.loads, table.column("record").to_pylist()), strict=True))
+
+
+def test_footfall_equals_the_truth(pos_url, make_source):
+    world = TEST_WORLD.world()
+    src = make_source(pos_url, traffic=True)
+    table = pull(src, TRAFFIC_ENTITY, *WINDOW)
+    records = footfall_records(table)
+    assert len(records) == table.num_rows, "record ids are unique"
+    counters = {(f.store_id, f.day): f for f in world.traffic.footfall}
+    days = sorted({day for _, day in counters})
+    assert len(days) == (world.end - world.start).days + 1 and len({s for s, _ in counters}) == len(STORES)
+    assert set(records) == {f"by_store|{d.isoformat()}|{s}" for s, d in counters} | {
+        f"day_total|{d.isoformat()}" for d in days
+    }
+    # Transactions are the POS sales of that store and China day, as the sales pull shows them.
+    orders = truth_orders(world)
+    sold = Counter(orders[orders["channel"] == "pos"][["store_id", "created_date"]].itertuples(index=False))
+    for (store_id, day), counter in counters.items():
+        record = records[f"by_store|{day.isoformat()}|{store_id}"]
+        assert record["report"] == "by_store" and record["report_date"] == day.isoformat()
+        assert (record["source"], record["medium"], record["campaign"]) == (store_id, "store", None)
+        assert (record["visitors"], record["paying_buyers"]) == (counter.entries, counter.transactions)
+        assert record["paying_buyers"] == sold[(store_id, day)] <= record["visitors"]
+        assert record["conversion_definition"] == "成交笔数 / 进店人数 (door counters)"
+        assert record["time_zone"] == "Asia/Shanghai" and record["sessions"] is None
+        assert record["platform"] == {
+            "store_id": store_id,
+            "business_date": day.isoformat(),
+            "entries": counter.entries,
+            "transactions": counter.transactions,
+            "updated_at": datetime.combine(day + timedelta(days=1), time(0, 30), CHINA_TZ).isoformat(),
+        }
+    truth = truth_traffic(world, set(), set(), {"pos-main"})
+    truth = truth[truth["shop_id"] == "pos-main"].set_index("traffic_date")
+    assert sorted(truth.index) == days
+    for day in days:
+        record = records[f"day_total|{day.isoformat()}"]
+        assert (record["source"], record["medium"]) == (None, None)
+        assert record["visitors"] == truth.loc[day, "visitors"]
+        assert record["paying_buyers"] == truth.loc[day, "paying_buyers"]
+        assert record["conversion_definition"] == "成交笔数 / 进店人数 (door counters)"
+    assert truth["paying_buyers"].sum() == len(world.orders_for("pos-main"))
+    modified = dict(zip(ids(table), table.column("modified_at").to_pylist(), strict=True))
+    assert all(
+        modified[i] == china_day_start(date.fromisoformat(r["report_date"])) for i, r in records.items()
+    )
+    assert src.stats.rows == len(records) and src.stats.pages >= 2 and src.stats.requests >= 1
+
+
+def test_footfall_by_store_records_sum_to_the_day_total_in_small_batches(pos_url, make_source):
+    start, _ = WINDOW
+    first, last = TEST_WORLD.start + timedelta(days=3), TEST_WORLD.start + timedelta(days=5)
+    src = make_source(pos_url, traffic=True, batch_size=4)  # a day's stores split over batches
+    pages = list(src.pull(TRAFFIC_ENTITY, *china_days_window(first, last)))
+    records = footfall_records(pa.concat_tables(pages))
+    assert len(pages) == math.ceil(3 * len(STORES) / 4) + 1 and src.stats.pages == len(pages)
+    totals = {r["report_date"]: r for r in records.values() if r["report"] == "day_total"}
+    assert sorted(totals) == [(first + timedelta(days=i)).isoformat() for i in range(3)], (
+        "only the asked days"
+    )
+    for day, total in totals.items():
+        stores = [r for r in records.values() if r["report"] == "by_store" and r["report_date"] == day]
+        assert len(stores) == len(STORES) == total["platform"]["stores"]
+        assert total["visitors"] == sum(r["visitors"] for r in stores) > 0
+        assert total["paying_buyers"] == sum(r["paying_buyers"] for r in stores)
+    assert list(src.pull(TRAFFIC_ENTITY, start - timedelta(days=10), start)) == [], "no counts, no report"
+    with pytest.raises(ValueError, match="whole China days"):
+        list(src.pull(TRAFFIC_ENTITY, start, start + timedelta(hours=5)))
+
+
+def test_a_missing_footfall_table_is_named_and_sales_still_pull(tmp_path, make_source):
+    world = TEST_WORLD.world()
+    url = f"sqlite:///{tmp_path / 'no_counters.sqlite'}"
+    write_pos_database(world, url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        footfall.drop(conn)
+    engine.dispose()
+    with pytest.raises(ConnectorError, match=r"\[pos/pos-main\] table 'footfall' does not exist") as error:
+        list(make_source(url, traffic=True).pull(TRAFFIC_ENTITY, *WINDOW))
+    assert "pos_footfall" in str(error.value)
+    assert len(pull(make_source(url), "orders", *WINDOW)) == len(world.orders_for("pos-main"))
+
+
+def test_the_pos_database_has_footfall_of_the_days_before_as_of_only(tmp_path):
+    world = TEST_WORLD.world()
+    url = f"sqlite:///{tmp_path / 'pos.sqlite'}"
+    days = (world.end - world.start).days + 1
+    assert write_pos_database(world, url)["footfall"] == days * len(STORES)
+    counts = write_pos_database(world, url, as_of=world.as_of - timedelta(days=3) + timedelta(hours=20))
+    assert counts["footfall"] == (days - 3) * len(STORES)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        last, synced = conn.execute(
+            sa.select(sa.func.max(footfall.c.business_date), sa.func.max(footfall.c.updated_at))
+        ).one()
+    engine.dispose()
+    assert last == world.end - timedelta(days=3)
+    assert synced == datetime.combine(world.end - timedelta(days=2), time(0, 30))

@@ -1,6 +1,6 @@
-"""Traffic end to end in real Dagster runs: GA4, Ocean Engine and 直通车 pulled with the orders,
-export files loaded from the drop folders (by the runner and by the sensor), and the marts
-checked against the sandbox's traffic truth."""
+"""Traffic end to end in real Dagster runs: GA4, Ocean Engine, 直通车 and the stores' door counters
+(POS database) pulled with the orders, export files loaded from the drop folders (by the runner and
+by the sensor), and the marts checked against the sandbox's traffic truth."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from connectors.config import load_config
+from connectors.sandbox.catalog import STORES
 from connectors.sandbox.exports import write_export, write_exports
 from connectors.sandbox.truth import truth_traffic
 from pipelines.definitions import defs
@@ -31,6 +32,7 @@ def traffic_env(tmp_path, monkeypatch, sandbox):
         data,
         {t.shop_id for t in config.traffic_for("exports")},
         {t.shop_id for t in config.traffic_for("ga4")},
+        {t.shop_id for t in config.traffic_for("pos_footfall")},
     )
 
 
@@ -54,14 +56,15 @@ def _daily(data: Path) -> pd.DataFrame:
 
 
 def test_traffic_of_every_source_reaches_the_marts_exactly(traffic_env, sandbox):
-    data, export_shops, ga4_shops = traffic_env
+    data, export_shops, ga4_shops, footfall_shops = traffic_env
+    assert footfall_shops == {"pos-main"}
     world = sandbox.world
     written = write_exports(world, data / "drops")
     assert {p.parent.name for p in written} == export_shops
     result = run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral(), settle_seconds=0)
     assert result.ok, result.failures
 
-    truth = truth_traffic(world, export_shops, ga4_shops)
+    truth = truth_traffic(world, export_shops, ga4_shops, footfall_shops)
     truth["traffic_date"] = pd.to_datetime(truth["traffic_date"])
     got = _daily(data).merge(truth, on=["channel", "shop_id", "traffic_date"], suffixes=("", "_truth"))
     assert len(got) == len(truth), "every shop-day of the truth has its row in fct_channel_daily"
@@ -80,6 +83,13 @@ def test_traffic_of_every_source_reaches_the_marts_exactly(traffic_env, sandbox)
     assert (exported["conversion_numerator"] == exported["paying_buyers"]).all()
     assert (exported["conversion_denominator"] == exported["visitors"]).all()
     assert exported["conversion_definition"].str.contains("访客数").all()
+    # Stores: transactions per door-counter entry, every day of the world.
+    stores = got[got["shop_id"].isin(footfall_shops)]
+    assert len(stores) == (world.end - world.start).days + 1
+    assert (stores["conversion_numerator"] == stores["paying_buyers"]).all()
+    assert (stores["conversion_denominator"] == stores["visitors"]).all()
+    assert (stores["conversion_definition"] == "成交笔数 / 进店人数 (door counters)").all()
+    assert (stores["visitors"] >= stores["paying_buyers"]).all() and stores["paying_buyers"].sum() > 0
     # Visitors >= paying buyers, and ROI is paid sales / ad spend, exactly.
     assert (exported["visitors"] >= exported["paying_buyers"]).all()
     ads = got[got["ad_spend_cny"].notna() & (got["ad_spend_cny"] != "0.00")]
@@ -96,6 +106,19 @@ def test_traffic_of_every_source_reaches_the_marts_exactly(traffic_env, sandbox)
     ).merge(ga4, on=["shop_id", "traffic_date"], suffixes=("", "_day"))
     assert (breakdown["sessions"] == breakdown["sessions_day"]).all()
     assert (breakdown["visitor_sum"] > breakdown["visitors"]).any()
+    # Door counters: one row per store (no day-total row beside them), entries adding up to the day.
+    by_store = published(
+        data,
+        "select shop_id, traffic_date, count(*) as rows, count(distinct source) as stores, "
+        "sum(visitors) as entries, sum(paying_buyers) as transactions, "
+        "count(*) filter (where medium <> 'store') as not_store "
+        "from marts.fct_channel_traffic_daily where report_source = 'pos_footfall' group by all",
+    ).merge(stores, on=["shop_id", "traffic_date"])
+    assert len(by_store) == len(stores)
+    assert (by_store["rows"] == len(STORES)).all() and (by_store["stores"] == len(STORES)).all()
+    assert (by_store["not_store"] == 0).all()
+    assert (by_store["entries"] == by_store["visitors"]).all()
+    assert (by_store["transactions"] == by_store["paying_buyers"]).all()
     comment = published(
         data,
         "select comment from duckdb_columns() where schema_name = 'marts' "
@@ -105,7 +128,7 @@ def test_traffic_of_every_source_reaches_the_marts_exactly(traffic_env, sandbox)
 
 
 def test_corrected_and_duplicate_export_files_through_the_sensor(traffic_env, sandbox):
-    data, _, _ = traffic_env
+    data, _, _, _ = traffic_env
     world = sandbox.world
     instance = dg.DagsterInstance.ephemeral()
     day = world.start

@@ -2,6 +2,11 @@
 
 Times are naive local China time (what POS systems store), money is integer fen, phones are plain
 (the connector hashes them before anything is written).
+
+`footfall` is our design choice, not a known vendor schema (door-counter systems, 客流计数器, differ
+and none was verified): one row per store and business day with the counter's entries (进店人数)
+and the POS transactions (成交笔数) of that day, written by the counter system's nightly sync, so a
+store's conversion (进店转化率) is transactions / entries.
 """
 
 from __future__ import annotations
@@ -60,4 +65,14 @@ sale_lines = sa.Table(
     sa.Column("discount_fen", sa.BigInteger, nullable=False),
     sa.Column("amount_fen", sa.BigInteger, nullable=False),
     sa.Column("returned", sa.Boolean, nullable=False),
+)
+
+footfall = sa.Table(
+    "footfall",
+    METADATA,
+    sa.Column("store_id", sa.String(16), primary_key=True),
+    sa.Column("business_date", sa.Date, primary_key=True),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("transactions", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )

@@ -1,10 +1,15 @@
-"""Store POS connector: sales (with their lines) and loyalty members from the POS database.
+"""Store POS connector: sales (with their lines) and loyalty members from the POS database, and
+the stores' door-counter footfall as a traffic source (`pos_footfall`).
 
 SQLAlchemy Core with bound parameters only; results are streamed in batches (server-side cursors
 where the driver has them), and each batch's lines come in one `IN` query on a second connection
 (MySQL's unbuffered cursors allow no other query on their own connection). POS times are naive
 China local time: the UTC window is converted to local bounds for the query and every row back
 to UTC. Plain phones and names are hashed here, before anything leaves the function.
+
+Footfall is a daily report: the rows of the pulled China days (by business_date), one `by_store`
+record per store and day, and one `day_total` per day summed over the stores (door-counter entries
+are counts, so they add up across stores, unlike unique visitors).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +28,15 @@ from connectors.common.errors import ConfigError, ConnectorError, FatalError
 from connectors.common.http import PullStats
 from connectors.common.pii import PiiHasher, mask_phone
 from connectors.common.records import dumps_record, landing_page
+from connectors.common.reports import CHINA_TIME_ZONE, report_days, report_page, traffic_record
 from connectors.common.timeutil import CHINA_TZ, utc_now
 from connectors.config import ShopConfig
-from connectors.pos.schema import members, sale_lines, sales
+from connectors.pos.schema import footfall, members, sale_lines, sales
 
 _CONNECT_ATTEMPTS = 3
+TRAFFIC = "traffic"  # the entity of a [[traffic]] entry of source pos_footfall
+FOOTFALL_CONVERSION = "成交笔数 / 进店人数 (door counters)"
+FOOTFALL_MEDIUM = "store"
 
 
 def to_local(ts: datetime) -> datetime:
@@ -44,8 +53,22 @@ def _iso(local: datetime | None) -> str | None:
     return local.replace(tzinfo=CHINA_TZ).isoformat() if local else None
 
 
+def _footfall_record(report: str, day: date, platform: dict[str, Any], **values: Any) -> dict[str, Any]:
+    """Entries are the visitors and transactions the paying buyers of the store's conversion."""
+    return traffic_record(
+        report,
+        day,
+        CHINA_TIME_ZONE,
+        platform,
+        **values,
+        visitors=platform["entries"],
+        paying_buyers=platform["transactions"],
+        conversion_definition=FOOTFALL_CONVERSION,
+    )
+
+
 class PosSource:
-    entities = ("orders", "customers")
+    entities = ("orders", "customers", TRAFFIC)
 
     def __init__(self, shop: ShopConfig, pii: PiiHasher) -> None:
         self.shop = shop
@@ -126,20 +149,22 @@ class PosSource:
         finally:
             conn.close()
 
-    def _require_tables(self, conn: sa.Connection, tables: Sequence[sa.Table]) -> None:
+    def _require_tables(self, conn: sa.Connection, tables: Sequence[sa.Table], hint: str = "") -> None:
         inspector = sa.inspect(conn)
         for table in tables:
             if not inspector.has_table(table.name):
                 raise self._error(
-                    FatalError, f"table '{table.name}' does not exist in the POS database {self.safe_url}"
+                    FatalError,
+                    f"table '{table.name}' does not exist in the POS database {self.safe_url}{hint}",
                 )
 
     def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
-        lo, hi = to_local(start), to_local(end)
         if entity == "orders":
-            yield from self._sales(lo, hi)
+            yield from self._sales(to_local(start), to_local(end))
         elif entity == "customers":
-            yield from self._members(lo, hi)
+            yield from self._members(to_local(start), to_local(end))
+        elif entity == TRAFFIC:
+            yield from self._footfall(*report_days(start, end))
         else:
             raise ValueError(
                 f"the POS connector has no entity '{entity}' (it has {', '.join(self.entities)})"
@@ -229,6 +254,60 @@ class PosSource:
                 ]
                 ids = [row["member_id"] for row in batch]
                 yield self._page(ids, [to_utc(r["updated_at"]) for r in batch], [None] * len(batch), records)
+
+    def _footfall(self, first: date, last: date) -> Iterator[pa.Table]:
+        """Per store and day a `by_store` record, then per day one `day_total` over the stores."""
+        query = (
+            sa.select(footfall)
+            .where(footfall.c.business_date >= first, footfall.c.business_date <= last)
+            .order_by(footfall.c.business_date, footfall.c.store_id)
+        )
+        totals: dict[date, dict[str, int]] = {}
+        hint = " (the door counters' table the pos_footfall traffic source reads)"
+        with self._connection() as conn, self._reading(footfall):
+            self._require_tables(conn, [footfall], hint)
+            for batch in self._stream(conn, query):
+                rows = []
+                for row in batch:
+                    day: date = row["business_date"]
+                    platform = {
+                        "store_id": row["store_id"],
+                        "business_date": day.isoformat(),
+                        "entries": row["entries"],
+                        "transactions": row["transactions"],
+                        "updated_at": _iso(row["updated_at"]),
+                    }
+                    total = totals.setdefault(day, {"stores": 0, "entries": 0, "transactions": 0})
+                    total["stores"] += 1
+                    total["entries"] += row["entries"]
+                    total["transactions"] += row["transactions"]
+                    rows.append(
+                        (
+                            f"by_store|{day.isoformat()}|{row['store_id']}",
+                            day,
+                            _footfall_record(
+                                "by_store", day, platform, source=row["store_id"], medium=FOOTFALL_MEDIUM
+                            ),
+                        )
+                    )
+                yield self._report_page(rows)
+        if totals:
+            yield self._report_page(
+                [
+                    (
+                        f"day_total|{day.isoformat()}",
+                        day,
+                        # no platform row: the day total is the stores' rows summed here
+                        _footfall_record("day_total", day, {"business_date": day.isoformat(), **total}),
+                    )
+                    for day, total in sorted(totals.items())
+                ]
+            )
+
+    def _report_page(self, rows: list[tuple[str, date, dict[str, Any]]]) -> pa.Table:
+        self.stats.pages += 1
+        self.stats.rows += len(rows)
+        return report_page(rows, utc_now())
 
     def _page(
         self,

@@ -1,4 +1,5 @@
-"""The sandbox's store POS database: the world's store sales written into a real relational schema.
+"""The sandbox's store POS database: the world's store sales written into a real relational schema,
+and the stores' door-counter footfall beside them.
 
 POS systems keep local, naive China time, integer fen and plain member phones; the connector
 has to cope with all three. Works on SQLite, PostgreSQL and MariaDB alike (SQLAlchemy Core).
@@ -7,17 +8,19 @@ has to cope with all three. Works on SQLite, PostgreSQL and MariaDB alike (SQLAl
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from connectors.common.timeutil import CHINA_TZ
-from connectors.pos.schema import METADATA, members, sale_lines, sales, stores
+from connectors.common.timeutil import CHINA_TZ, china_date
+from connectors.pos.schema import METADATA, footfall, members, sale_lines, sales, stores
 from connectors.sandbox.catalog import STORES
 from connectors.sandbox.world import World, visible_orders
 
 _CHUNK = 1000
+# When the door-counter system syncs a business day into the POS database: the next day, 00:30 local.
+FOOTFALL_SYNC = time(0, 30)
 T = TypeVar("T")
 
 
@@ -79,11 +82,26 @@ def _sale_rows(world: World, as_of: datetime) -> Iterator[tuple[dict[str, Any], 
         yield sale, lines
 
 
+def _footfall_rows(world: World, as_of: datetime) -> Iterator[dict[str, Any]]:
+    """The door counters' business days that ended before `as_of`, as the nightly sync wrote them."""
+    today = china_date(as_of)
+    for f in world.traffic.footfall:
+        if f.day < today:
+            yield {
+                "store_id": f.store_id,
+                "business_date": f.day,
+                "entries": f.entries,
+                "transactions": f.transactions,
+                "updated_at": datetime.combine(f.day + timedelta(days=1), FOOTFALL_SYNC),
+            }
+
+
 def write_pos_database(world: World, url: str, as_of: datetime | None = None) -> dict[str, int]:
-    """(Re)create the POS schema at `url` and fill it with the world's store sales at `as_of`."""
+    """(Re)create the POS schema at `url` and fill it with the world's store sales at `as_of` and
+    the stores' footfall of the days before it."""
     as_of = as_of or world.as_of
     engine = sa.create_engine(url)
-    counts = {"stores": 0, "members": 0, "sales": 0, "sale_lines": 0}
+    counts = {"stores": 0, "members": 0, "sales": 0, "sale_lines": 0, "footfall": 0}
     try:
         with engine.begin() as conn:
             METADATA.drop_all(conn)
@@ -128,6 +146,10 @@ def write_pos_database(world: World, url: str, as_of: datetime | None = None) ->
                     conn.execute(sa.insert(sale_lines), lines)
                 counts["sales"] += len(batch)
                 counts["sale_lines"] += len(lines)
+
+            for chunk in _chunks(_footfall_rows(world, as_of)):
+                conn.execute(sa.insert(footfall), chunk)
+                counts["footfall"] += len(chunk)
     finally:
         engine.dispose()
     return counts

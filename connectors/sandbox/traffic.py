@@ -13,7 +13,8 @@ Reports, each the raw material of one simulator or export file:
   stores and the mini-program; one purchase key event per converted session.
 - `ad_day`: paid ads per China day (Ocean Engine for Douyin, 直通车 for Tmall / Taobao): spend,
   impressions, clicks, conversions. 直通车 clicks land on the shop, so they are part of its visitors.
-- `footfall`: store door-counter entries per store and China day (each sale walked in).
+- `footfall`: store door-counter entries per store and China day, beside the POS transactions of
+  that store and day (each sale walked in, so entries >= transactions).
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ class AdDay:
 class Footfall:
     store_id: str
     day: date
-    entries: int
+    entries: int  # door-counter entries (进店人数)
+    transactions: int  # POS sales created at the store that China day (成交笔数)
 
 
 def _rng(seed: int, *parts: object) -> np.random.Generator:
@@ -277,5 +279,5 @@ class TrafficModel:
                 rng = _rng(self.world.seed, "footfall", store_id, day)
                 sold = sales.get((store_id, day), 0)
                 walk_ins = math.ceil(sold / (STORE_CONVERSION * float(rng.lognormal(0.0, 0.15))))
-                out.append(Footfall(store_id, day, max(sold, walk_ins + int(rng.poisson(5)))))
+                out.append(Footfall(store_id, day, max(sold, walk_ins + int(rng.poisson(5))), sold))
         return tuple(out)

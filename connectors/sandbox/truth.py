@@ -106,10 +106,13 @@ TRAFFIC_COLUMNS = [
 ]
 
 
-def truth_traffic(world: World, export_shops: set[str], ga4_shops: set[str]) -> pd.DataFrame:
+def truth_traffic(
+    world: World, export_shops: set[str], ga4_shops: set[str], footfall_shops: set[str]
+) -> pd.DataFrame:
     """One row per shop and report day of what its traffic sources say: the export files' shop-level
-    figures, GA4's day totals (in the property's zone) and the ad platforms' spend. Which shops have
-    export files and GA4 is the pipeline's configuration, so the caller names them."""
+    figures, GA4's day totals (in the property's zone), the stores' door counters (entries and POS
+    transactions summed over the stores) and the ad platforms' spend. Which shops have export files,
+    GA4 and door counters is the pipeline's configuration, so the caller names them."""
     rows: dict[tuple[str, str, date], dict[str, object]] = {}
 
     def row(channel: str, shop_id: str, day: date) -> dict[str, object]:
@@ -130,6 +133,11 @@ def truth_traffic(world: World, export_shops: set[str], ga4_shops: set[str]) -> 
                 sessions=sum(r.sessions for r in day_rows),
                 converted_sessions=sum(r.converted_sessions for r in day_rows),
             )
+    for shop_id in footfall_shops:
+        if shop_id != "pos-main":
+            raise ValueError(f"the world's footfall is pos-main's stores', not {shop_id}'s")
+        for day, counts in _footfall_days(world).items():
+            row(world.shop(shop_id).channel, shop_id, day).update(visitors=counts[0], paying_buyers=counts[1])
     for spec in world.shops():
         for ad in world.traffic.ad_days(spec.shop_id):
             row(ad.channel, ad.shop_id, ad.day).update(
@@ -137,6 +145,15 @@ def truth_traffic(world: World, export_shops: set[str], ga4_shops: set[str]) -> 
             )
     records = [{"channel": c, "shop_id": s, "traffic_date": d, **v} for (c, s, d), v in sorted(rows.items())]
     return pd.DataFrame(records, columns=TRAFFIC_COLUMNS)
+
+
+def _footfall_days(world: World) -> dict[date, tuple[int, int]]:
+    """Per China day the door-counter entries and the POS transactions of all stores."""
+    out: dict[date, tuple[int, int]] = {}
+    for f in world.traffic.footfall:
+        entries, transactions = out.get(f.day, (0, 0))
+        out[f.day] = (entries + f.entries, transactions + f.transactions)
+    return out
 
 
 def write_truth(world: World, out_dir: Path) -> dict[str, Path]:

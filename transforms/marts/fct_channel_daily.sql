@@ -23,12 +23,12 @@
 -- column group_buy_orders: Pinduoduo group-buy orders placed.
 -- column failed_group_orders: Group-buy orders whose group failed (refunded by the platform).
 -- column presale_orders: Pre-sale deposit orders placed.
--- column visitors: The shop's unique visitors that day (GA4 totalUsers; 访客数 of the export file). Null without a traffic source. Not additive across days or shops.
+-- column visitors: The shop's unique visitors that day (GA4 totalUsers; 访客数 of the export file); for the stores, door-counter entries (进店人数). Null without a traffic source. Not additive across days or shops.
 -- column sessions: GA4 sessions (web store and mini-program only).
 -- column page_views: Page views (GA4 screenPageViews; 浏览量).
 -- column conversion_rate: The platform's own conversion for the day: conversion_numerator / conversion_denominator.
--- column conversion_numerator: Converted sessions (GA4) or paying buyers as the back office reports them (exports).
--- column conversion_denominator: Sessions (GA4) or visitors (exports).
+-- column conversion_numerator: Converted sessions (GA4), paying buyers as the back office reports them (exports) or till transactions (door counters).
+-- column conversion_denominator: Sessions (GA4), visitors (exports) or store entries (door counters).
 -- column conversion_definition: Which conversion this is, in the platform's words: never compare rates of different definitions as if they were one.
 -- column ad_spend_cny: Paid-ads spend that day (Ocean Engine for Douyin, 直通车 for Tmall / Taobao), CNY.
 -- column ad_clicks: Ad clicks.

@@ -2,29 +2,30 @@
 -- key: channel, shop_id, report_source, report, report_date, source, medium, campaign
 -- not_null: report_date, time_zone
 -- description: Every traffic and ad-spend report in one shape: GA4 (web store and mini-program
--- sessions), Ocean Engine (Douyin ads), 直通车 (Taobao / Tmall ads) and the shops' analytics
--- export files (生意参谋, 京东商智, 拼多多数据中心). Connectors and the export loader land canonical
+-- sessions), Ocean Engine (Douyin ads), 直通车 (Taobao / Tmall ads), the shops' analytics
+-- export files (生意参谋, 京东商智, 拼多多数据中心) and the stores' door counters (POS database).
+-- Connectors and the export loader land canonical
 -- keys beside the platform's own row, so one model reads them all. A report day is replaced as a
 -- whole by its newest extraction (platforms revise recent days; operators drop corrected files).
 -- column channel: Sales channel code.
 -- column shop_id: The shop the report describes.
--- column report_source: Where the numbers come from: ga4, oceanengine, simba (直通车) or exports.
--- column report: day_total (the whole shop / property / account for the day), by_source (GA4 per source / medium / campaign) or ads (an ad account's day).
+-- column report_source: Where the numbers come from: ga4, oceanengine, simba (直通车), exports or pos_footfall (store door counters).
+-- column report: day_total (the whole shop / property / account / store chain for the day), by_source (GA4 per source / medium / campaign), by_store (door counters per store) or ads (an ad account's day).
 -- column report_date: The day reported on, in the report's time zone (time_zone).
--- column source: Traffic source (GA4 sessionSource), or '(all)' where the report has no breakdown.
--- column medium: Traffic medium (GA4 sessionMedium), or '(all)'.
+-- column source: Traffic source (GA4 sessionSource), the store id of a by_store row, or '(all)' where the report has no breakdown.
+-- column medium: Traffic medium (GA4 sessionMedium), 'store' for by_store rows, or '(all)'.
 -- column campaign: Campaign (GA4 sessionCampaignName), or '(all)'.
--- column visitors: Unique visitors (GA4 totalUsers, 访客数) of this row's scope on that day only: never add them across days, sources or shops.
+-- column visitors: Unique visitors (GA4 totalUsers, 访客数) of this row's scope on that day only: never add them across days, sources or shops. For pos_footfall: door-counter entries (进店人数), which are counts (a day_total is its stores' entries summed).
 -- column new_visitors: First-time visitors (GA4 newUsers).
 -- column sessions: Sessions (GA4); additive.
 -- column page_views: Page views (GA4 screenPageViews, 浏览量); additive.
 -- column converted_sessions: GA4 sessions with a purchase key event (sessions x sessionKeyEventRate).
--- column paying_buyers: Paying buyers as the export reports them (支付买家数, 成交客户数).
+-- column paying_buyers: Paying buyers as the export reports them (支付买家数, 成交客户数); for pos_footfall the POS transactions (成交笔数).
 -- column paid_orders: Paid orders as the export reports them.
 -- column reported_paid_cny: Paid amount as the export reports it (支付金额, 成交金额), in CNY; for reconciliation with fct_orders.
--- column conversion_numerator: The platform's conversion numerator: converted sessions (GA4) or paying buyers (exports).
--- column conversion_denominator: Its denominator: sessions (GA4) or visitors (exports).
--- column conversion_definition: The platform's own definition of conversion for this row.
+-- column conversion_numerator: The platform's conversion numerator: converted sessions (GA4), paying buyers (exports) or transactions (pos_footfall).
+-- column conversion_denominator: Its denominator: sessions (GA4), visitors (exports) or door-counter entries (pos_footfall).
+-- column conversion_definition: The platform's own definition of conversion for this row (GA4's, or the one the record carries).
 -- column ad_spend_cny: Ad spend in CNY.
 -- column ad_impressions: Ad impressions.
 -- column ad_clicks: Ad clicks.
@@ -40,6 +41,8 @@ with reports as (
     select 'simba', channel, shop_id, record, extracted_at from raw.simba__traffic_latest
     union all
     select 'exports', channel, shop_id, record, extracted_at from raw.exports__traffic_latest
+    union all
+    select 'pos_footfall', channel, shop_id, record, extracted_at from raw.pos_footfall__traffic_latest
 ),
 
 canonical as (
@@ -60,7 +63,7 @@ canonical as (
         cast(record ->> '$.paying_buyers' as bigint) as paying_buyers,
         cast(record ->> '$.paid_orders' as bigint) as paid_orders,
         yuan_to_cny(record ->> '$.paid_cny') as reported_paid_cny,
-        record ->> '$.conversion_definition' as export_conversion_definition,
+        record ->> '$.conversion_definition' as record_conversion_definition,
         yuan_to_cny(record ->> '$.ad_spend_cny') as ad_spend_cny,
         cast(record ->> '$.ad_impressions' as bigint) as ad_impressions,
         cast(record ->> '$.ad_clicks' as bigint) as ad_clicks,
@@ -77,12 +80,13 @@ final as (
         visitors, new_visitors, sessions, page_views, converted_sessions,
         paying_buyers, paid_orders, reported_paid_cny,
         -- Conversion is what each platform calls it, never one formula across platforms:
-        -- GA4 counts converted sessions per session, the Chinese back offices paying buyers per visitor.
+        -- GA4 counts converted sessions per session, the Chinese back offices paying buyers per visitor,
+        -- door counters transactions per entry; every source but GA4 lands its definition in the record.
         case when report_source = 'ga4' then converted_sessions else paying_buyers end as conversion_numerator,
         case when report_source = 'ga4' then sessions else visitors end as conversion_denominator,
         case
             when report_source = 'ga4' then 'GA4: sessions with a purchase key event / sessions'
-            when report_source = 'exports' then export_conversion_definition
+            else record_conversion_definition
         end as conversion_definition,
         ad_spend_cny, ad_impressions, ad_clicks, ad_conversions,
         time_zone, source_file, extracted_at
