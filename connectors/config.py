@@ -61,6 +61,17 @@ class ShopConfig:
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
 
+    def flag(self, name: str, default: bool = False) -> bool:
+        """A true/false option (a `${VAR}` value arrives as the text "true" or "false")."""
+        value = self.options.get(name, default)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"shop {self.channel}/{self.shop_id}: option '{name}' must be true or false, not {value!r}"
+            )
+        return value
+
     def require(self, name: str) -> Any:
         if name not in self.options:
             raise ConfigError(f"shop {self.channel}/{self.shop_id}: option '{name}' is missing in the config")

@@ -4,25 +4,31 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import duckdb
+import pyarrow as pa
 import pytest
 import requests
 
-from connectors.common.errors import CredentialError, FatalError
+from connectors.common.errors import ConfigError, CredentialError, FatalError
 from connectors.common.http import HttpClient
+from connectors.common.pii import PiiHasher
+from connectors.common.pii import ReceiverPhone as Receiver
 from connectors.common.timeutil import format_cst, utc_now
 from connectors.config import ShopConfig
+from connectors.douyin import source as douyin_source
 from connectors.douyin.client import DouyinClient
 from connectors.douyin.signing import canonical_param_json, sign
-from connectors.douyin.source import METHOD, DouyinSource
+from connectors.douyin.source import DECRYPT_METHOD, MAX_DECRYPT_BATCH, METHOD, DouyinSource
 from connectors.sandbox import douyin_sim
 from connectors.sandbox.credentials import DOUYIN_APP_KEY, DOUYIN_APP_SECRET, marketplace_token
 from connectors.sandbox.generate import cached_world
 from connectors.sandbox.truth import truth_orders
-from tests.conftest import TEST_WORLD
+from tests.conftest import TEST_PII_KEY, TEST_WORLD
 from tests.marketplace import (
     check_every_order_once,
     check_modified_while_paging,
@@ -33,6 +39,7 @@ from tests.marketplace import (
     records,
     whole_world,
 )
+from warehouse.models import TRANSFORMS_DIR, parse_model, prepare_connection, run_model
 
 SHOP = "douyin-shop"
 ENV = {
@@ -106,21 +113,24 @@ def raw_call(
     sign_method: str = "hmac-sha256",
     token: str | None = None,
     send: bytes | None = None,
+    method: str = METHOD,
+    path: str | None = None,
 ) -> dict[str, Any]:
-    """One hand-built request: signed over the canonical body, sent as `send` (default: canonical)."""
+    """One hand-built request: signed over the canonical body, sent as `send` (default: canonical)
+    to the method's path (`path` to send it elsewhere)."""
     param_json = canonical_param_json(body)
     timestamp = timestamp or format_cst(utc_now())
     query = {
         "app_key": DOUYIN_APP_KEY,
-        "method": METHOD,
+        "method": method,
         "access_token": token or marketplace_token(SHOP),
         "timestamp": timestamp,
         "v": "2",
         "sign_method": sign_method,
-        "sign": sign(DOUYIN_APP_KEY, DOUYIN_APP_SECRET, METHOD, param_json, timestamp, "2", sign_method),
+        "sign": sign(DOUYIN_APP_KEY, DOUYIN_APP_SECRET, method, param_json, timestamp, "2", sign_method),
     }
     response = requests.post(
-        f"{server.url}/douyin/order/searchList",
+        f"{server.url}/douyin{path or '/' + method.replace('.', '/')}",
         params=query,
         data=send if send is not None else param_json.encode(),
         headers={"Content-Type": "application/json"},
@@ -381,3 +391,232 @@ def test_no_plain_pii_ciphertexts_dropped_masks_kept(sandbox):
         assert not {"encrypt_post_receiver", "encrypt_post_tel", "mask_post_receiver"} & set(record)
         assert "encrypt_detail" not in record["post_addr"] and record["post_addr"]["city"]["name"]
         assert record["mask_post_tel"].count("*") == 4 and record["doudian_open_id"]
+
+
+# --- receiver phones: order.batchDecrypt (option decrypt_phones) ----------------------------------
+
+
+def decrypting_source(server, **options) -> DouyinSource:
+    return DouyinSource(shop_config(server, decrypt_phones=True, **options), PiiHasher(TEST_PII_KEY))
+
+
+def decrypt_calls(source: DouyinSource) -> list[list[dict[str, str]]]:
+    """The cipher_infos of every order.batchDecrypt call the source makes (observed on the wire)."""
+    calls: list[list[dict[str, str]]] = []
+    source.http.session.hooks["response"].append(
+        lambda response, *args, **kwargs: (
+            calls.append(json.loads(response.request.body)["cipher_infos"])
+            if "/order/batchDecrypt" in response.request.url
+            else None
+        )
+    )
+    return calls
+
+
+def check_receiver_phones(server, table, failed: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """Every landed order against the world: a protected order is virtual without a hash, a failed
+    one has neither, any other has the keyed hash of the world order's receiver phone. Returns the
+    (hashed, virtual) counts."""
+    pii = PiiHasher(TEST_PII_KEY)
+    orders = {o.order_id: o for o in server.world.orders_for(SHOP)}
+    hashed = virtual = 0
+    for record in records(table):
+        order = orders[record["order_id"]]
+        landed = (record["receiver_phone_hash"], record["receiver_phone_virtual"])
+        if order.order_id in failed:
+            assert landed == (None, None), order.order_id
+        elif douyin_sim.privacy_protected(order.order_id):
+            assert landed == (None, True), order.order_id
+            virtual += 1
+        else:
+            assert order.receiver_phone and landed == (pii.phone(order.receiver_phone), False)
+            hashed += 1
+    check_no_plain_pii(server, table)
+    assert douyin_sim.VIRTUAL_HOST not in "".join(table.column("record").to_pylist()), "virtual numbers too"
+    return hashed, virtual
+
+
+@pytest.mark.parametrize("page_size", [100, 8])
+def test_decrypted_phones_land_as_keyed_hashes_in_full_batches(make_sandbox, monkeypatch, page_size):
+    """The test world's Douyin shop has a couple of dozen orders: the batch cap (50, in the
+    connector and the simulator alike) is lowered to 4 so that batching shows."""
+    monkeypatch.setattr(douyin_source, "MAX_DECRYPT_BATCH", 4)
+    server = make_sandbox(platform=(("douyin_sim.MAX_DECRYPT_BATCH", 4),))
+    source = decrypting_source(server, page_size=page_size)
+    calls = decrypt_calls(source)
+    table = pull(source, *whole_world(server))
+    hashed, virtual = check_receiver_phones(server, table)
+    ids = set(table.column("record_id").to_pylist())
+    assert hashed and virtual and hashed + virtual == len(ids) == len(server.world.orders_for(SHOP))
+    asked = [info["auth_id"] for call in calls for info in call]
+    assert sorted(asked) == sorted(ids), "every order once"
+    assert len(calls) == math.ceil(len(ids) / 4) and all(len(call) <= 4 for call in calls)
+    served = raw_call(server, window_body(server))["data"]["shop_order_list"]
+    sent = {info["auth_id"]: info["cipher_text"] for call in calls for info in call}
+    assert sent == {o["order_id"]: o["encrypt_post_tel"] for o in served}, "each order's own ciphertext"
+    assert source.stats.notes == []
+
+
+def test_each_order_is_decrypted_once_per_pull_however_many_versions_land(make_sandbox):
+    """One-page windows, each serve modifying the window's newest order again: it lands in its own
+    window, and again (a new version) in the last window, where its new time falls."""
+    server = make_sandbox(faults=frozenset({"modify_while_paging"}))
+    source = decrypting_source(server, window_minutes=24 * 60)
+    calls = decrypt_calls(source)
+    table = pull(source, *whole_world(server))
+    ids = table.column("record_id").to_pylist()
+    assert len(ids) > len(set(ids)), "orders modified while paging land twice"
+    check_receiver_phones(server, table)
+    asked = [info["auth_id"] for call in calls for info in call]
+    assert len(asked) == len(set(asked)) and set(asked) == set(ids)
+    first_pull = len(asked)
+    pull(source, *whole_world(server))  # the cache lives for one pull: memory stays bounded
+    assert sum(len(call) for call in calls) > first_pull
+
+
+def test_a_failed_decrypt_lands_without_a_hash_and_one_note(make_sandbox):
+    server = make_sandbox(platform=(("douyin_sim.DECRYPT_FAILURE_SHARE", 0.2),))
+    failed = frozenset(
+        o.order_id for o in server.world.orders_for(SHOP) if douyin_sim.decrypt_fails(o.order_id)
+    )
+    source = decrypting_source(server)
+    table = pull(source, *whole_world(server))
+    assert failed, "the share must hit some orders"
+    hashed, virtual = check_receiver_phones(server, table, failed)
+    assert hashed and virtual
+    code = douyin_sim.DECRYPT_FAILED[0]
+    assert source.stats.notes == [
+        f"{DECRYPT_METHOD} gave no receiver phone for {len(failed)} order(s) "
+        f"(err_no {code} x{len(failed)}): landed without receiver_phone_hash"
+    ]
+
+
+def test_only_mainland_mobiles_are_hashed_and_virtual_numbers_never():
+    """How one decrypt_infos item is read, including answers the simulator does not give."""
+    config = ShopConfig(
+        "douyin",
+        SHOP,
+        {"base_url": "http://127.0.0.1:9/douyin", "decrypt_phones": True},
+        {"app_key": "k", "app_secret": "s", "access_token": "t"},
+    )
+    pii = PiiHasher(TEST_PII_KEY)
+    source = DouyinSource(config, pii)
+    read = source.receiver
+    assert read({"err_no": 0, "decrypt_text": "+86 138-0013-8000"}) == Receiver(
+        pii.phone("13800138000"), False
+    )
+    assert read({"err_no": 0, "decrypt_text": "18400913965-7576"}) == Receiver(virtual=True), "by its form"
+    assert read({"err_no": 0, "decrypt_text": "13800138000", "is_virtual_tel": True}) == Receiver(
+        virtual=True
+    )
+    for failed in ({"err_no": 0, "decrypt_text": "0571-88881234"}, {"err_no": 300003}, None):
+        assert read(failed) == Receiver(), failed
+    assert source.decrypt_failures == {"not a mobile number": 1, "err_no 300003": 1, "no answer": 1}
+
+
+def test_without_the_option_nothing_is_decrypted(sandbox):
+    for options in ({}, {"decrypt_phones": False}, {"decrypt_phones": "false"}):
+        source = make_source(sandbox, **options)
+        calls = decrypt_calls(source)
+        table = pull(source, *whole_world(sandbox))
+        assert calls == [] and table.num_rows == len(sandbox.world.orders_for(SHOP))
+        assert not any("receiver_phone_hash" in r or "receiver_phone_virtual" in r for r in records(table))
+    with pytest.raises(ConfigError, match=r"douyin/douyin-shop.*decrypt_phones. must be true or false"):
+        make_source(sandbox, decrypt_phones="yes")
+
+
+def test_a_decrypt_call_failure_stops_the_pull_and_says_what_to_fix(make_sandbox):
+    server = make_sandbox(platform=(("douyin_sim.DECRYPT_PERMITTED", False),))
+    source = decrypting_source(server)
+    with pytest.raises(FatalError, match=r"30001.*isv\.app-permissions-insufficient.*decrypt_phones = false"):
+        pull(source, *whole_world(server))
+    assert source.stats.requests == 2, "one list call, one decrypt call, not retried"
+    source = DouyinSource(
+        shop_config(server, secret="not-the-secret", decrypt_phones=True), PiiHasher(TEST_PII_KEY)
+    )
+    with pytest.raises(CredentialError, match="OMNI_TEST_DOUYIN_SECRET"):
+        pull(source, *whole_world(server))
+
+
+def test_the_simulator_decrypts_only_what_it_issued_and_caps_batches(sandbox):
+    served = raw_call(sandbox, window_body(sandbox, size=100))["data"]["shop_order_list"]
+    orders = {o.order_id: o for o in sandbox.world.orders_for(SHOP)}
+    plain = next(o for o in served if not douyin_sim.privacy_protected(o["order_id"]))
+    hidden = next(o for o in served if douyin_sim.privacy_protected(o["order_id"]))
+    asked = [
+        {"auth_id": plain["order_id"], "cipher_text": plain["encrypt_post_tel"]},
+        {"auth_id": plain["order_id"], "cipher_text": plain["post_addr"]["encrypt_detail"]},
+        {"auth_id": hidden["order_id"], "cipher_text": hidden["encrypt_post_tel"]},
+        {"auth_id": hidden["order_id"], "cipher_text": plain["encrypt_post_tel"]},  # another order's
+        {"auth_id": "1", "cipher_text": plain["encrypt_post_tel"]},
+    ]
+    answer = raw_call(sandbox, {"cipher_infos": asked}, method=DECRYPT_METHOD)
+    assert answer["code"] == 10000
+    infos = answer["data"]["decrypt_infos"]
+    assert [(i["auth_id"], i["cipher_text"]) for i in infos] == [
+        (a["auth_id"], a["cipher_text"]) for a in asked
+    ]
+    phone, address, virtual, wrong, unknown = infos
+    assert (phone["decrypt_text"], phone["data_type"], phone["is_virtual_tel"], phone["err_no"]) == (
+        orders[plain["order_id"]].receiver_phone,
+        3,
+        False,
+        0,
+    )
+    assert (address["decrypt_text"], address["data_type"]) == (orders[plain["order_id"]].receiver_address, 1)
+    host, extension = douyin_sim.virtual_number(hidden["order_id"])
+    assert (
+        virtual["decrypt_text"],
+        virtual["is_virtual_tel"],
+        virtual["phone_no_a"],
+        virtual["phone_no_b"],
+    ) == (
+        f"{host}-{extension}",
+        True,
+        douyin_sim.VIRTUAL_HOST,
+        extension,
+    )
+    assert virtual["decrypt_text"] != orders[hidden["order_id"]].receiver_phone and virtual["expire_time"] > 0
+    for failed in (wrong, unknown):
+        assert (failed["err_no"], failed["decrypt_text"]) == (douyin_sim.DECRYPT_FAILED[0], "")
+    one = asked[0]
+    for bad in ([one] * (MAX_DECRYPT_BATCH + 1), [], [{"auth_id": plain["order_id"]}], "x"):
+        answer = raw_call(sandbox, {"cipher_infos": bad}, method=DECRYPT_METHOD)
+        assert (answer["code"], answer["sub_code"]) == (40003, "isv.parameter-invalid:cipher_infos")
+    assert (
+        raw_call(sandbox, {"cipher_infos": [one] * MAX_DECRYPT_BATCH}, method=DECRYPT_METHOD)["code"] == 10000
+    )
+    answer = raw_call(sandbox, {"cipher_infos": [one]}, method=METHOD, path="/order/batchDecrypt")
+    assert (answer["code"], answer["sub_code"]) == (40003, "isv.parameter-invalid:method")
+    with pytest.raises(FatalError, match=r"isv\.parameter-invalid:cipher_infos"):
+        client(sandbox).call(DECRYPT_METHOD, {"cipher_infos": [one] * (MAX_DECRYPT_BATCH + 1)})
+
+
+def test_decrypt_calls_count_against_the_rate_limit(make_sandbox):
+    server = make_sandbox(rate_limits=True, platform=(("douyin_sim.CALLS_PER_SECOND", 1.0),))
+    served = raw_call(server, window_body(server, size=1))["data"]["shop_order_list"][0]
+    one = {"auth_id": served["order_id"], "cipher_text": served["encrypt_post_tel"]}
+    answer = raw_call(server, {"cipher_infos": [one]}, method=DECRYPT_METHOD)
+    assert (answer["code"], answer["sub_code"]) == (50002, "isp.service-limited"), "one bucket for both"
+
+
+def test_staging_reads_the_receiver_phone_columns(sandbox):
+    table = pull(decrypting_source(sandbox), *whole_world(sandbox))
+    landed = {r["order_id"]: (r["receiver_phone_hash"], r["receiver_phone_virtual"]) for r in records(table)}
+    conn = duckdb.connect()
+    try:
+        prepare_connection(conn)
+        conn.execute("create schema raw")
+        latest = table.append_column("channel", pa.array(["douyin"] * table.num_rows)).append_column(
+            "shop_id", pa.array([SHOP] * table.num_rows)
+        )
+        conn.register("landed", latest)
+        conn.execute("create view raw.douyin__orders_latest as select * from landed")
+        run_model(conn, parse_model(TRANSFORMS_DIR / "staging" / "stg_douyin__orders.sql"))
+        rows = conn.execute(
+            "select order_id, receiver_phone_hash, receiver_phone_virtual from staging.stg_douyin__orders"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert {order_id: (h, v) for order_id, h, v in rows} == landed
+    assert {v for _, v in landed.values()} == {True, False}

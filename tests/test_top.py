@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections import Counter
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
 import pytest
 
-from connectors.common.errors import CredentialError, FatalError
+from connectors.common.errors import ConfigError, CredentialError, FatalError
 from connectors.common.http import HttpClient
 from connectors.common.timeutil import china_days_window, format_cst, split_window
 from connectors.config import ShopConfig
-from connectors.sandbox import top_sim
+from connectors.sandbox import top_decrypt_sim, top_sim
 from connectors.sandbox.credentials import TOP_APP_KEY, TOP_APP_SECRET, top_session
 from connectors.sandbox.truth import truth_orders
 from connectors.top.client import TopClient
-from connectors.top.source import TopSource
+from connectors.top.source import DECRYPT_METHOD, TopSource
+from tests.marketplace import busiest_window, check_no_plain_pii, final_versions_modified_in, records
 
 TOP_SHOPS = [
     ("tmall", "tmall-flagship"),
@@ -25,6 +27,7 @@ TOP_SHOPS = [
     ("taobao", "taobao-store"),
     ("taobao", "taobao-kids"),
 ]
+MAX = 20  # TOP's query_list cap (§2.8): decrypt batches must be this full
 ENV = {"app_key": "OMNI_TEST_APP_KEY", "app_secret": "OMNI_TEST_APP_SECRET", "session": "OMNI_TEST_SESSION"}
 
 
@@ -45,7 +48,7 @@ def pull(source: TopSource, start, end) -> pa.Table:
     return pa.concat_tables(pages) if pages else pa.table({"record_id": pa.array([], pa.string())})
 
 
-def whole_world(server):
+def whole_world(server) -> tuple[datetime, datetime]:
     return china_days_window(server.world.start, server.world.end)
 
 
@@ -267,3 +270,157 @@ def test_only_the_requested_fields_come_back(sandbox):
     four = "tid,oaid,receiver_name,receiver_address,created,receiver_mobile"
     assert not any("oaid" in t for t in trades(four)), "oaid needs all five receiver fields"
     assert all(t["oaid"] for t in trades(four + ",receiver_phone"))
+
+
+# --- receiver phones through taobao.top.oaid.decrypt (option decrypt_phones) ------------------------
+
+
+def decrypt_sim(server) -> top_decrypt_sim.OaidDecrypt:
+    (sim,) = [s for s in server.simulators if isinstance(s, top_sim.TopSimulator)]
+    return sim.decrypt
+
+
+def expected_phone(order, pii) -> tuple[str | None, bool | None]:
+    """(receiver_phone_hash, receiver_phone_virtual) a decrypted trade must land with."""
+    if top_decrypt_sim.privacy_protected(order.order_id):
+        return None, True
+    return pii.phone(order.receiver_phone), False
+
+
+def landed_phones(table: pa.Table) -> dict[str, tuple[str | None, bool | None]]:
+    return {str(r["tid"]): (r["receiver_phone_hash"], r["receiver_phone_virtual"]) for r in records(table)}
+
+
+def no_plain_receiver(server, table: pa.Table) -> None:
+    check_no_plain_pii(server, table)  # the people's own phones, names and addresses
+    blob = "\n".join(table.column("record").to_pylist())
+    for order in server.world.orders:  # receivers may be others, phones change: the orders' own
+        assert not order.receiver_phone or order.receiver_phone not in blob, order.order_id
+        assert top_decrypt_sim.virtual_number(order.order_id).split("-")[0] not in blob, order.order_id
+
+
+def test_decrypted_receiver_phones_land_only_as_hashes(make_sandbox, pii):
+    server = make_sandbox()
+    for channel, shop_id in TOP_SHOPS:
+        source = TopSource(shop_config(server, channel, shop_id, decrypt_phones=True), pii)
+        table = pull(source, *whole_world(server))
+        orders = {o.order_id: o for o in server.world.orders_for(shop_id)}
+        assert landed_phones(table) == {tid: expected_phone(o, pii) for tid, o in orders.items()}
+        no_plain_receiver(server, table)
+        assert source.stats.notes == []
+    phones = [phone for tids in decrypt_sim(server).calls for phone in tids]
+    protected = [tid for tid in phones if top_decrypt_sim.privacy_protected(tid)]
+    assert 0 < len(protected) < len(phones), "both plain and virtual numbers must be exercised"
+    # every trade decrypted once, in ceil(trades / 20) calls per day window
+    assert sorted(phones) == sorted(o.order_id for _, s in TOP_SHOPS for o in server.world.orders_for(s))
+    per_window = Counter(
+        (o.shop_id, (o.state(server.world.as_of).modified_at - whole_world(server)[0]).days)
+        for _, s in TOP_SHOPS
+        for o in server.world.orders_for(s)
+    )
+    assert len(decrypt_sim(server).calls) == sum(-(-n // MAX) for n in per_window.values())
+
+
+def test_a_window_costs_ceil_trades_over_20_decrypt_calls(make_sandbox, pii):
+    server = make_sandbox(people=1600)  # a peak day with more than 20 trades in one shop
+    start, end = busiest_window(server.world, "tmall-flagship", timedelta(days=1))
+    source = TopSource(shop_config(server, "tmall", "tmall-flagship", decrypt_phones=True), pii)
+    table = pull(source, start, end)
+    n = table.num_rows
+    assert n > MAX and n == len(final_versions_modified_in(server, "tmall-flagship", start, end))
+    sizes = [len(tids) for tids in decrypt_sim(server).calls]
+    assert sizes == [MAX] * (n // MAX) + ([n % MAX] if n % MAX else [])
+    assert len(sizes) == -(-n // MAX)
+    orders = {o.order_id: o for o in server.world.orders_for("tmall-flagship")}
+    assert landed_phones(table) == {tid: expected_phone(orders[tid], pii) for tid in landed_phones(table)}
+
+
+def test_a_trade_is_decrypted_once_however_many_versions_land(make_sandbox, pii):
+    server = make_sandbox(faults=frozenset({"modify_while_paging"}))
+    source = TopSource(shop_config(server, "tmall", "tmall-flagship", page_size=20, decrypt_phones=True), pii)
+    table = pull(source, *whole_world(server))
+    ids = table.column("record_id").to_pylist()
+    assert len(ids) > len(set(ids)), "some trade must land in two versions, else this proves nothing"
+    decrypted = [tid for tids in decrypt_sim(server).calls for tid in tids]
+    assert sorted(decrypted) == sorted(set(ids)), "each trade once"
+    orders = {o.order_id: o for o in server.world.orders_for("tmall-flagship")}
+    for record in records(table):
+        expected = expected_phone(orders[str(record["tid"])], pii)
+        assert (record["receiver_phone_hash"], record["receiver_phone_virtual"]) == expected
+
+
+def test_unmatched_oaids_land_without_a_hash_and_one_note(make_sandbox, pii):
+    server = make_sandbox(platform=(("top_decrypt_sim.REISSUED_SHARE", 0.3),))
+    source = TopSource(shop_config(server, "taobao", "taobao-store", decrypt_phones=True), pii)
+    table = pull(source, *whole_world(server))
+    orders = {o.order_id: o for o in server.world.orders_for("taobao-store")}
+    reissued = {tid for tid in orders if top_decrypt_sim.reissued(tid)}
+    assert 0 < len(reissued) < len(orders)
+    assert landed_phones(table) == {
+        tid: (None, None) if tid in reissued else expected_phone(o, pii) for tid, o in orders.items()
+    }
+    assert len(source.stats.notes) == 1 and source.stats.notes[0].startswith(f"{len(reissued)} trade(s) ")
+    no_plain_receiver(server, table)
+
+
+def test_without_the_option_nothing_is_decrypted(make_sandbox, pii):
+    server = make_sandbox()
+    window = whole_world(server)
+    plain = TopSource(shop_config(server, "tmall", "tmall-flagship"), pii)
+    without = records(pull(plain, *window))
+    assert decrypt_sim(server).calls == [] and not any("receiver_phone_hash" in r for r in without)
+    decrypting = TopSource(shop_config(server, "tmall", "tmall-flagship", decrypt_phones=True), pii)
+    with_phones = records(pull(decrypting, *window))
+    assert decrypting.stats.requests == plain.stats.requests + len(decrypt_sim(server).calls)
+    stripped = [
+        {k: v for k, v in r.items() if k not in ("receiver_phone_hash", "receiver_phone_virtual")}
+        for r in with_phones
+    ]
+    assert stripped == without
+    with pytest.raises(ConfigError, match=r"decrypt_phones.* must be true or false"):
+        TopSource(shop_config(server, "tmall", "tmall-flagship", decrypt_phones="yes"), pii)
+
+
+def test_the_simulator_checks_decrypt_queries(sandbox):
+    client = TopClient(shop_config(sandbox, "tmall", "tmall-flagship"), HttpClient("tmall", "tmall-flagship"))
+    order = next(
+        o
+        for o in sandbox.world.orders_for("tmall-flagship")
+        if not top_decrypt_sim.privacy_protected(o.order_id)
+    )
+    query = {"oaid": top_sim.oaid_of(order), "tid": order.order_id, "scene": "2002"}
+
+    def decrypt(*queries: dict) -> list[dict]:
+        body = client.call(DECRYPT_METHOD, {"query_list": json.dumps(list(queries))})
+        return body["receiver_list"]["receiver"]
+
+    (receiver,) = decrypt(query)
+    assert receiver["matched"] is True and receiver["privacy_protection"] is False
+    assert receiver["mobile"] == order.receiver_phone and receiver["tid"] == order.order_id
+    (stale,) = decrypt({**query, "oaid": top_sim.oaid_of(order, reissued=True)})
+    assert stale == {"oaid": top_sim.oaid_of(order, reissued=True), "tid": order.order_id, "matched": False}
+    assert len(decrypt(*[query] * MAX)) == MAX
+    with pytest.raises(FatalError, match=r"TOP error 41 .*\(query_list holds at most 20 items, got 21\)"):
+        decrypt(*[query] * (MAX + 1))
+    with pytest.raises(FatalError, match=r"TOP error 41 .*\(unknown scene 3001\)"):
+        decrypt({**query, "scene": "3001"})
+    with pytest.raises(FatalError, match="TOP error 40"):
+        client.call(DECRYPT_METHOD, {})
+    protected = next(
+        o for o in sandbox.world.orders_for("tmall-flagship") if top_decrypt_sim.privacy_protected(o.order_id)
+    )
+    (virtual,) = decrypt({**query, "oaid": top_sim.oaid_of(protected), "tid": protected.order_id})
+    assert virtual["privacy_protection"] is True and virtual["secret_no_expire_time"]
+    assert virtual["mobile"] == top_decrypt_sim.virtual_number(protected.order_id) != protected.receiver_phone
+
+
+def test_decrypt_calls_count_against_the_app_limit(make_sandbox):
+    server = make_sandbox(rate_limits=True, platform=(("top_sim.CALLS_PER_SECOND", 2.0),))
+    http = HttpClient("tmall", "tmall-flagship")
+    client = TopClient(shop_config(server, "tmall", "tmall-flagship"), http)
+    order = server.world.orders_for("tmall-flagship")[0]
+    query = json.dumps([{"oaid": top_sim.oaid_of(order), "tid": order.order_id, "scene": "2002"}])
+    for _ in range(3):
+        client.call(DECRYPT_METHOD, {"query_list": query})
+    assert http.stats.throttled >= 1, "3 calls at 2 calls/s must hit code 7"
+    assert len(decrypt_sim(server).calls) == 3, "each served once the ban was over"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass
 
 _NON_DIGITS = re.compile(r"\D+")
 
@@ -32,6 +33,32 @@ def mask_phone(value: str | None) -> str | None:
     if not digits or len(digits) < 7:
         return None
     return f"{digits[:3]}****{digits[-4:]}"
+
+
+@dataclass(frozen=True)
+class ReceiverPhone:
+    """What lands of an order's decrypted receiver mobile: its hash, or that it was a virtual number
+    (隐私号, which is not the person's and is never hashed as a phone). Never the number itself."""
+
+    hash: str | None = None
+    virtual: bool | None = None  # None: not decrypted (no ciphertext, or the decrypt failed)
+
+
+UNDECRYPTED = ReceiverPhone()
+VIRTUAL = ReceiverPhone(None, True)
+# A virtual number is a mobile host and an extension: "18877771111-123" (TOP), "18400913965-7576" (Douyin).
+VIRTUAL_NUMBER = re.compile(r"1\d{10}-\d{1,6}")
+
+
+def decrypted_receiver(text: str, virtual: bool, pii: PiiHasher) -> ReceiverPhone | None:
+    """A decrypted receiver mobile as it may land; None when it is not a mainland mobile number
+    (nothing to key a person on: the caller counts it as a failure)."""
+    if virtual or VIRTUAL_NUMBER.fullmatch(text.strip()):
+        return VIRTUAL
+    digits = normalise_phone(text)
+    if not digits or len(digits) != 11 or not digits.startswith("1"):
+        return None
+    return ReceiverPhone(pii.phone(digits), False)
 
 
 class PiiHasher:

@@ -78,6 +78,12 @@ PAID_ON_CREATION = frozenset({"jd", "pinduoduo"})
 PLATFORM_SUBSIDISED = frozenset({"jd", "pinduoduo", "douyin"})
 PLATFORM_COUPONS_FEN = (300, 500, 1_000, 2_000)
 ANONYMOUS_POS_SHARE = 0.35  # store sales with no member card
+# Why identity resolution is hard, in the world's own numbers: people who use a family member's
+# phone for their accounts and orders, people who change numbers during the world, and orders
+# sent as gifts (the receiver is someone else: their name, phone and address on the order).
+SHARED_FAMILY_PHONE_SHARE = 0.04
+PHONE_CHANGE_SHARE = 0.05
+GIFT_ORDER_SHARE = 0.02
 
 CATALOG: tuple[tuple[str, str, int], ...] = (  # sku, title, unit price in fen
     ("SKU-TEE-01", "纯棉短袖T恤", 9_900),

@@ -1,4 +1,4 @@
-"""Douyin shop (抖店) simulator: `order.searchList` for the brand's Douyin shop.
+"""Douyin shop (抖店) simulator: `order.searchList` and `order.batchDecrypt` for the brand's Douyin shop.
 
 What it enforces, after channel-protocols.md §5 (whose Douyin facts all come from third-party
 clients): POST `/order/searchList` with the system parameters in the query string and the JSON body
@@ -11,13 +11,25 @@ the signature checked over exactly the five signed parameters, lower hex, `hmac-
 (ids exceed 2^53). Receiver PII is ciphertext with masked twins. Every answer is HTTP 200 in the
 `{code, msg, sub_code, sub_msg, data, log_id}` envelope, success iff `code == 10000`.
 
+`order.batchDecrypt` (POST `/order/batchDecrypt`, same signing and envelope): `cipher_infos` of 1-50
+`{auth_id: order_id, cipher_text}` -> `decrypt_infos[{auth_id, cipher_text, decrypt_text, err_no,
+err_msg, data_type, is_virtual_tel, phone_no_a, phone_no_b, expire_time}]` in the order asked.
+A ciphertext decrypts only with the order id it was issued for (else that item fails with an
+`err_no`, the call still succeeds). A deterministic share of orders is privacy-protected (隐私号):
+their phone decrypts to a virtual number `host-extension` with `is_virtual_tel: true`, never the
+receiver's phone. Decrypt calls count against the app's rate limit like list calls.
+
 Unverified choices, kept as module constants: the window cap, the rate limit and its error, the
 unknown-app-key error, `sku_order_list` sub-field names, the after-sale codes, the masked-field
-names, the buyer key `doudian_open_id`, and a `product` filter (substring of a line's name).
+names, the buyer key `doudian_open_id`, a `product` filter (substring of a line's name), and for
+decryption: the privacy-protected share, the virtual number's look and lifetime, the per-item
+failure code and share, and the error when the app lacks the decrypt permission. The decrypt
+response fields beyond the reference's four come from an SDK generated from the platform's docs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -40,8 +52,10 @@ from connectors.sandbox.simkit import (
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "order.searchList"
-PATH = "/order/searchList"
+DECRYPT_METHOD = "order.batchDecrypt"
+METHODS = {"/order/searchList": METHOD, "/order/batchDecrypt": DECRYPT_METHOD}  # path -> method
 MAX_PAGE_SIZE = 100
+MAX_DECRYPT_BATCH = 50  # reference §5.3
 MAX_WINDOW = timedelta(days=90)  # one third-party client caps at ~90 days (unverified)
 CALLS_PER_SECOND = 40.0  # Douyin's limits are unpublished (unverified)
 SUCCESS = 10000
@@ -59,6 +73,15 @@ STATUS_TEXT = {1: "待支付", 2: "备货中", 3: "已发货", 4: "已取消", 5
 REFUND_NONE, REFUND_SUCCESS = 0, 3
 AFTER_SALE_NONE, AFTER_SALE_DONE = 0, 12
 CIPHER_STYLE = "#{}#1##"  # the look of Douyin ciphertexts is unverified
+# order.batchDecrypt. data_type per the SDK docs: 1 address, 2 name, 3 phone.
+DATA_TYPE_ADDRESS, DATA_TYPE_NAME, DATA_TYPE_PHONE = 1, 2, 3
+PRIVACY_SHARE = 0.25  # share of orders privacy-protected (隐私号), chosen by a hash of the order id
+VIRTUAL_HOST = "17031230000"  # phone_no_a of every virtual number; phone_no_b a 4-digit extension
+VIRTUAL_NUMBER_TTL = timedelta(days=15)  # expire_time of a virtual number after the decrypt
+DECRYPT_FAILURE_SHARE = 0.0  # share of orders whose decrypt fails (err_no) although the cipher fits
+DECRYPT_FAILED = (300003, "解密失败")  # (err_no, err_msg) of a failed item: 300003 is the SDK docs' example
+DECRYPT_PERMITTED = True  # False: the app lacks the decrypt permission (消费者敏感数据解密)
+NO_DECRYPT_PERMISSION = (30001, "isv.app-permissions-insufficient", "应用没有解密权限")
 
 
 class DouyinError(Exception):
@@ -136,6 +159,25 @@ def render_order(order: Order, state: OrderState) -> Record:
     }
 
 
+def _share(kind: str, order_id: str) -> float:
+    """A deterministic number in [0, 1) per order: which orders are protected, which fail."""
+    digest = hashlib.sha256(f"{kind}|{order_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def privacy_protected(order_id: str) -> bool:
+    return _share("privacy", order_id) < PRIVACY_SHARE
+
+
+def decrypt_fails(order_id: str) -> bool:
+    return _share("failure", order_id) < DECRYPT_FAILURE_SHARE
+
+
+def virtual_number(order_id: str) -> tuple[str, str]:
+    """(phone_no_a, phone_no_b) of a protected order: the shared host number and an extension."""
+    return VIRTUAL_HOST, f"{int(_share('extension', order_id) * 10_000):04d}"
+
+
 def _restamp(record: Record, modified: datetime) -> Record:
     return {**record, "update_time": _epoch(modified)}
 
@@ -165,6 +207,10 @@ def _flag(value: Any) -> bool:
     raise parameter_invalid("order_asc", "order_asc must be a boolean or 0/1")
 
 
+def _texts(item: dict[str, Any], *names: str) -> bool:
+    return all(isinstance(item.get(name), str) and item[name] for name in names)
+
+
 def _statuses(combine: Any) -> set[int] | None:
     """`combine_status: [{"order_status": "2,3"}, …]` -> the order statuses asked for (None: all)."""
     if combine in (None, []):
@@ -185,13 +231,15 @@ class DouyinSimulator:
         self.tokens = {marketplace_token(shop_id): shop_id for shop_id in shop_ids}
         self.bucket = TokenBucket(CALLS_PER_SECOND)
         self.feed = OrderFeed(world, settings, shop_ids, render_order, _restamp)
+        self.orders = {shop_id: {o.order_id: o for o in world.orders_for(shop_id)} for shop_id in shop_ids}
 
     def handle(self, request: SimRequest) -> SimResponse:
-        if request.path != PATH or request.method != "POST":
+        method = METHODS.get(request.path)
+        if method is None or request.method != "POST":
             return SimResponse.json({"error": "not found"}, status=404)
         log_id = uuid.uuid4().hex
         try:
-            data = self._call(request)
+            data = self._call(request, method)
         except DouyinError as exc:
             return SimResponse.json(
                 {
@@ -207,7 +255,7 @@ class DouyinSimulator:
             {"code": SUCCESS, "msg": "success", "sub_code": "", "sub_msg": "", "data": data, "log_id": log_id}
         )
 
-    def _authenticate(self, query: dict[str, str], param_json: str) -> str:
+    def _authenticate(self, query: dict[str, str], param_json: str, method: str) -> str:
         app_key = query.get("app_key", "")
         if app_key != DOUYIN_APP_KEY:
             raise DouyinError(*UNKNOWN_APP_KEY)
@@ -233,23 +281,28 @@ class DouyinSimulator:
             raise parameter_invalid("timestamp", "timestamp differs from server time by more than 10 min")
         if query.get("v") != "2":
             raise parameter_invalid("v", "v must be 2")
-        if query.get("method") != METHOD:
-            raise parameter_invalid("method", f"this path serves {METHOD}")
+        if query.get("method") != method:
+            raise parameter_invalid("method", f"this path serves {method}")
         shop_id = self.tokens.get(query.get("access_token", ""))
         if shop_id is None:  # unknown and expired tokens look the same to a caller
             raise DouyinError(*TOKEN_EXPIRED)
         return shop_id
 
-    def _call(self, request: SimRequest) -> dict[str, Any]:
+    def _call(self, request: SimRequest, method: str) -> dict[str, Any]:
         try:
             body = json.loads(request.body.decode("utf-8") or "{}")
         except ValueError:
             raise DouyinError(INVALID_PARAMETER, "isv.parameter-format-invalid", "body is not JSON") from None
         if not isinstance(body, dict):
             raise DouyinError(INVALID_PARAMETER, "isv.parameter-format-invalid", "body must be an object")
-        shop_id = self._authenticate(request.query, canonical_param_json(body))
+        shop_id = self._authenticate(request.query, canonical_param_json(body), method)
         if self.settings.rate_limits and not self.bucket.take():
             raise DouyinError(*THROTTLED)
+        if method == DECRYPT_METHOD:
+            return self._decrypt(shop_id, body)
+        return self._search(shop_id, body)
+
+    def _search(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
         page, size = _int(body, "page", 0), _int(body, "size", 10)
         if page < 0:
             raise parameter_invalid("page", "page counts from 0")
@@ -276,3 +329,59 @@ class DouyinSimulator:
             ),
         )
         return {"shop_order_list": records, "total": total, "page": page, "size": size}
+
+    def _decrypt(self, shop_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not DECRYPT_PERMITTED:
+            raise DouyinError(*NO_DECRYPT_PERMISSION)
+        infos = body.get("cipher_infos")
+        if not isinstance(infos, list) or not 1 <= len(infos) <= MAX_DECRYPT_BATCH:
+            raise parameter_invalid("cipher_infos", f"cipher_infos must hold 1-{MAX_DECRYPT_BATCH} items")
+        if not all(isinstance(i, dict) and _texts(i, "auth_id", "cipher_text") for i in infos):
+            raise parameter_invalid("cipher_infos", "each item needs auth_id and cipher_text strings")
+        orders = self.orders[shop_id]
+        return {
+            "decrypt_infos": [self._decrypt_one(orders.get(i["auth_id"]), i) for i in infos],
+            "custom_err": {"err_code": 0, "err_msg": ""},
+        }
+
+    def _decrypt_one(self, order: Order | None, info: dict[str, str]) -> Record:
+        answer: Record = {
+            "auth_id": info["auth_id"],
+            "cipher_text": info["cipher_text"],
+            "decrypt_text": "",
+            "data_type": 0,
+            "is_virtual_tel": False,
+            "phone_no_a": "",
+            "phone_no_b": "",
+            "expire_time": 0,
+            "err_no": 0,
+            "err_msg": "",
+        }
+        plain = {}
+        if order is not None:  # a ciphertext opens only with the order id it was issued for
+            plain = {
+                cipher(value, order.order_id, CIPHER_STYLE): (value, kind)
+                for value, kind in (
+                    (order.receiver_phone, DATA_TYPE_PHONE),
+                    (order.receiver_name, DATA_TYPE_NAME),
+                    (order.receiver_address, DATA_TYPE_ADDRESS),
+                )
+                if value
+            }
+        found = plain.get(info["cipher_text"])
+        if order is None or found is None or decrypt_fails(order.order_id):
+            return {**answer, "err_no": DECRYPT_FAILED[0], "err_msg": DECRYPT_FAILED[1]}
+        value, kind = found
+        if kind == DATA_TYPE_PHONE and privacy_protected(order.order_id):
+            host, extension = virtual_number(order.order_id)
+            expires = self.feed.now + VIRTUAL_NUMBER_TTL
+            return {
+                **answer,
+                "decrypt_text": f"{host}-{extension}",
+                "data_type": kind,
+                "is_virtual_tel": True,
+                "phone_no_a": host,
+                "phone_no_b": extension,
+                "expire_time": _epoch(expires),
+            }
+        return {**answer, "decrypt_text": value, "data_type": kind}

@@ -19,10 +19,13 @@ from connectors.sandbox.catalog import (
     CATALOG,
     CHANNEL_ADOPTION,
     CITIES,
+    GIFT_ORDER_SHARE,
     GIVEN,
     PAID_ON_CREATION,
+    PHONE_CHANGE_SHARE,
     PLATFORM_COUPONS_FEN,
     PLATFORM_SUBSIDISED,
+    SHARED_FAMILY_PHONE_SHARE,
     SHOPS,
     STORES,
     SURNAMES,
@@ -47,8 +50,8 @@ from connectors.sandbox.world import (
 # Bumped whenever a change here or in catalog.py makes the same (seed, people) tell another story,
 # so data landed from an older world is never mixed with the new one (`omni demo` clears it).
 # 2: JD, Pinduoduo, Douyin; 3: Meituan vouchers, the mini-program store, 1688 businesses; 4: smaller
-# wholesale orders.
-WORLD_VERSION = 4
+# wholesale orders; 5: shared family phones, phone changes and gift orders.
+WORLD_VERSION = 5
 
 
 def season_multiplier(day: date) -> float:
@@ -145,6 +148,10 @@ def _day_rng(seed: int, day: date) -> np.random.Generator:
     return np.random.default_rng([seed, (day - _ID_EPOCH).days])
 
 
+def _mobile(rng: np.random.Generator) -> str:
+    return f"1{int(rng.choice([3, 5, 7, 8, 9]))}{int(rng.integers(0, 10))}{int(rng.integers(0, 10**8)):08d}"
+
+
 def _make_people(rng: np.random.Generator, count: int) -> list[Person]:
     people = []
     for i in range(count):
@@ -153,9 +160,7 @@ def _make_people(rng: np.random.Generator, count: int) -> list[Person]:
         adopted = tuple(ch for ch, p in CHANNEL_ADOPTION.items() if rng.random() < p)
         if not adopted:
             adopted = (str(rng.choice(list(CHANNEL_ADOPTION))),)
-        phone = (
-            f"1{int(rng.choice([3, 5, 7, 8, 9]))}{int(rng.integers(0, 10))}{int(rng.integers(0, 10**8)):08d}"
-        )
+        phone = _mobile(rng)
         name = SURNAMES[int(rng.integers(len(SURNAMES)))] + "".join(
             GIVEN[int(rng.integers(len(GIVEN)))] for _ in range(int(rng.integers(1, 3)))
         )
@@ -170,6 +175,36 @@ def _make_people(rng: np.random.Generator, count: int) -> list[Person]:
         rate = float(rng.gamma(shape=1.2, scale=0.035 / 1.2))  # a few heavy buyers, many light ones
         people.append(Person(person_id, phone, email, name, city, address, adopted, rate))
     return people
+
+
+_PHONE_CHANGES_FROM = date(2025, 1, 1)  # phone changes happen between these days, whatever the
+_PHONE_CHANGE_DAYS = 3 * 365  # world's range, so overlapping worlds agree on them
+
+
+def _identity_noise(seed: int, people: list[Person]) -> list[Person]:
+    """Shared family phones and phone changes, drawn from their own generator so the orders of a
+    (seed, people) world stay what they were."""
+    rng = np.random.default_rng([seed, 5])
+    out = list(people)
+    for i in np.flatnonzero(rng.random(len(out)) < SHARED_FAMILY_PHONE_SHARE):
+        relative = out[(int(i) + 1 + int(rng.integers(0, 50))) % len(out)]
+        out[int(i)] = replace(out[int(i)], phone=relative.phone)
+    for i in np.flatnonzero(rng.random(len(out)) < PHONE_CHANGE_SHARE):
+        person = out[int(i)]
+        later = (
+            f"1{int(rng.choice([3, 5, 7, 8, 9]))}{int(rng.integers(0, 10))}{int(rng.integers(0, 10**8)):08d}"
+        )
+        when = china_day_start(_PHONE_CHANGES_FROM + timedelta(days=int(rng.integers(0, _PHONE_CHANGE_DAYS))))
+        out[int(i)] = replace(person, later_phone=later, phone_changed_at=when)
+    return out
+
+
+def _gift_receiver(seed: int, order_id: str, population: list[Person]) -> Person | None:
+    """A few orders are sent to someone else (a gift): their receiver is another person."""
+    rng = np.random.default_rng([seed, 6, int(hashlib.sha256(order_id.encode()).hexdigest()[:12], 16)])
+    if rng.random() >= GIFT_ORDER_SHARE:
+        return None
+    return population[int(rng.integers(len(population)))]
 
 
 def _make_lines(rng: np.random.Generator, ids: _Ids, channel: str, big_day: bool) -> tuple[Line, ...]:
@@ -392,6 +427,7 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
     rng = np.random.default_rng(seed)
     population = _make_people(rng, people)
     open_uids = {p.person_id: f"AAH{int(rng.integers(10**15, 10**16))}{p.person_id[-4:]}" for p in population}
+    population = _identity_noise(seed, population)
     index_of = {p.person_id: i for i, p in enumerate(population)}
     accounts: dict[tuple[str, str | None, str], Account] = {}  # (channel, shop, person) -> account
     orders: list[Order] = []
@@ -445,20 +481,23 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
                     lines = _make_lines(rng, ids, channel, big_day)
                 free = in_store or sum(x.amount_fen for x in lines) >= 9_900
                 shipping = 0 if free else 1_000
+                order_id = ids.order_id(channel, created, store[0] if store else None)
+                gift = None if in_store else _gift_receiver(seed, order_id, population)
+                receiver = gift or person
                 order = Order(
                     channel=channel,
                     shop_id=shop.shop_id,
-                    order_id=ids.order_id(channel, created, store[0] if store else None),
+                    order_id=order_id,
                     person_id=person.person_id,
                     account_id=None,
                     store_id=store[0] if store else None,
                     created_at=created,
                     lines=lines,
                     shipping_fen=shipping,
-                    receiver_name=person.name,
-                    receiver_phone=person.phone,
-                    receiver_address=person.address,
-                    receiver_city=person.city,
+                    receiver_name=receiver.name,
+                    receiver_phone=receiver.phone_at(created),
+                    receiver_address=receiver.address,
+                    receiver_city=receiver.city,
                     email=person.email,
                 )
                 account = account_for(channel, shop_index, shop, person, created)

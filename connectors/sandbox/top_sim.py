@@ -1,5 +1,6 @@
 """Taobao Open Platform (TOP) simulator: `taobao.trades.sold.increment.get` for Tmall and Taobao shops,
-and `taobao.simba.rpt.custbase.get` (直通车, served by `simba_sim.py` behind the same checks).
+`taobao.simba.rpt.custbase.get` (直通车, served by `simba_sim.py`) and `taobao.top.oaid.decrypt`
+(served by `top_decrypt_sim.py`), all behind the same checks and the same call limit.
 
 What it enforces, after channel-protocols.md §2: query string and form merged; md5 / hmac /
 hmac-sha256 signatures verified; app key, session (one per shop), timestamp skew (±10 min) and
@@ -56,6 +57,13 @@ TRADE_STATUS = {  # TOP tells a trade closed unpaid from one closed by a full re
 
 def trade_status(state: OrderState) -> str:
     return TRADE_STATUS[stage(state)]
+
+
+def oaid_of(order: Order, reissued: bool = False) -> str:
+    """The trade's Open Addressee ID, one per receiver. TOP issues a new one when the receiver
+    changes; `reissued` is that new one (the decrypt simulator's stale-oaid case)."""
+    receiver = f"{order.receiver_name}|{order.receiver_phone}|{order.receiver_address}"
+    return hashlib.sha256(f"oaid|{receiver}{'|reissued' if reissued else ''}".encode()).hexdigest()[:32]
 
 
 def render_trade(order: Order, state: OrderState) -> dict[str, Any]:
@@ -117,9 +125,7 @@ def render_trade(order: Order, state: OrderState) -> dict[str, Any]:
         "receiver_state": order.receiver_city,
         "receiver_city": order.receiver_city,
         "receiver_district": None,
-        "oaid": hashlib.sha256(
-            f"oaid|{order.receiver_name}|{order.receiver_phone}|{order.receiver_address}".encode()
-        ).hexdigest()[:32],
+        "oaid": oaid_of(order),
         "trade_from": "WAP,TAOBAO",
         "orders": {"order": sub_orders},
     }
@@ -156,13 +162,15 @@ class TopSimulator:
         self.shops = {top_session(shop_id): shop_id for shop_id in shop_ids}
         self.bucket = TokenBucket(CALLS_PER_SECOND)
         self.feed = OrderFeed(world, settings, shop_ids, render_trade, _restamp, history=HISTORY)
-        # Imported here: simba_sim raises this module's TopError.
-        from connectors.sandbox import simba_sim
+        # Imported here: simba_sim and top_decrypt_sim raise this module's TopError.
+        from connectors.sandbox import simba_sim, top_decrypt_sim
 
+        self.decrypt = top_decrypt_sim.OaidDecrypt(world, settings, shop_ids)
         # method -> (response root, handler(shop_id, params) -> response body)
         self.methods: dict[str, tuple[str, Callable[[str, dict[str, str]], dict[str, Any]]]] = {
             METHOD: (RESPONSE_ROOT, self._trades),
             simba_sim.METHOD: (simba_sim.RESPONSE_ROOT, simba_sim.SimbaReport(world, settings)),
+            top_decrypt_sim.METHOD: (top_decrypt_sim.RESPONSE_ROOT, self.decrypt),
         }
 
     def handle(self, request: SimRequest) -> SimResponse:

@@ -40,6 +40,16 @@ class Person:
     address: str
     channels: tuple[str, ...]
     rate: float  # expected orders per day on a normal day
+    # People change numbers: orders from this moment on carry `later_phone`; accounts and member
+    # cards keep the number they were registered with. (A person may also share `phone` with a
+    # family member: a parent whose accounts use a grown child's number.)
+    later_phone: str | None = None
+    phone_changed_at: datetime | None = None
+
+    def phone_at(self, ts: datetime) -> str:
+        if self.later_phone and self.phone_changed_at and ts >= self.phone_changed_at:
+            return self.later_phone
+        return self.phone
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@
 -- promotion, which Douyin pays the merchant. order_status 4 is an unpaid order cancelled, or a paid
 -- one closed by a full refund (its pay_time stays set); partial after-sales refunds show per line
 -- in sku_order_list[].after_sale_info.refund_status (3 = refunded; field names unverified).
+-- column receiver_phone_hash: Keyed hash (PiiHasher.phone) of the receiver's mobile, decrypted with order.batchDecrypt and hashed before landing; null unless the shop sets decrypt_phones, for a virtual number, or when the decrypt failed. The receiver may not be the buyer.
+-- column receiver_phone_virtual: The order is privacy-protected (隐私号): the decrypt gave a virtual number, so there is no phone hash. Null unless the shop sets decrypt_phones, or when the decrypt failed.
 with latest as (
     select channel, shop_id, record_id, modified_at, record
     from raw.douyin__orders_latest
@@ -19,6 +21,9 @@ parsed as (
         shop_id,
         record_id as order_id,
         nullif(record ->> '$.doudian_open_id', '') as account_id,
+        -- receiver phone (decrypt_phones shops only): a keyed hash, or the virtual-number flag
+        record ->> '$.receiver_phone_hash' as receiver_phone_hash,
+        cast(record ->> '$.receiver_phone_virtual' as boolean) as receiver_phone_virtual,
         -- status (the code kept as text, e.g. '3')
         record ->> '$.order_status' as platform_status,
         cast(record ->> '$.order_status' as integer) as order_status,
@@ -75,6 +80,8 @@ final as (
         shop_id,
         cast(null as varchar) as store_id,
         account_id,
+        receiver_phone_hash,
+        receiver_phone_virtual,
         platform_status,
         case
             when order_status = 1 then 'created'

@@ -5,6 +5,8 @@
 -- Beijing time with no offset; money is yuan strings. Refunds are per sub-order: a trade closed
 -- after payment was refunded in full (postage included); otherwise the refunded sub-orders'
 -- payments are the refunded amount.
+-- column receiver_phone_hash: Keyed hash (PiiHasher.phone) of the receiver's mobile, decrypted with taobao.top.oaid.decrypt and hashed before landing; null unless the shop sets decrypt_phones, for a virtual number, or when the decrypt failed (oaid not matched). The receiver may not be the buyer.
+-- column receiver_phone_virtual: The trade is privacy-protected (隐私号): the decrypt gave a virtual number, so there is no phone hash. Null unless the shop sets decrypt_phones, or when the decrypt failed.
 with latest as (
     select channel, shop_id, record_id, modified_at, status, record
     from raw.top__orders_latest
@@ -33,6 +35,9 @@ parsed as (
         shop_id,
         record_id as order_id,
         record ->> '$.buyer_open_uid' as account_id,
+        -- receiver phone (decrypt_phones shops only): a keyed hash, or the virtual-number flag
+        record ->> '$.receiver_phone_hash' as receiver_phone_hash,
+        cast(record ->> '$.receiver_phone_virtual' as boolean) as receiver_phone_virtual,
         -- status
         record ->> '$.status' as platform_status,
         -- amounts
@@ -67,6 +72,8 @@ final as (
         p.shop_id,
         cast(null as varchar) as store_id,
         p.account_id,
+        p.receiver_phone_hash,
+        p.receiver_phone_virtual,
         p.platform_status,
         p.paid_at is not null as was_paid,
         m.lifecycle_status,
