@@ -68,11 +68,15 @@ def _settings(args: argparse.Namespace, rate_limits: bool = True) -> SandboxSett
 
 
 def _write_pos(settings: SandboxSettings) -> Path:
+    """The stores' POS database, and who owns each account (what identity resolution is measured
+    against), in <data>/sandbox/."""
     from connectors.sandbox.pos_db import write_pos_database
+    from connectors.sandbox.truth import write_truth_accounts
 
     path = data_dir() / "sandbox" / "pos.sqlite"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_pos_database(settings.world(), f"sqlite:///{path}")
+    write_truth_accounts(settings.world(), path.parent)
     return path
 
 

@@ -11,6 +11,7 @@ others' data (its asset is red in the UI, the rest publish).
 
 import dagster as dg
 
+from pipelines.customer_assets import CUSTOMER_ASSETS
 from pipelines.landing_assets import LANDING_ASSETS
 from pipelines.model_assets import MODEL_CHECKS, transform_assets
 from pipelines.resources import OmniResource
@@ -86,7 +87,7 @@ REBUILD_SENSORS = [
 
 
 defs = dg.Definitions(
-    assets=[*LANDING_ASSETS, *EXPORT_ASSETS, *transform_assets()],
+    assets=[*LANDING_ASSETS, *EXPORT_ASSETS, *transform_assets(), *CUSTOMER_ASSETS],
     asset_checks=MODEL_CHECKS,
     jobs=[landing_job, traffic_exports_job, warehouse_job],
     schedules=[nightly_schedule],

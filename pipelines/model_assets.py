@@ -46,7 +46,7 @@ def _upstream(model: Model) -> list[dg.AssetKey]:
     return keys
 
 
-def _connect(omni: OmniResource) -> duckdb.DuckDBPyConnection:
+def connect_build(omni: OmniResource) -> duckdb.DuckDBPyConnection:
     paths = omni.paths()
     paths.build_db.parent.mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect(str(paths.build_db))
@@ -74,7 +74,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         f"SQL: `transforms/{model.layer}/{model.name}.sql`.",
     )
     def model_asset(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
-        conn = _connect(omni)
+        conn = connect_build(omni)
         try:
             if any(ref.startswith("raw.") for ref in model.refs):
                 create_raw_views(conn, omni.paths().landing)
@@ -111,7 +111,7 @@ def build_model_check(model: Model) -> dg.AssetChecksDefinition:
         from warehouse.quality import key_expectations, validate
 
         columns = list(dict.fromkeys((*model.key, *model.not_null)))
-        conn = _connect(omni)
+        conn = connect_build(omni)
         try:
             frame = conn.execute(f"select {', '.join(columns)} from {model.table}").df()
         finally:
@@ -144,7 +144,7 @@ MODEL_CHECKS = [build_model_check(m) for m in MODELS]
 
 @dg.asset(
     key=PUBLISHED_KEY,
-    deps=[model_key(m.table) for m in MODELS if m.layer == "marts"],
+    deps=[*(model_key(m.table) for m in MODELS if m.layer == "marts"), model_key("marts.customer_ltv")],
     group_name="publish",
     kinds={"duckdb"},
     pool=POOL,

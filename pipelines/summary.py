@@ -60,6 +60,30 @@ def _optional(value: object, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+CUSTOMERS_SQL = """
+select
+    (select count(*) from marts.dim_customers where not is_business) as customers,
+    (select count(*) from marts.customer_accounts) as accounts,
+    (select count(*) from marts.dim_customers where not is_business and len(channels_used) > 1)
+        as multichannel
+"""
+QUALITY_SQL = """
+select precision, recall, truth_accounts from audit.identity_quality order by measured_at desc limit 1
+"""
+
+
+def customer_summary(published: Path) -> tuple[tuple, tuple | None]:
+    """(customers, accounts, customers on several channels) and the latest identity quality, if measured."""
+    with duckdb.connect(str(published), read_only=True) as conn:
+        counts = conn.execute(CUSTOMERS_SQL).fetchone() or (0, 0, 0)
+        measured = conn.execute(
+            "select count(*) from duckdb_tables() "
+            "where schema_name = 'audit' and table_name = 'identity_quality'"
+        ).fetchone()
+        quality = conn.execute(QUALITY_SQL).fetchone() if measured and measured[0] else None
+    return tuple(counts), tuple(quality) if quality else None
+
+
 def print_summary(published: Path, first: date, last: date) -> None:
     rows = channel_summary(published, first, last)
     definitions: dict[str, str] = {}
@@ -84,5 +108,16 @@ def print_summary(published: Path, first: date, last: date) -> None:
     for definition, mark in definitions.items():
         print(f"  conversion {mark}: {definition}")
     print("  ROI (投产比): paid sales / ad spend, over the shop-days that bought ads.")
+    (customers, accounts, multichannel), quality = customer_summary(published)
+    print(
+        f"\nUnified customers: {customers:,} people from {accounts:,} platform accounts; "
+        f"{multichannel:,} buy on more than one channel."
+    )
+    if quality:
+        precision, recall, measured = quality
+        print(
+            f"Identity resolution vs the sandbox truth ({measured:,} accounts): "
+            f"pairwise precision {precision:.4f}, recall {recall:.4f}."
+        )
     print(f"\nWarehouse: {published}")
     print(f'Try:  duckdb -readonly {published} "{EXAMPLE_QUERY}"')

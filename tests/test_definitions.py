@@ -32,11 +32,18 @@ def test_model_dependencies_come_from_the_sql():
         dg.AssetKey(["landing", "taobao", "orders"]),
     }
     fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
-    assert {k.path[-1] for k in fct.parent_keys} == {f"stg_{source}__orders" for source in sources()}, (
-        "every connector family's staging feeds the unified orders"
-    )
+    assert {k.path[-1] for k in fct.parent_keys} == {
+        *(f"stg_{source}__orders" for source in sources()),
+        "customer_accounts",  # identity resolution gives every order its unified customer
+    }, "every connector family's staging feeds the unified orders"
     publish = graph.get(PUBLISHED_KEY)
-    assert {k.path[-1] for k in publish.parent_keys} == {m.name for m in MODELS if m.layer == "marts"}
+    assert {k.path[-1] for k in publish.parent_keys} == {
+        *(m.name for m in MODELS if m.layer == "marts"),
+        "customer_ltv",
+    }
+    # a table a model's comments mention is not a dependency
+    traffic = graph.get(dg.AssetKey(["marts", "fct_channel_traffic_daily"]))
+    assert traffic.parent_keys == {dg.AssetKey(["staging", "stg_traffic__reports"])}
 
 
 def test_every_model_has_a_blocking_gx_check_and_writers_share_one_pool():

@@ -160,6 +160,17 @@ def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(
     )
     try:
         _wait(lambda: _graphql(ui_port, "{ version }")["data"]["version"], 120, "the Dagster webserver")
+        # An operator drops the shops' analytics exports: the daemon's sensor must load them.
+        drops = tmp_path / "data" / "drops"
+        subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "sandbox", "exports", "--out", str(drops)],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        dropped = sorted(p.name for p in drops.rglob("*.*"))
+        assert len(dropped) == 6, dropped
         end = date.today() - timedelta(days=2)
         days = [(end - timedelta(days=i)).isoformat() for i in range(3)]
         launched = _graphql(
@@ -188,6 +199,17 @@ def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(
             return {r[0] for r in rows} or None
 
         assert _wait(pos_days_published, 240, "the sensor-triggered warehouse run to publish") == set(days)
+
+        def export_shops_published() -> int | None:
+            with duckdb.connect(str(published), read_only=True) as conn:
+                row = conn.execute(
+                    "select count(distinct shop_id) from staging.stg_traffic__reports "
+                    "where report_source = 'exports'"
+                ).fetchone()
+            return row[0] if row and row[0] == len(dropped) else None
+
+        _wait(export_shops_published, 240, "the export-file sensor's load to be published")
+        assert sorted(p.name for p in drops.glob("*/*/_loaded/*")) == dropped
     finally:
         os.kill(ui.pid, signal.SIGTERM)
         try:

@@ -14,7 +14,7 @@ import pytest
 from connectors.common.timeutil import china_days_window
 from connectors.registry import CHANNELS
 from connectors.sandbox.pos_db import write_pos_database
-from connectors.sandbox.truth import truth_orders, truth_redemptions
+from connectors.sandbox.truth import truth_orders, truth_redemptions, write_truth_accounts
 from pipelines.runner import run_range
 
 MART_COLUMNS = [
@@ -35,6 +35,7 @@ MART_COLUMNS = [
 def point_pipeline_at(server, tmp_path, monkeypatch):
     pos = tmp_path / "pos.sqlite"
     write_pos_database(server.world, f"sqlite:///{pos}")
+    write_truth_accounts(server.world, tmp_path / "data" / "sandbox")
     monkeypatch.setenv("OMNI_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("OMNI_SANDBOX_URL", server.url)
     monkeypatch.setenv("OMNI_POS_DATABASE_URL", f"sqlite:///{pos}")

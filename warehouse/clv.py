@@ -243,6 +243,51 @@ def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> BgNbd:
     return BgNbd(float(r), float(alpha * scale), float(a), float(b), ll, x.size)
 
 
+# ------------------------------------------------------------------------------------------------ NBD
+
+
+@dataclass(frozen=True)
+class Nbd:
+    """The NBD model (Ehrenberg 1959; Morrison & Schmittlein 1988): BG/NBD without dropout, the limit
+    the BG/NBD fit runs to when no customer looks dropped out (a short history, or a base that does
+    not churn). Repeat purchases in (0, T] are Poisson(lambda T), lambda ~ Gamma(r, alpha)."""
+
+    r: float
+    alpha: float
+    log_likelihood: float
+    n_customers: int
+
+    def p_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Array:
+        x, _, _ = _rfm(frequency, recency, T)
+        return np.ones_like(x)
+
+    def expected_purchases(self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Array:
+        """E[purchases in (T, T + t]] = t (r + x) / (alpha + T): the posterior mean rate times t."""
+        x, _, big_t = _rfm(frequency, recency, T)
+        return t * (self.r + x) / (self.alpha + big_t)
+
+
+def fit_nbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Nbd:
+    """Fit the NBD by maximum likelihood: P(x | T) = Gamma(r + x) / (Gamma(r) x!) (alpha / (alpha + T))^r
+    (T / (alpha + T))^x. Raises ClvFitError like the other fits."""
+    x, _, big_t = _rfm(frequency, recency, T)
+    _require_repeat_customers("NBD", int(np.count_nonzero(x > 0)))
+    scale = float(np.mean(big_t))
+
+    def log_likelihood(params: Array) -> Array:
+        r, alpha = params[0], params[1] * scale
+        return (
+            gammaln(r + x)
+            - gammaln(r)
+            - gammaln(x + 1)
+            + r * np.log(alpha / (alpha + big_t))
+            + x * np.log(big_t / (alpha + big_t))
+        )
+
+    (r, alpha), ll = _fit_log_params("NBD", log_likelihood, 2)
+    return Nbd(float(r), float(alpha * scale), ll, x.size)
+
+
 # ---------------------------------------------------------------------------------------- Gamma-Gamma
 
 
@@ -325,7 +370,7 @@ def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike) -> GammaGamma:
 
 
 def customer_lifetime_value(
-    bgnbd: BgNbd,
+    bgnbd: BgNbd | Nbd,
     gg: GammaGamma,
     frequency: ArrayLike,
     recency: ArrayLike,
@@ -334,8 +379,12 @@ def customer_lifetime_value(
     months: int = 12,
     monthly_discount: float = 0.01,
     time_unit_days: float = 1.0,
+    spend_frequency: ArrayLike | None = None,
 ) -> Array:
     """Discounted expected value of each customer's purchases over the next ``months`` months.
+
+    ``spend_frequency``: the repeat counts the spend model sees, when they differ from the purchase
+    model's (e.g. repeats without a positive spend left out); default ``frequency``.
 
     As lifetimes' ``customer_lifetime_value``: for each month m = 1..months, the BG/NBD expected number
     of purchases in month m (the difference of the cumulative expectation at the month's end and its
@@ -349,7 +398,7 @@ def customer_lifetime_value(
         raise ValueError(f"CLV: monthly_discount must be > -1, got {monthly_discount}")
     if time_unit_days <= 0:
         raise ValueError(f"CLV: time_unit_days must be > 0, got {time_unit_days}")
-    spend = gg.expected_spend(frequency, monetary)
+    spend = gg.expected_spend(frequency if spend_frequency is None else spend_frequency, monetary)
     month = DAYS_PER_MONTH / time_unit_days
     clv = np.zeros_like(spend)
     previous = np.zeros_like(spend)

@@ -74,7 +74,9 @@ def parse_model(path: Path) -> Model:
             name = current.split(" ", 1)[1]
             columns[name] += " " + text
     table = f"{path.parent.name}.{path.stem}"
-    refs = tuple(sorted({f"{s}.{t}" for s, t in _REF.findall(sql)} - {table}))
+    # dependencies come from the SQL itself, not from tables its comments mention
+    code = re.sub(r"--[^\n]*", "", sql)
+    refs = tuple(sorted({f"{s}.{t}" for s, t in _REF.findall(code)} - {table}))
     return Model(
         layer=path.parent.name,
         name=path.stem,
@@ -100,7 +102,7 @@ def build_order(models: list[Model]) -> list[Model]:
     return [by_table[t] for t in TopologicalSorter(graph).static_order()]
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -121,9 +123,9 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int:
         if model.grain and model.grain not in summary:
             summary = f"{summary} Grain: {model.grain}."
         if summary:
-            conn.execute(f"comment on table {model.table} is {_literal(summary)}")
+            conn.execute(f"comment on table {model.table} is {sql_literal(summary)}")
         for column, text in model.columns.items():
-            conn.execute(f"comment on column {model.table}.{column} is {_literal(text)}")
+            conn.execute(f"comment on column {model.table}.{column} is {sql_literal(text)}")
         conn.execute("commit")
     except Exception:
         conn.execute("rollback")

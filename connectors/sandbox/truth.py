@@ -81,6 +81,21 @@ def truth_redemptions(world: World, as_of: datetime | None = None) -> pd.DataFra
     return pd.DataFrame(rows, columns=columns)
 
 
+TRUTH_ACCOUNTS_FILE = "truth_accounts.parquet"  # beside the sandbox's POS database, for quality metrics
+
+
+def write_truth_accounts(world: World, sandbox_dir: Path) -> Path:
+    """Who owns each platform account: what the pipeline's identity resolution is measured against
+    (`<data>/sandbox/truth_accounts.parquet`; real shops have no such file)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sandbox_dir.mkdir(parents=True, exist_ok=True)
+    path = sandbox_dir / TRUTH_ACCOUNTS_FILE
+    pq.write_table(pa.Table.from_pandas(truth_accounts(world), preserve_index=False), path)
+    return path
+
+
 def truth_accounts(world: World, as_of: datetime | None = None) -> pd.DataFrame:
     as_of = as_of or world.as_of
     rows = [

@@ -4,6 +4,10 @@
 -- description: Order lines from every channel, with the order's date and status for slicing.
 -- column order_line_key: '<channel>:<order_id>:<line_id>'.
 -- column order_key: The order this line belongs to (marts.fct_orders.order_key).
+-- column order_id: The platform's order id.
+-- column channel: Sales channel code.
+-- column shop_id: Shop (or POS system).
+-- column store_id: Physical store (POS sales, Meituan vouchers); null online.
 -- column line_id: The platform's line id (Shopify line item id, TOP oid, POS line number).
 -- column sku: Merchant SKU code.
 -- column title: Product title as sold.

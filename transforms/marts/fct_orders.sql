@@ -11,6 +11,7 @@
 -- column shop_id: The shop (or POS system) the order belongs to, as configured.
 -- column store_id: Physical store of a POS sale; null online.
 -- column customer_key: Channel-scoped buyer: '<channel>:<platform account id>'; null for guest checkouts and anonymous store sales.
+-- column customer_id: The unified customer across channels (see dim_customers); null where the order has no buyer account (guest checkouts, anonymous store sales, Pinduoduo).
 -- column account_id: The platform's buyer id (Shopify customer id, TOP buyer_open_uid, JD open_id_buyer, Douyin doudian_open_id, POS member id); Pinduoduo order lists carry none.
 -- column platform_status: The platform's own status, kept verbatim beside the common lifecycle.
 -- column status: Common lifecycle: created, paid, shipped, completed, cancelled, refunded, partially_refunded.
@@ -63,12 +64,18 @@ channels as (
     select channel, sales_model from raw.channels
 ),
 
+customers as (
+    -- the unified customer of each platform account (identity resolution)
+    select channel, account_id, customer_id from core.customer_accounts
+),
+
 final as (
     select
         -- ids (derived here once for every channel)
         channel || ':' || order_id as order_key,
         order_id, channel, channels.sales_model, shop_id, store_id,
         case when account_id is not null then channel || ':' || account_id end as customer_key,
+        customers.customer_id,
         account_id,
         -- status
         platform_status, status,
@@ -88,6 +95,7 @@ final as (
         created_at, paid_at, shipped_at, completed_at, cancelled_at, last_refund_at, modified_at
     from orders
     left join channels using (channel)
+    left join customers using (channel, account_id)
 )
 
 select * from final
