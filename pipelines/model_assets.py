@@ -76,8 +76,9 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
     def model_asset(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
         conn = connect_build(omni)
         try:
-            if any(ref.startswith("raw.") for ref in model.refs):
-                create_raw_views(conn, omni.paths().landing)
+            raw = {ref.split(".")[1].removesuffix("_latest") for ref in model.refs if ref.startswith("raw.")}
+            if raw:
+                create_raw_views(conn, omni.paths().landing, only=raw)
             rows = run_model(conn, model)
             preview = conn.execute(f"select * from {model.table} limit 5").df()
         finally:

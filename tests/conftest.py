@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -61,3 +62,58 @@ def make_sandbox() -> Iterator[Callable[..., SandboxServer]]:
 @pytest.fixture(scope="session")
 def pii() -> PiiHasher:
     return PiiHasher(TEST_PII_KEY)
+
+
+def point_pipeline_at(server: SandboxServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Environment for a pipeline run against `server`: a data folder under tmp_path, the POS
+    database and the ownership truth beside it, the built-in sandbox config."""
+    from connectors.sandbox.pos_db import write_pos_database
+    from connectors.sandbox.truth import write_truth_accounts
+
+    pos = tmp_path / "pos.sqlite"
+    write_pos_database(server.world, f"sqlite:///{pos}")
+    write_truth_accounts(server.world, tmp_path / "data" / "sandbox")
+    monkeypatch.setenv("OMNI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OMNI_SANDBOX_URL", server.url)
+    monkeypatch.setenv("OMNI_POS_DATABASE_URL", f"sqlite:///{pos}")
+    monkeypatch.delenv("OMNI_CONFIG", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return tmp_path / "data"
+
+
+@dataclass
+class FullRun:
+    """The whole test world through the pipeline once: orders, traffic APIs, the export files an
+    operator dropped, customers. Tests that read what it published share it (a full run is the
+    suite's most expensive step); a test that runs the pipeline again on it must leave it equal."""
+
+    data: Any
+    instance: Any
+    tmp_path: Any
+    server: SandboxServer
+
+    def point(self, monkeypatch: pytest.MonkeyPatch) -> Any:
+        monkeypatch.setenv("OMNI_DATA_DIR", str(self.data))
+        monkeypatch.setenv("OMNI_SANDBOX_URL", self.server.url)
+        monkeypatch.setenv("OMNI_POS_DATABASE_URL", f"sqlite:///{self.tmp_path / 'pos.sqlite'}")
+        monkeypatch.delenv("OMNI_CONFIG", raising=False)
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+        return self.data
+
+
+@pytest.fixture(scope="session")
+def full_run(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> FullRun:
+    import dagster as dg
+
+    from connectors.sandbox.exports import write_exports
+    from pipelines.runner import run_range
+
+    tmp_path = tmp_path_factory.mktemp("full_run")
+    world = sandbox.world
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        data = point_pipeline_at(sandbox, tmp_path, monkeypatch)
+        write_exports(world, data / "drops")
+        instance = dg.DagsterInstance.ephemeral()
+        result = run_range(world.start, world.end, instance=instance, settle_seconds=0)
+        assert result.ok, result.failures
+    return FullRun(data, instance, tmp_path, sandbox)

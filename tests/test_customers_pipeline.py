@@ -9,7 +9,6 @@ import pytest
 
 from connectors.sandbox.truth import truth_accounts
 from pipelines.definitions import defs
-from pipelines.runner import run_range
 from tests.test_pipeline import published
 
 
@@ -25,22 +24,15 @@ def _materialization(instance: dg.DagsterInstance, key: list[str]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, sandbox):
-    """One full run of the test world (the other tests read what it published)."""
-    tmp_path = tmp_path_factory.mktemp("customers")
+def built(full_run):
+    """The shared full run, and a second warehouse run on the same data."""
+    data, instance = full_run.data, full_run.instance
+    before = published(data, "select * from marts.customer_accounts order by all")
     with pytest.MonkeyPatch.context() as monkeypatch:
-        from tests.test_pipeline import point_pipeline_at
-
-        data = point_pipeline_at(sandbox, tmp_path, monkeypatch)
-        instance = dg.DagsterInstance.ephemeral()
-        world = sandbox.world
-        result = run_range(world.start, world.end, instance=instance)
-        assert result.ok, result.failures
-        before = published(data, "select * from marts.customer_accounts order by all")
-        # a second warehouse run on the same data: the same ids, nothing merged or split
+        full_run.point(monkeypatch)
         rerun = defs.resolve_job_def("warehouse_job").execute_in_process(instance=instance)
         assert rerun.success
-        yield data, instance, world, before
+    return data, instance, full_run.server.world, before
 
 
 def test_every_account_resolves_and_quality_is_measured_against_the_truth(built):

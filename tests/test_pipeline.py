@@ -13,9 +13,9 @@ import pytest
 
 from connectors.common.timeutil import china_days_window
 from connectors.registry import CHANNELS
-from connectors.sandbox.pos_db import write_pos_database
-from connectors.sandbox.truth import truth_orders, truth_redemptions, write_truth_accounts
+from connectors.sandbox.truth import truth_orders, truth_redemptions
 from pipelines.runner import run_range
+from tests.conftest import point_pipeline_at
 
 MART_COLUMNS = [
     "order_key",
@@ -30,18 +30,6 @@ MART_COLUMNS = [
     "net_cny",
     "platform_discount_cny",
 ]
-
-
-def point_pipeline_at(server, tmp_path, monkeypatch):
-    pos = tmp_path / "pos.sqlite"
-    write_pos_database(server.world, f"sqlite:///{pos}")
-    write_truth_accounts(server.world, tmp_path / "data" / "sandbox")
-    monkeypatch.setenv("OMNI_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("OMNI_SANDBOX_URL", server.url)
-    monkeypatch.setenv("OMNI_POS_DATABASE_URL", f"sqlite:///{pos}")
-    monkeypatch.delenv("OMNI_CONFIG", raising=False)
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    return tmp_path / "data"
 
 
 @pytest.fixture
@@ -60,10 +48,9 @@ def orders_snapshot(data_dir) -> pd.DataFrame:
     return published(data_dir, f"select {', '.join(columns)} from marts.fct_orders order by order_key")
 
 
-def test_full_range_matches_truth_and_a_second_run_changes_nothing(pipeline_env, sandbox):
-    world = sandbox.world
-    result = run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral())
-    assert result.ok, result.failures
+def test_full_range_matches_truth_and_a_second_run_changes_nothing(full_run, monkeypatch):
+    world = full_run.server.world
+    pipeline_env = full_run.point(monkeypatch)
 
     got = orders_snapshot(pipeline_env)
     truth = truth_orders(world)

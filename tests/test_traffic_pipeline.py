@@ -15,25 +15,26 @@ import pytest
 
 from connectors.config import load_config
 from connectors.sandbox.catalog import STORES
-from connectors.sandbox.exports import write_export, write_exports
+from connectors.sandbox.exports import write_export
 from connectors.sandbox.truth import truth_traffic
 from pipelines.definitions import defs
 from pipelines.resources import OmniResource
-from pipelines.runner import run_range
 from pipelines.traffic_exports import traffic_export_files
-from tests.test_pipeline import point_pipeline_at, published
+from tests.conftest import point_pipeline_at
+from tests.test_pipeline import published
 
 
 @pytest.fixture
 def traffic_env(tmp_path, monkeypatch, sandbox):
-    data = point_pipeline_at(sandbox, tmp_path, monkeypatch)
-    config = load_config()
-    return (
-        data,
-        {t.shop_id for t in config.traffic_for("exports")},
-        {t.shop_id for t in config.traffic_for("ga4")},
-        {t.shop_id for t in config.traffic_for("pos_footfall")},
-    )
+    return point_pipeline_at(sandbox, tmp_path, monkeypatch)
+
+
+TRAFFIC_MODELS = (
+    ["staging", "stg_traffic__reports"],
+    ["marts", "fct_channel_daily"],
+    ["marts", "fct_channel_traffic_daily"],
+    ["analytics_warehouse"],
+)
 
 
 def _age(folder: Path, seconds: float = 60) -> None:
@@ -55,14 +56,16 @@ def _daily(data: Path) -> pd.DataFrame:
     )
 
 
-def test_traffic_of_every_source_reaches_the_marts_exactly(traffic_env, sandbox):
-    data, export_shops, ga4_shops, footfall_shops = traffic_env
+def test_traffic_of_every_source_reaches_the_marts_exactly(full_run):
+    """On the shared full run, whose export files were dropped before it ran."""
+    config = load_config()
+    export_shops = {t.shop_id for t in config.traffic_for("exports")}
+    ga4_shops = {t.shop_id for t in config.traffic_for("ga4")}
+    footfall_shops = {t.shop_id for t in config.traffic_for("pos_footfall")}
     assert footfall_shops == {"pos-main"}
-    world = sandbox.world
-    written = write_exports(world, data / "drops")
-    assert {p.parent.name for p in written} == export_shops
-    result = run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral(), settle_seconds=0)
-    assert result.ok, result.failures
+    data, world = full_run.data, full_run.server.world
+    loaded = {p.parent.parent.name for p in (data / "drops").glob("*/*/_loaded/*")}
+    assert loaded == export_shops, "every shop's export file was loaded and moved aside"
 
     truth = truth_traffic(world, export_shops, ga4_shops, footfall_shops)
     truth["traffic_date"] = pd.to_datetime(truth["traffic_date"])
@@ -128,7 +131,7 @@ def test_traffic_of_every_source_reaches_the_marts_exactly(traffic_env, sandbox)
 
 
 def test_corrected_and_duplicate_export_files_through_the_sensor(traffic_env, sandbox):
-    data, _, _, _ = traffic_env
+    data = traffic_env
     world = sandbox.world
     instance = dg.DagsterInstance.ephemeral()
     day = world.start
@@ -146,10 +149,16 @@ def test_corrected_and_duplicate_export_files_through_the_sensor(traffic_env, sa
     assert request.asset_selection == [dg.AssetKey(["landing", "tmall", "traffic_exports"])]
     assert evaluate().run_requests[0].run_key == request.run_key, "the same files give the same run key"
 
+    rebuilt = []
+
     def load_and_rebuild() -> pd.DataFrame:
         job = defs.resolve_job_def("traffic_exports_job")
         assert job.execute_in_process(instance=instance, asset_selection=request.asset_selection).success
-        assert defs.resolve_job_def("warehouse_job").execute_in_process(instance=instance).success
+        # the first time the whole warehouse; then only what the export files feed, and publishing
+        selection = None if not rebuilt else [dg.AssetKey(k) for k in TRAFFIC_MODELS]
+        warehouse = defs.resolve_job_def("warehouse_job")
+        assert warehouse.execute_in_process(instance=instance, asset_selection=selection).success
+        rebuilt.append(True)
         return published(
             data,
             "select order_date, visitors from marts.fct_channel_daily "

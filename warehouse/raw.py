@@ -14,6 +14,7 @@ report is gone — found from the landing files themselves, so an extraction tha
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import duckdb
@@ -113,9 +114,13 @@ def _channels_sql() -> str:
     return f"select * from (values\n    {rows}\n) as t(channel, channel_label, source, sales_model)"
 
 
-def create_raw_views(conn: duckdb.DuckDBPyConnection, landing: Path) -> list[str]:
-    """(Re)create every raw view; a source with nothing landed yet gets an empty, typed view.
-    `raw.channels` is the channel registry itself (label, connector source, sales model)."""
+def create_raw_views(
+    conn: duckdb.DuckDBPyConnection, landing: Path, only: Collection[str] | None = None
+) -> list[str]:
+    """(Re)create the raw views (`only`: these names, e.g. {"top__orders"}; default all); a source
+    with nothing landed yet gets an empty, typed view. `raw.channels` is the channel registry itself
+    (label, connector source, sales model). A view lists the landing folders that exist when it is
+    made, so each model recreates the views it reads right before it runs."""
     conn.execute("create schema if not exists raw")
     conn.execute(f"create or replace view raw.channels as {_channels_sql()}")
     created = ["channels"]
@@ -123,12 +128,16 @@ def create_raw_views(conn: duckdb.DuckDBPyConnection, landing: Path) -> list[str
         entities = sorted({e for c in channels for e in CHANNELS[c].entities})
         for entity in entities:
             name = f"{source}__{entity}"
+            if only is not None and name not in only:
+                continue
             conn.execute(f"create or replace view raw.{name} as {_versions_sql(landing, channels, entity)}")
             conn.execute(f"create or replace view raw.{name}_latest as {_LATEST.format(name=name)}")
             created.append(name)
     for spec in TRAFFIC_SOURCES.values():
         entity = f"{TRAFFIC_ENTITY}/{spec.source}"
         name = f"{spec.source}__{TRAFFIC_ENTITY}"
+        if only is not None and name not in only:
+            continue
         files = _globs(landing, list(spec.channels), entity)
         conn.execute(
             f"create or replace view raw.{name} as {_versions_sql(landing, list(spec.channels), entity)}"
