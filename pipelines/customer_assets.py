@@ -176,37 +176,30 @@ def customer_ltv(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.Ma
         x, t_x, big_t = (frame[c].to_numpy(dtype=float) for c in ("frequency", "recency_days", "t_days"))
         monetary = frame["monetary_cny"].to_numpy(dtype=float)
         metadata: dict[str, Any] = {"customers": len(frame)}
+        spend_x = np.where(monetary > 0, x, 0.0)
         try:
-            purchases: BgNbd | Nbd
-            try:
-                purchases = fit_bgnbd(x, t_x, big_t)
-            except ClvFitError as exc:
-                # no customer looks dropped out yet (a short history): BG/NBD runs to its no-dropout
-                # limit, the NBD, which is then fitted directly
-                context.log.info(f"customer_ltv: BG/NBD not identified ({exc}); fitting the NBD")
-                purchases = fit_nbd(x, t_x, big_t)
             # Gamma-Gamma models positive spend: a repeat fully refunded (net 0) carries no spend
             # information, so such customers count as having no repeat for the spend model
-            spend_x = np.where(monetary > 0, x, 0.0)
             gamma_gamma = fit_gamma_gamma(spend_x, monetary)
+            purchases, predictions = _purchase_model(context, x, t_x, big_t)
         except ClvFitError as exc:  # too little history: say so, predict nothing
             context.log.warning(f"customer_ltv: no model: {exc}")
             metadata["model"] = f"not fitted: {exc}"
             frame["p_alive"] = frame["expected_purchases_12m"] = frame["clv_12m"] = np.nan
         else:
-            frame["p_alive"] = purchases.p_alive(x, t_x, big_t)
-            frame["expected_purchases_12m"] = purchases.expected_purchases(365.25, x, t_x, big_t)
-            frame["clv_12m"] = customer_lifetime_value(
-                purchases,
-                gamma_gamma,
-                x,
-                t_x,
-                big_t,
-                monetary,
-                CLV_MONTHS,
-                CLV_MONTHLY_DISCOUNT,
-                spend_frequency=spend_x,
-            )
+            frame["p_alive"], frame["expected_purchases_12m"] = predictions
+            with np.errstate(all="ignore"):
+                frame["clv_12m"] = customer_lifetime_value(
+                    purchases,
+                    gamma_gamma,
+                    x,
+                    t_x,
+                    big_t,
+                    monetary,
+                    CLV_MONTHS,
+                    CLV_MONTHLY_DISCOUNT,
+                    spend_frequency=spend_x,
+                )
             metadata["model"] = type(purchases).__name__ + " x GammaGamma"
             metadata["purchases"] = _parameters(purchases)
             metadata["gamma_gamma"] = _parameters(gamma_gamma)
@@ -217,6 +210,26 @@ def customer_ltv(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.Ma
     finally:
         conn.close()
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _purchase_model(
+    context: dg.AssetExecutionContext, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+) -> tuple[BgNbd | Nbd, tuple[np.ndarray, np.ndarray]]:
+    """BG/NBD, or its no-dropout limit the NBD when a short history does not identify dropout: the
+    BG/NBD fit then diverges, or lands so near the boundary (huge a and b) that its predictions
+    overflow. Returns the model and its (P(alive), expected purchases in 12 months)."""
+    try:
+        bgnbd = fit_bgnbd(x, t_x, big_t)
+        with np.errstate(all="ignore"):
+            predictions = bgnbd.p_alive(x, t_x, big_t), bgnbd.expected_purchases(365.25, x, t_x, big_t)
+        if all(np.isfinite(p).all() for p in predictions):
+            return bgnbd, predictions
+        reason = f"its predictions overflow at the fitted a={bgnbd.a:.3g}, b={bgnbd.b:.3g}"
+    except ClvFitError as exc:
+        reason = str(exc)
+    context.log.info(f"customer_ltv: BG/NBD not identified ({reason}); fitting the NBD")
+    nbd = fit_nbd(x, t_x, big_t)
+    return nbd, (nbd.p_alive(x, t_x, big_t), nbd.expected_purchases(365.25, x, t_x, big_t))
 
 
 def _parameters(model: object) -> dict[str, float]:

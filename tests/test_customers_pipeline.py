@@ -114,7 +114,11 @@ def test_customer_marts_agree_with_the_orders(built):
     ltv = published(data, "select * from marts.customer_ltv")
     assert len(ltv) == customers
     metadata = _materialization(instance, ["marts", "customer_ltv"])
-    assert str(metadata["model"]).endswith("GammaGamma") or str(metadata["model"]).startswith("not fitted")
+    if str(metadata["model"]).endswith("GammaGamma"):
+        assert ltv["clv_12m_cny"].notna().all() and (ltv["clv_12m_cny"] >= 0).all()
+        assert ltv["p_alive"].between(0, 1).all()
+    else:
+        assert str(metadata["model"]).startswith("not fitted") and ltv["clv_12m_cny"].isna().all()
 
     comments = published(
         data,
