@@ -196,6 +196,33 @@ def test_members_equal_the_worlds_pos_accounts_hashed(pos_url, make_source, pii)
         assert record["name_hash"] == pii.text(person.name, "name")
         assert datetime.fromisoformat(record["joined_at"]) == account.created_at
         assert not {"phone", "name"} & record.keys()
+        expected = sorted(
+            (b.channel, b.account_id, b.bound_at)
+            for b in world.member_bindings
+            if b.member_id == record["member_id"] and b.bound_at < world.as_of
+        )
+        landed = sorted(
+            (b["channel"], b["account_id"], datetime.fromisoformat(b["bound_at"])) for b in record["bindings"]
+        )
+        assert landed == expected
+        if expected:  # the member's record changed when it was last bound
+            assert datetime.fromisoformat(record["updated_at"]) == max(
+                account.created_at, *(at for _, _, at in expected)
+            )
+    assert any(json.loads(r)["bindings"] for r in table.column("record").to_pylist())
+
+
+def test_a_pos_without_member_bindings_gives_members_without_bindings(tmp_path, make_source):
+    url = f"sqlite:///{tmp_path / 'pos.sqlite'}"
+    write_pos_database(TEST_WORLD.world(), url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("drop table member_bindings"))
+    engine.dispose()
+    records = [
+        json.loads(r) for r in pull(make_source(url), "customers", *WINDOW).column("record").to_pylist()
+    ]
+    assert records and all(r["bindings"] == [] for r in records)
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 from connectors.common.timeutil import CHINA_TZ, china_date, china_day_start
+from connectors.sandbox.catalog import MEMBER_BINDING_CHANNELS
 from connectors.sandbox.generate import generate_world
 
 WORLD = generate_world(5, 1500, date(2026, 10, 20), date(2026, 11, 20))
@@ -65,7 +66,37 @@ def test_accounts_exist_from_their_first_order():
     for order in WORLD.orders:
         if order.account_id and order.person_id:  # 1688 buyers are businesses, not people's accounts
             first.setdefault((order.channel, order.account_id), order.created_at)
-    assert {(a.channel, a.account_id): a.created_at for a in WORLD.accounts} == first
+    opened = {(a.channel, a.account_id): a.created_at for a in WORLD.accounts}
+    assert {key: at for key, at in opened.items() if key in first} == first
+    # the other accounts are loyalty cards of members who have not bought in a store (yet)
+    cards_only = {key for key in opened if key not in first}
+    assert cards_only and {channel for channel, _ in cards_only} == {"pos"}
+
+
+def test_members_bind_their_own_marketplace_accounts():
+    accounts = {(a.channel, a.account_id): a for a in WORLD.accounts}
+    people = WORLD.people_by_id
+    bindings = WORLD.member_bindings
+    assert bindings
+    for binding in bindings:
+        card, account = accounts[("pos", binding.member_id)], accounts[(binding.channel, binding.account_id)]
+        assert card.person_id == account.person_id, "a member binds their own accounts"
+        assert binding.channel in MEMBER_BINDING_CHANNELS
+        assert binding.bound_at == max(account.created_at, card.created_at)
+    assert len({(b.channel, b.account_id) for b in bindings}) == len(bindings), "an account binds once"
+    # members are likelier among multi-channel people, and some members' accounts stay unbound
+    members = {accounts[("pos", b.member_id)].person_id for b in bindings}
+    share = {
+        n: sum(p in members for p in group) / len(group)
+        for n in (1, 3)
+        if (group := [p.person_id for p in WORLD.people if min(len(p.channels), 3) == n])
+    }
+    assert share[3] > share[1]
+    bindable = [a for a in WORLD.accounts if a.channel in MEMBER_BINDING_CHANNELS and a.person_id in members]
+    assert len(bindings) < len(bindable)
+    # some people write a courtesy name on parcels, which the marketplace orders carry
+    courteous = {p.person_id for p in people.values() if p.name_on_parcels}
+    assert any(o.receiver_name.endswith(("先生", "女士")) for o in WORLD.orders if o.person_id in courteous)
 
 
 def test_pinduoduo_group_buys_and_pre_sales():

@@ -36,6 +36,18 @@ members = sa.Table(
     sa.Column("updated_at", sa.DateTime, nullable=False, index=True),
 )
 
+# Platform accounts bound to a member (会员通 / 商家会员 bindings; our design, not a known vendor
+# schema): the member's `updated_at` moves to the binding time, so an incremental member pull
+# re-reads the member with all its bindings. Optional: a POS without it has no bindings.
+member_bindings = sa.Table(
+    "member_bindings",
+    METADATA,
+    sa.Column("member_id", sa.String(32), primary_key=True),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("platform_account_id", sa.String(64), primary_key=True),
+    sa.Column("bound_at", sa.DateTime, nullable=False),
+)
+
 sales = sa.Table(
     "sales",
     METADATA,

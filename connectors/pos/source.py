@@ -5,7 +5,8 @@ SQLAlchemy Core with bound parameters only; results are streamed in batches (ser
 where the driver has them), and each batch's lines come in one `IN` query on a second connection
 (MySQL's unbuffered cursors allow no other query on their own connection). POS times are naive
 China local time: the UTC window is converted to local bounds for the query and every row back
-to UTC. Plain phones and names are hashed here, before anything leaves the function.
+to UTC. Plain phones and names are hashed here, before anything leaves the function. A member
+record carries the platform accounts bound to it (会员通 bindings), read the same way as sale lines.
 
 Footfall is a daily report: the rows of the pulled China days (by business_date), one `by_store`
 record per store and day, and one `day_total` per day summed over the stores (door-counter entries
@@ -31,7 +32,7 @@ from connectors.common.records import dumps_record, landing_page
 from connectors.common.reports import CHINA_TIME_ZONE, report_days, report_page, traffic_record
 from connectors.common.timeutil import CHINA_TZ, utc_now
 from connectors.config import ShopConfig
-from connectors.pos.schema import footfall, members, sale_lines, sales
+from connectors.pos.schema import footfall, member_bindings, members, sale_lines, sales
 
 _CONNECT_ATTEMPTS = 3
 TRAFFIC = "traffic"  # the entity of a [[traffic]] entry of source pos_footfall
@@ -231,28 +232,54 @@ class PosSource:
                 )
 
     def _members(self, lo: datetime, hi: datetime) -> Iterator[pa.Table]:
+        """Loyalty members, each with the platform accounts bound to it (`bindings`; empty when the
+        POS has no `member_bindings` table)."""
         query = (
             sa.select(members)
             .where(members.c.updated_at >= lo, members.c.updated_at < hi)
             .order_by(members.c.updated_at, members.c.member_id)
         )
-        with self._connection() as conn, self._reading(members):
+        bindings_query = (
+            sa.select(member_bindings)
+            .where(member_bindings.c.member_id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(
+                member_bindings.c.member_id, member_bindings.c.channel, member_bindings.c.platform_account_id
+            )
+        )
+        with (
+            self._connection() as conn,
+            self._connection() as bindings_conn,
+            self._reading(members, member_bindings),
+        ):
             self._require_tables(conn, [members])
+            has_bindings = sa.inspect(conn).has_table(member_bindings.name)
             for batch in self._stream(conn, query):
+                ids = [row["member_id"] for row in batch]
+                bound: dict[str, list[dict[str, Any]]] = {}
+                if has_bindings:
+                    for row in bindings_conn.execute(bindings_query, {"ids": ids}).mappings():
+                        bound.setdefault(row["member_id"], []).append(
+                            {
+                                "channel": row["channel"],
+                                "account_id": row["platform_account_id"],
+                                "bound_at": _iso(row["bound_at"]),
+                            }
+                        )
+                    self.stats.requests += 1
                 records = [
                     {
                         "member_id": row["member_id"],
                         "phone_hash": self.pii.phone(row["phone"]),
                         "phone_masked": mask_phone(row["phone"]),
-                        "name_hash": self.pii.text(row["name"], "name"),
+                        "name_hash": self.pii.person_name(row["name"]),
                         "home_store_id": row["home_store_id"],
                         "joined_at": _iso(row["joined_at"]),
                         "points": row["points"],
                         "updated_at": _iso(row["updated_at"]),
+                        "bindings": bound.get(row["member_id"], []),
                     }
                     for row in batch
                 ]
-                ids = [row["member_id"] for row in batch]
                 yield self._page(ids, [to_utc(r["updated_at"]) for r in batch], [None] * len(batch), records)
 
     def _footfall(self, first: date, last: date) -> Iterator[pa.Table]:

@@ -84,6 +84,16 @@ ANONYMOUS_POS_SHARE = 0.35  # store sales with no member card
 SHARED_FAMILY_PHONE_SHARE = 0.04
 PHONE_CHANGE_SHARE = 0.05
 GIFT_ORDER_SHARE = 0.02
+# People who put a courtesy form of their name on parcels (王先生, 李女士) instead of their full name.
+COURTESY_NAME_SHARE = 0.1
+# The brand's loyalty programme (全渠道会员): its member database is the stores' POS member table,
+# and marketplace members bind their platform account to it (Tmall/Taobao, JD and Douyin 会员通,
+# Meituan 商家会员) when they buy. Loyal multi-channel buyers are the likeliest members: the share of
+# people who are members, by how many channels they buy on (1, 2, 3 or more; assumptions, not
+# measurements), and the share of a member's accounts on those platforms that get bound.
+BRAND_MEMBER_SHARE = (0.3, 0.75, 0.9)
+MEMBER_BINDING_CHANNELS = ("tmall", "taobao", "jd", "douyin", "meituan")
+MEMBER_BINDING_SHARE = 0.9
 
 CATALOG: tuple[tuple[str, str, int], ...] = (  # sku, title, unit price in fen
     ("SKU-TEE-01", "纯棉短袖T恤", 9_900),

@@ -14,13 +14,17 @@ import numpy as np
 from connectors.common.timeutil import CHINA_TZ, china_date, china_day_start
 from connectors.sandbox.catalog import (
     ANONYMOUS_POS_SHARE,
+    BRAND_MEMBER_SHARE,
     BUSINESS_KINDS,
     BUSINESSES_PER_PERSON,
     CATALOG,
     CHANNEL_ADOPTION,
     CITIES,
+    COURTESY_NAME_SHARE,
     GIFT_ORDER_SHARE,
     GIVEN,
+    MEMBER_BINDING_CHANNELS,
+    MEMBER_BINDING_SHARE,
     PAID_ON_CREATION,
     PHONE_CHANGE_SHARE,
     PLATFORM_COUPONS_FEN,
@@ -39,6 +43,7 @@ from connectors.sandbox.world import (
     Business,
     GroupBuy,
     Line,
+    MemberBinding,
     Order,
     Person,
     PreSale,
@@ -50,8 +55,9 @@ from connectors.sandbox.world import (
 # Bumped whenever a change here or in catalog.py makes the same (seed, people) tell another story,
 # so data landed from an older world is never mixed with the new one (`omni demo` clears it).
 # 2: JD, Pinduoduo, Douyin; 3: Meituan vouchers, the mini-program store, 1688 businesses; 4: smaller
-# wholesale orders; 5: shared family phones, phone changes and gift orders.
-WORLD_VERSION = 5
+# wholesale orders; 5: shared family phones, phone changes and gift orders; 6: loyalty members
+# and their marketplace account bindings.
+WORLD_VERSION = 6
 
 
 def season_multiplier(day: date) -> float:
@@ -182,13 +188,16 @@ _PHONE_CHANGE_DAYS = 3 * 365  # world's range, so overlapping worlds agree on th
 
 
 def _identity_noise(seed: int, people: list[Person]) -> list[Person]:
-    """Shared family phones and phone changes, drawn from their own generator so the orders of a
-    (seed, people) world stay what they were."""
+    """Shared family phones, courtesy names on parcels and phone changes, drawn from their own
+    generator so the orders of a (seed, people) world stay what they were."""
     rng = np.random.default_rng([seed, 5])
     out = list(people)
     for i in np.flatnonzero(rng.random(len(out)) < SHARED_FAMILY_PHONE_SHARE):
         relative = out[(int(i) + 1 + int(rng.integers(0, 50))) % len(out)]
         out[int(i)] = replace(out[int(i)], phone=relative.phone)
+    for i in np.flatnonzero(rng.random(len(out)) < COURTESY_NAME_SHARE):
+        person = out[int(i)]
+        out[int(i)] = replace(person, name_on_parcels=person.name[0] + str(rng.choice(["先生", "女士"])))
     for i in np.flatnonzero(rng.random(len(out)) < PHONE_CHANGE_SHARE):
         person = out[int(i)]
         later = (
@@ -494,7 +503,7 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
                     created_at=created,
                     lines=lines,
                     shipping_fen=shipping,
-                    receiver_name=receiver.name,
+                    receiver_name=receiver.name if in_store else receiver.parcel_name,
                     receiver_phone=receiver.phone_at(created),
                     receiver_address=receiver.address,
                     receiver_city=receiver.city,
@@ -555,8 +564,51 @@ def generate_world(seed: int, people: int, start: date, end: date) -> World:
             key = (order.channel, order.account_id)
             first_order[key] = min(first_order.get(key, order.created_at), order.created_at)
     opened = [replace(a, created_at=first_order[(a.channel, a.account_id)]) for a in accounts.values()]
+    cards, bindings = _brand_membership(seed, population, opened)
     orders.sort(key=lambda o: (o.created_at, o.order_id))
-    return World(seed, people, start, end, population, opened, orders, businesses)
+    return World(seed, people, start, end, population, opened + cards, orders, businesses, bindings)
+
+
+def _brand_membership(
+    seed: int, population: list[Person], accounts: list[Account]
+) -> tuple[list[Account], list[MemberBinding]]:
+    """Who is a loyalty member and which of their marketplace accounts they bound to their card.
+
+    Each person draws from their own generator, so membership does not depend on the world's range
+    or on the order draws. A member's card is their POS member account; a member who has not bought
+    in a store gets a card too (a member record without sales), opened with their first binding. An
+    account is bound when it is opened (入会 at the first purchase), or when the card is, if later.
+    Returns the new cards (`pos`
+    accounts) and the bindings."""
+    owned: dict[str, list[Account]] = {}
+    for account in accounts:
+        owned.setdefault(account.person_id, []).append(account)
+    cards: list[Account] = []
+    bindings: list[MemberBinding] = []
+    for number, person in enumerate(population):
+        rng = np.random.default_rng([seed, 7, number])
+        mine = sorted(owned.get(person.person_id, []), key=lambda a: (a.channel, a.account_id))
+        card = next((a for a in mine if a.channel == "pos"), None)
+        share = BRAND_MEMBER_SHARE[min(len(person.channels), len(BRAND_MEMBER_SHARE)) - 1]
+        if card is None and rng.random() >= share:
+            continue
+        bindable = [a for a in mine if a.channel in MEMBER_BINDING_CHANNELS]
+        bound = [
+            a
+            for a, draw in zip(bindable, rng.random(len(bindable)), strict=True)
+            if draw < MEMBER_BINDING_SHARE
+        ]
+        if not bound:
+            continue
+        if card is None:
+            joined = min(a.created_at for a in bound)
+            card = Account("pos", None, f"M{number + 1:08d}", person.person_id, joined)
+            cards.append(card)
+        bindings += [
+            MemberBinding(card.account_id, a.channel, a.account_id, max(a.created_at, card.created_at))
+            for a in bound
+        ]
+    return cards, bindings
 
 
 @functools.lru_cache(maxsize=4)

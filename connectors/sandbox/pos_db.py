@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from connectors.common.timeutil import CHINA_TZ, china_date
-from connectors.pos.schema import METADATA, footfall, members, sale_lines, sales, stores
+from connectors.pos.schema import METADATA, footfall, member_bindings, members, sale_lines, sales, stores
 from connectors.sandbox.catalog import STORES
 from connectors.sandbox.world import World, visible_orders
 
@@ -101,7 +101,7 @@ def write_pos_database(world: World, url: str, as_of: datetime | None = None) ->
     the stores' footfall of the days before it."""
     as_of = as_of or world.as_of
     engine = sa.create_engine(url)
-    counts = {"stores": 0, "members": 0, "sales": 0, "sale_lines": 0, "footfall": 0}
+    counts = {"stores": 0, "members": 0, "member_bindings": 0, "sales": 0, "sale_lines": 0, "footfall": 0}
     try:
         with engine.begin() as conn:
             METADATA.drop_all(conn)
@@ -118,6 +118,12 @@ def write_pos_database(world: World, url: str, as_of: datetime | None = None) ->
                 if order.account_id and order.store_id:
                     home_store.setdefault(order.account_id, order.store_id)
             people = world.people_by_id
+            bindings = [b for b in world.member_bindings if b.bound_at < as_of]
+            last_bound: dict[str, datetime] = {}
+            for binding in bindings:
+                last_bound[binding.member_id] = max(
+                    last_bound.get(binding.member_id, binding.bound_at), binding.bound_at
+                )
 
             def member_rows() -> Iterator[dict[str, Any]]:
                 for account in world.accounts_for("pos"):
@@ -125,6 +131,9 @@ def write_pos_database(world: World, url: str, as_of: datetime | None = None) ->
                         continue
                     person = people[account.person_id]
                     joined = _local(account.created_at)
+                    updated = _local(
+                        max(account.created_at, last_bound.get(account.account_id, account.created_at))
+                    )
                     yield {
                         "member_id": account.account_id,
                         "phone": person.phone,
@@ -132,12 +141,24 @@ def write_pos_database(world: World, url: str, as_of: datetime | None = None) ->
                         "home_store_id": home_store.get(account.account_id),
                         "joined_at": joined,
                         "points": 0,
-                        "updated_at": joined,
+                        "updated_at": updated,
                     }
 
             for chunk in _chunks(member_rows()):
                 conn.execute(sa.insert(members), chunk)
                 counts["members"] += len(chunk)
+            binding_rows = (
+                {
+                    "member_id": b.member_id,
+                    "channel": b.channel,
+                    "platform_account_id": b.account_id,
+                    "bound_at": _local(b.bound_at),
+                }
+                for b in bindings
+            )
+            for chunk in _chunks(binding_rows):
+                conn.execute(sa.insert(member_bindings), chunk)
+                counts["member_bindings"] += len(chunk)
 
             for batch in _chunks(_sale_rows(world, as_of)):
                 conn.execute(sa.insert(sales), [sale for sale, _ in batch])

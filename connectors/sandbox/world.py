@@ -45,6 +45,12 @@ class Person:
     # family member: a parent whose accounts use a grown child's number.)
     later_phone: str | None = None
     phone_changed_at: datetime | None = None
+    # the name they write on parcels, when it is not `name` (a courtesy form: 王先生)
+    name_on_parcels: str | None = None
+
+    @property
+    def parcel_name(self) -> str:
+        return self.name_on_parcels or self.name
 
     def phone_at(self, ts: datetime) -> str:
         if self.later_phone and self.phone_changed_at and ts >= self.phone_changed_at:
@@ -75,6 +81,17 @@ class Account:
     account_id: str
     person_id: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class MemberBinding:
+    """A platform account bound to a brand loyalty member (会员通): the member database records the
+    platform's account id beside the member card."""
+
+    member_id: str  # the member card (a `pos` account id)
+    channel: str
+    account_id: str
+    bound_at: datetime
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -273,6 +290,7 @@ class World:
     accounts: list[Account]
     orders: list[Order]
     businesses: list[Business] = field(default_factory=list)
+    member_bindings: list[MemberBinding] = field(default_factory=list)
 
     @property
     def as_of(self) -> datetime:
