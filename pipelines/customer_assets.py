@@ -34,11 +34,18 @@ from warehouse.models import sql_literal
 
 IDENTITY_RULES = IdentityRules(
     strong_types=("member_card", "wechat_unionid", "top_open_uid", "email_hash", "phone_hash"),
-    weak_types=("phone_masked", "receiver_phone_other"),
+    weak_types=("phone_masked", "receiver_phone_other", "receiver_phone_once", "name_hash"),
+    # a loyalty card, a WeChat unionid and a Taobao member id each prove one person on their own
+    platform_override_types=("member_card", "wechat_unionid", "top_open_uid"),
     # one account per person per platform (two accounts of one channel linked by a phone are two
-    # people sharing it), except Shopify, where a person has an account in each store
+    # people sharing it), except Shopify, where a person has an account in each store; Tmall and
+    # Taobao share one member id, so two different ones in a component are two people
     max_accounts_per_platform=1,
     channel_limits=(("shopify", 2),),
+    platforms=(("tmall", "top"), ("taobao", "top")),
+    # a phone is not one person when the accounts sharing it go by different names (a family phone)
+    conflict_types=("name_hash",),
+    conflict_checked_types=("phone_hash",),
 )
 CLV_MONTHS = 12
 CLV_MONTHLY_DISCOUNT = 0.01

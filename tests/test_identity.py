@@ -236,6 +236,99 @@ def test_platform_limit_cuts_a_family_phone_but_not_a_member_card(conn):
     assert frozenset({"taobao:t1", "taobao:t2", "taobao:t3", "jd:j1"}) in clusters(conn)
 
 
+def test_name_conflict_keeps_a_family_phone_from_linking(conn):
+    """Two differently named people behind one phone stay apart; the same name, or a side with no
+    name evidence, links as before. Names are evidence only: equal names never link by themselves."""
+    rules = dataclasses.replace(
+        RULES,
+        weak_types=(*RULES.weak_types, "name_hash"),
+        conflict_types=("name_hash",),
+        conflict_checked_types=("phone_hash",),
+    )
+    rows: list[Row] = [
+        # a parent's Tmall account and a child's store card share the child's phone
+        ("tmall", "parent", "phone_hash", "FAMILY", 1),
+        ("tmall", "parent", "name_hash", "N-PARENT", 1),
+        ("pos", "child", "phone_hash", "FAMILY", 2),
+        ("pos", "child", "name_hash", "N-CHILD", 2),
+        # one person, one name on both sides (and on a third account with no name at all)
+        ("tmall", "one", "phone_hash", "P1", 3),
+        ("tmall", "one", "name_hash", "N-ONE", 3),
+        ("pos", "one", "phone_hash", "P1", 4),
+        ("pos", "one", "name_hash", "N-ONE", 4),
+        ("jd", "one", "phone_hash", "P1", 5),
+        # the same name on two unrelated accounts links nothing
+        ("douyin", "x", "name_hash", "N-COMMON", 6),
+        ("douyin", "y", "name_hash", "N-COMMON", 7),
+    ]
+    load(conn, rows)
+    resolve(conn, rules, RUN)
+    assert clusters(conn) == {
+        *singletons("tmall:parent", "pos:child", "douyin:x", "douyin:y"),
+        frozenset({"tmall:one", "pos:one", "jd:one"}),
+    }
+    assert ("phone_hash", "FAMILY", "conflict", 2) in dropped(conn)
+    assert conn.execute("select detail from core.identity_dropped where reason = 'conflict'").fetchone() == (
+        "accounts it joins disagree on name_hash",
+    )
+    resolve(conn, RULES, RUN, previous=None)  # without the guard the family phone over-merges
+    assert frozenset({"tmall:parent", "pos:child"}) in clusters(conn)
+
+
+def test_channels_of_one_platform_share_its_limit(conn):
+    """Tmall and Taobao share one member id: two different ones joined by a phone are two people,
+    while one member's Tmall and Taobao accounts (the same open uid) stay one."""
+    rules = dataclasses.replace(
+        RULES,
+        platform_override_types=(*RULES.platform_override_types, "top_open_uid"),
+        max_accounts_per_platform=1,
+        platforms=(("tmall", "top"), ("taobao", "top")),
+    )
+    rows: list[Row] = [
+        # two Taobao members behind one phone: one buys on Tmall, the other on Taobao
+        ("tmall", "U1", "top_open_uid", "U1", 1),
+        ("tmall", "U1", "phone_hash", "SHARED", 1),
+        ("taobao", "U2", "top_open_uid", "U2", 3),
+        ("taobao", "U2", "phone_hash", "SHARED", 3),
+        # one member on both, with a store card
+        ("tmall", "U3", "top_open_uid", "U3", 1),
+        ("taobao", "U3", "top_open_uid", "U3", 2),
+        ("taobao", "U3", "phone_hash", "P3", 2),
+        ("pos", "M3", "phone_hash", "P3", 4),
+    ]
+    load(conn, rows)
+    resolve(conn, rules, RUN)
+    assert clusters(conn) == {
+        *singletons("tmall:U1", "taobao:U2"),
+        frozenset({"tmall:U3", "taobao:U3", "pos:M3"}),
+    }
+    assert conn.execute("select id_value, reason, detail from core.identity_dropped").fetchall() == [
+        (
+            "SHARED",
+            "platform_limit",
+            "component held more accounts of one channel than allowed (default 1; top: 2)",
+        )
+    ]
+    resolve(conn, dataclasses.replace(rules, platforms=()), RUN, previous=None)  # per channel: merged
+    assert frozenset({"tmall:U1", "taobao:U2"}) in clusters(conn)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"conflict_types": ("phone_hash",), "conflict_checked_types": ("phone_hash",)},
+            "must not be strong",
+        ),
+        ({"conflict_types": ("name_hash",), "conflict_checked_types": ("name_hash",)}, "must be strong"),
+    ],
+)
+def test_conflict_rules_are_validated(conn, change, message):
+    load(conn, [("tmall", "a", "phone_hash", "P", 1)])
+    with pytest.raises(ValueError, match=message):
+        resolve(conn, dataclasses.replace(RULES, **change), RUN)
+
+
 def test_platform_limit_cuts_chains_deterministically(conn):
     """No single identifier joins two taobao accounts, yet the chain puts four in one component.
     Each round drops the weakest, smallest linking identifier: P1, then P2."""

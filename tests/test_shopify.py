@@ -82,10 +82,14 @@ def test_customers_equal_the_truth(sandbox, pii, shop_id):
     assert sorted(table.column("record_id").to_pylist()) == sorted(accounts["account_id"])
     orders = truth_orders(sandbox.world)
     orders = orders[orders["shop_id"] == shop_id]
+    people = sandbox.world.people_by_id
     for record in map(json.loads, table.column("record").to_pylist()):
         own = orders[orders["account_id"] == str(record["id"])]
         assert record["orders_count"] == len(own)
         assert Decimal(record["total_spent"]) == sum(own["paid_cny"] - own["refunded_cny"], Decimal(0))
+        # the whole name, family name first, hashed as the other platforms' names are (for identity)
+        person = people[accounts.loc[accounts["account_id"] == str(record["id"]), "person_id"].item()]
+        assert record["name_hash"] == pii.text(person.name, "name")
 
 
 def test_timestamps_keep_the_shop_offset_and_land_in_utc(sandbox, pii):

@@ -280,15 +280,21 @@ def decrypt_sim(server) -> top_decrypt_sim.OaidDecrypt:
     return sim.decrypt
 
 
-def expected_phone(order, pii) -> tuple[str | None, bool | None]:
-    """(receiver_phone_hash, receiver_phone_virtual) a decrypted trade must land with."""
+def expected_phone(order, pii) -> tuple[str | None, bool | None, str | None]:
+    """(receiver_phone_hash, receiver_phone_virtual, receiver_name_hash) a decrypted trade must land
+    with: no name for a virtual number, nor for a courtesy name (王先生), which names nobody."""
     if top_decrypt_sim.privacy_protected(order.order_id):
-        return None, True
-    return pii.phone(order.receiver_phone), False
+        return None, True, None
+    courtesy = order.receiver_name.endswith(("先生", "女士"))
+    name = None if courtesy else pii.text(order.receiver_name, "name")
+    return pii.phone(order.receiver_phone), False, name
 
 
-def landed_phones(table: pa.Table) -> dict[str, tuple[str | None, bool | None]]:
-    return {str(r["tid"]): (r["receiver_phone_hash"], r["receiver_phone_virtual"]) for r in records(table)}
+LANDED = ("receiver_phone_hash", "receiver_phone_virtual", "receiver_name_hash")
+
+
+def landed_phones(table: pa.Table) -> dict[str, tuple[str | None, bool | None, str | None]]:
+    return {str(r["tid"]): tuple(r[k] for k in LANDED) for r in records(table)}
 
 
 def no_plain_receiver(server, table: pa.Table) -> None:
@@ -346,7 +352,7 @@ def test_a_trade_is_decrypted_once_however_many_versions_land(make_sandbox, pii)
     orders = {o.order_id: o for o in server.world.orders_for("tmall-flagship")}
     for record in records(table):
         expected = expected_phone(orders[str(record["tid"])], pii)
-        assert (record["receiver_phone_hash"], record["receiver_phone_virtual"]) == expected
+        assert tuple(record[k] for k in LANDED) == expected
 
 
 def test_unmatched_oaids_land_without_a_hash_and_one_note(make_sandbox, pii):
@@ -357,7 +363,7 @@ def test_unmatched_oaids_land_without_a_hash_and_one_note(make_sandbox, pii):
     reissued = {tid for tid in orders if top_decrypt_sim.reissued(tid)}
     assert 0 < len(reissued) < len(orders)
     assert landed_phones(table) == {
-        tid: (None, None) if tid in reissued else expected_phone(o, pii) for tid, o in orders.items()
+        tid: (None, None, None) if tid in reissued else expected_phone(o, pii) for tid, o in orders.items()
     }
     assert len(source.stats.notes) == 1 and source.stats.notes[0].startswith(f"{len(reissued)} trade(s) ")
     no_plain_receiver(server, table)
@@ -372,10 +378,7 @@ def test_without_the_option_nothing_is_decrypted(make_sandbox, pii):
     decrypting = TopSource(shop_config(server, "tmall", "tmall-flagship", decrypt_phones=True), pii)
     with_phones = records(pull(decrypting, *window))
     assert decrypting.stats.requests == plain.stats.requests + len(decrypt_sim(server).calls)
-    stripped = [
-        {k: v for k, v in r.items() if k not in ("receiver_phone_hash", "receiver_phone_virtual")}
-        for r in with_phones
-    ]
+    stripped = [{k: v for k, v in r.items() if k not in LANDED} for r in with_phones]
     assert stripped == without
     with pytest.raises(ConfigError, match=r"decrypt_phones.* must be true or false"):
         TopSource(shop_config(server, "tmall", "tmall-flagship", decrypt_phones="yes"), pii)

@@ -17,7 +17,10 @@ linking and lands in `core.identity_dropped` with the first reason that applies:
 3. `unknown_type`: a type in neither list never links either (precision first: configure it).
 4. `over_cap`: a strong value joined by more than `max_accounts_per_identifier` accounts (a
    shop's own phone typed into many orders).
-5. `platform_limit`: a person holds at most `max_accounts_per_platform` accounts of one channel,
+5. `conflict`: a `conflict_checked_types` value (a phone) joining two accounts that both carry
+   `conflict_types` evidence (name hashes) and share none of it: two people behind one phone.
+   Evidence types never link; they only veto.
+6. `platform_limit`: a person holds at most `max_accounts_per_platform` accounts of one channel,
    counted in *override groups*: accounts joined (transitively) by a `platform_override_types`
    identifier (member card, WeChat unionid) count as one. While a component breaks the limit,
    the rule drops, in each such component and per round, one non-override linking identifier:
@@ -107,6 +110,14 @@ class IdentityRules:
     # per-channel exceptions to max_accounts_per_platform, e.g. (("shopify", 2),) where a person
     # legitimately holds one account per shop of a channel
     channel_limits: tuple[tuple[str, int], ...] = ()
+    # channels that share one account namespace, counted together by the platform limit, e.g.
+    # (("tmall", "top"), ("taobao", "top")): one Taobao member buys on both (limits then name "top")
+    platforms: tuple[tuple[str, str], ...] = ()
+    # evidence that vetoes a link: a `conflict_checked_types` value (a phone) does not link accounts
+    # when two of them carry `conflict_types` values (name hashes) and share none (a family phone
+    # used by two differently named people)
+    conflict_types: tuple[str, ...] = ()
+    conflict_checked_types: tuple[str, ...] = ()
 
     def validate(self) -> None:
         both = set(self.strong_types) & set(self.weak_types)
@@ -115,6 +126,16 @@ class IdentityRules:
         loose = set(self.platform_override_types) - set(self.strong_types)
         if loose:
             raise ValueError(f"identity rules: platform_override_types must be strong types: {sorted(loose)}")
+        linking = set(self.conflict_types) & set(self.strong_types)
+        if linking:
+            raise ValueError(
+                f"identity rules: conflict_types must not be strong (linking) types: {sorted(linking)}"
+            )
+        unchecked = set(self.conflict_checked_types) - set(self.strong_types)
+        if unchecked:
+            raise ValueError(
+                f"identity rules: conflict_checked_types must be strong types: {sorted(unchecked)}"
+            )
         if self.max_accounts_per_identifier < 2 or self.max_accounts_per_platform < 1:
             raise ValueError(
                 "identity rules: max_accounts_per_identifier must be >= 2 and max_accounts_per_platform >= 1"
@@ -223,6 +244,47 @@ from _idr_sight as s
 join _idr_val as v on v.id_type = s.id_type and v.id_value is not distinct from s.id_value
 """
 
+# Guard 5, conflict: a checked value whose accounts include two that both carry evidence of one
+# conflict type and share none of it. Pairs are few: a linking value joins at most `cap` accounts.
+_CONFLICT_SQL = """
+create or replace temp table _idr_conflict as
+with checked as (
+    select o.acc, o.node
+    from _idr_obs as o
+    join _idr_val as v on v.node = o.node
+    where v.reason is null and v.accounts >= 2 and list_contains($checked, v.id_type)
+),
+evidence as (
+    select o.acc, v.id_type, v.id_value
+    from _idr_obs as o
+    join _idr_val as v on v.node = o.node
+    where list_contains($conflict, v.id_type)
+),
+pairs as (
+    select a.node, a.acc as acc1, b.acc as acc2
+    from checked as a
+    join checked as b on a.node = b.node and a.acc < b.acc
+),
+disagreements as (
+    select p.node, e1.id_type
+    from pairs as p
+    join evidence as e1 on e1.acc = p.acc1
+    join evidence as e2 on e2.acc = p.acc2 and e2.id_type = e1.id_type
+    group by p.node, p.acc1, p.acc2, e1.id_type
+    having count(*) filter (where e1.id_value = e2.id_value) = 0
+)
+select node, string_agg(distinct id_type, ', ' order by id_type) as types
+from disagreements
+group by node
+"""
+
+_CONFLICT_MARK_SQL = """
+update _idr_val as v
+set reason = 'conflict', detail = 'accounts it joins disagree on ' || c.types
+from _idr_conflict as c
+where v.node = c.node
+"""
+
 _LINKS_SQL = """
 create or replace temp table _idr_link as
 select o.acc, o.node
@@ -274,13 +336,13 @@ join {out} as j on j.acc = s.label
 
 _PL_BAD_SQL = """
 create or replace temp table _idr_pl_bad as
-select c.label, a.channel, count(distinct coalesce(g.label, c.acc)) as groups
+select c.label, a.platform as channel, count(distinct coalesce(g.label, c.acc)) as groups
 from _idr_comp as c
 semi join _idr_pl_scope as s on s.acc = c.acc
-join _idr_acc as a on a.acc = c.acc
+join _idr_accp as a on a.acc = c.acc
 left join _idr_ogroup as g on g.acc = c.acc
-left join _idr_pl_limits as pl on pl.channel = a.channel
-group by c.label, a.channel
+left join _idr_pl_limits as pl on pl.channel = a.platform
+group by c.label, a.platform
 having count(distinct coalesce(g.label, c.acc)) > coalesce(max(pl.lim), $limit)
 """
 
@@ -293,8 +355,8 @@ with candidates as (
         count(*) as accounts
     from _idr_link as l
     join _idr_comp as c on c.acc = l.acc
-    join _idr_acc as a on a.acc = l.acc
-    left join _idr_pl_bad as b on b.label = c.label and b.channel = a.channel
+    join _idr_accp as a on a.acc = l.acc
+    left join _idr_pl_bad as b on b.label = c.label and b.channel = a.platform
     where c.label in (select label from _idr_pl_bad)
     group by c.label, l.node
 ),
@@ -465,7 +527,8 @@ _COMMENTS = {
     DROPPED: (
         "Identifier values not used for linking, and why. Grain: one row per (id_type, id_value).",
         {
-            "reason": "blocked, weak_only, unknown_type, over_cap or platform_limit (first that applies).",
+            "reason": "blocked, weak_only, unknown_type, over_cap, conflict or platform_limit (the first "
+            "that applies).",
             "accounts": "How many accounts carry this identifier value.",
             "detail": "Human-readable reason (the cap or limit it broke).",
         },
@@ -533,6 +596,13 @@ def _platform_limit(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> in
     if rules.channel_limits:
         conn.executemany("insert into _idr_pl_limits values (?, ?)", [list(x) for x in rules.channel_limits])
     conn.execute("create or replace temp table _idr_pl_dropped (node integer, label integer, detail varchar)")
+    conn.execute("create or replace temp table _idr_platforms (channel varchar, platform varchar)")
+    if rules.platforms:
+        conn.executemany("insert into _idr_platforms values (?, ?)", [list(x) for x in rules.platforms])
+    conn.execute(
+        "create or replace temp table _idr_accp as select a.acc, coalesce(p.platform, a.channel) as platform "
+        "from _idr_acc as a left join _idr_platforms as p on p.channel = a.channel"
+    )
     conn.execute("create or replace temp table _idr_pl_scope as select acc from _idr_comp")
     rounds = 0
     while True:
@@ -648,6 +718,12 @@ def resolve(
             },
         )
         conn.execute(_OBSERVATIONS_SQL)
+        if rules.conflict_types and rules.conflict_checked_types:
+            conn.execute(
+                _CONFLICT_SQL,
+                {"checked": list(rules.conflict_checked_types), "conflict": list(rules.conflict_types)},
+            )
+            conn.execute(_CONFLICT_MARK_SQL)
         conn.execute(_LINKS_SQL)
         # override groups: accounts tied by a member card / unionid count once per channel
         _components(

@@ -42,6 +42,7 @@ class ReceiverPhone:
 
     hash: str | None = None
     virtual: bool | None = None  # None: not decrypted (no ciphertext, or the decrypt failed)
+    name_hash: str | None = None  # the receiver name decrypted with it, hashed (when the platform gives it)
 
 
 UNDECRYPTED = ReceiverPhone()
@@ -50,15 +51,22 @@ VIRTUAL = ReceiverPhone(None, True)
 VIRTUAL_NUMBER = re.compile(r"1\d{10}-\d{1,6}")
 
 
-def decrypted_receiver(text: str, virtual: bool, pii: PiiHasher) -> ReceiverPhone | None:
-    """A decrypted receiver mobile as it may land; None when it is not a mainland mobile number
-    (nothing to key a person on: the caller counts it as a failure)."""
+def decrypted_receiver(
+    text: str, virtual: bool, pii: PiiHasher, name: str | None = None
+) -> ReceiverPhone | None:
+    """A decrypted receiver mobile (and name, if decrypted with it) as it may land; None when the
+    mobile is not a mainland mobile number (nothing to key a person on: the caller counts it as a
+    failure). A virtual number's name is not kept either: the order's receiver is unknown."""
     if virtual or VIRTUAL_NUMBER.fullmatch(text.strip()):
         return VIRTUAL
     digits = normalise_phone(text)
     if not digits or len(digits) != 11 or not digits.startswith("1"):
         return None
-    return ReceiverPhone(pii.phone(digits), False)
+    return ReceiverPhone(pii.phone(digits), False, pii.person_name(name))
+
+
+# A surname and a form of address, as people write them on parcels instead of their name.
+COURTESY_NAME = re.compile(r".{1,2}(先生|女士|小姐)")
 
 
 class PiiHasher:
@@ -80,6 +88,13 @@ class PiiHasher:
         if not value or not str(value).strip():
             return None
         return self._digest("email", str(value).strip().lower())
+
+    def person_name(self, value: str | None) -> str | None:
+        """A person's whole name, hashed for comparing people (`text(value, "name")`); None for a
+        courtesy form (王先生, 李女士, 张小姐), which names nobody in particular."""
+        if value is None or COURTESY_NAME.fullmatch("".join(str(value).split())):
+            return None
+        return self.text(value, "name")
 
     def text(self, value: str | None, kind: str = "text") -> str | None:
         """Names and addresses: whitespace-folded, then hashed (kind separates name from address)."""

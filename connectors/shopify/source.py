@@ -26,6 +26,10 @@ SHOPIFY_HISTORY = timedelta(days=60)
 
 def scrub_shopify(record: dict[str, Any], pii: PiiHasher) -> dict[str, Any]:
     """Orders and customers alike: the record, its customer, and every address it carries."""
+    if "first_name" in record or "last_name" in record:
+        # the whole name, family name first (Chinese order), hashed like the other platforms' names
+        whole = f"{record.get('last_name') or ''}{record.get('first_name') or ''}"
+        record["name_hash"] = pii.person_name(whole)
     scrub_fields(
         record, pii, phones=("phone",), emails=("email", "contact_email"), names=("first_name", "last_name")
     )

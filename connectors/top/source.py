@@ -66,11 +66,14 @@ def phone_key(trade: dict[str, Any]) -> tuple[str, str]:
 
 
 def receiver_phone(receiver: dict[str, Any] | None, pii: PiiHasher) -> ReceiverPhone:
-    """One `receiver_list` item as it may land: the mobile's hash, or a virtual number's flag."""
+    """One `receiver_list` item as it may land: the mobile's and name's hashes, or a virtual number's flag."""
     if not receiver or receiver.get("matched") is not True:
         return UNDECRYPTED
     landed = decrypted_receiver(
-        str(receiver.get("mobile") or ""), receiver.get("privacy_protection") is True, pii
+        str(receiver.get("mobile") or ""),
+        receiver.get("privacy_protection") is True,
+        pii,
+        name=receiver.get("name"),
     )
     return landed or UNDECRYPTED  # not a mainland mobile number: nothing we can key a person on
 
@@ -137,4 +140,5 @@ class TopSource(WindowedOrderSource):
             phone = self.phones.get(phone_key(record), UNDECRYPTED)
             record["receiver_phone_hash"] = phone.hash
             record["receiver_phone_virtual"] = phone.virtual
+            record["receiver_name_hash"] = phone.name_hash
         return scrub_fields(record, self.pii, drop=ENCRYPTED_FIELDS)

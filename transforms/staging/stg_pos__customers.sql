@@ -15,6 +15,7 @@ final as (
         cast(null as varchar) as email_hash,
         record ->> '$.phone_hash' as phone_hash,
         record ->> '$.phone_masked' as phone_masked,
+        record ->> '$.name_hash' as name_hash,
         record ->> '$.home_store_id' as home_store_id,
         cast(record ->> '$.joined_at' as timestamptz) as created_at,
         modified_at as updated_at

@@ -15,6 +15,8 @@ final as (
         record ->> '$.email_hash' as email_hash,
         record ->> '$.phone_hash' as phone_hash,
         record ->> '$.phone_masked' as phone_masked,
+        -- the whole name (family name first), hashed by the connector
+        record ->> '$.name_hash' as name_hash,
         record ->> '$.default_address.city' as city,
         record ->> '$.default_address.country' as country,
         cast(record ->> '$.orders_count' as integer) as platform_orders_count,

@@ -6,6 +6,7 @@
 -- after payment was refunded in full (postage included); otherwise the refunded sub-orders'
 -- payments are the refunded amount.
 -- column receiver_phone_hash: Keyed hash (PiiHasher.phone) of the receiver's mobile, decrypted with taobao.top.oaid.decrypt and hashed before landing; null unless the shop sets decrypt_phones, for a virtual number, or when the decrypt failed (oaid not matched). The receiver may not be the buyer.
+-- column receiver_name_hash: Keyed hash (PiiHasher.text, kind name) of the receiver's name decrypted with the mobile; null when the mobile is. Evidence for identity resolution (a phone shared by two differently named people), never a link on its own.
 -- column receiver_phone_virtual: The trade is privacy-protected (隐私号): the decrypt gave a virtual number, so there is no phone hash. Null unless the shop sets decrypt_phones, or when the decrypt failed.
 with latest as (
     select channel, shop_id, record_id, modified_at, status, record
@@ -38,6 +39,7 @@ parsed as (
         -- receiver phone (decrypt_phones shops only): a keyed hash, or the virtual-number flag
         record ->> '$.receiver_phone_hash' as receiver_phone_hash,
         cast(record ->> '$.receiver_phone_virtual' as boolean) as receiver_phone_virtual,
+        record ->> '$.receiver_name_hash' as receiver_name_hash,
         -- status
         record ->> '$.status' as platform_status,
         -- amounts
@@ -74,6 +76,7 @@ final as (
         p.account_id,
         p.receiver_phone_hash,
         p.receiver_phone_virtual,
+        p.receiver_name_hash,
         p.platform_status,
         p.paid_at is not null as was_paid,
         m.lifecycle_status,
