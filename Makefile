@@ -31,9 +31,10 @@ lint: install
 test: install lint ## lint, type-check, then the whole test suite
 	$(BIN)/pytest
 
+# exec: on SIGTERM make signals the UI process itself (a shell in between would not pass it on)
 ui: install ## Dagster UI on http://127.0.0.1:3000 against the sandbox
 	mkdir -p $(OMNI_DAGSTER_STORAGE)
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m pipelines.ui
+	PATH=$(CURDIR)/$(BIN):$$PATH exec $(BIN)/python -m pipelines.ui
 
 clean:
 	rm -rf $(OMNI_DATA_DIR)
