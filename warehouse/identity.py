@@ -246,8 +246,10 @@ join _idr_val as v on v.id_type = s.id_type and v.id_value is not distinct from 
 
 # Guard 5, conflict: a checked value whose accounts include two that both carry evidence of one
 # conflict type and share none of it. Pairs are few: a linking value joins at most `cap` accounts.
-_CONFLICT_SQL = """
-create or replace temp table _idr_conflict as
+# Two statements, so that each side's evidence is joined to the pairs by account (a join of the
+# two evidence sides on the type alone would be quadratic in the accounts).
+_CONFLICT_PAIRS_SQL = """
+create or replace temp table _idr_conflict_pairs as
 with checked as (
     select o.acc, o.node
     from _idr_obs as o
@@ -255,27 +257,32 @@ with checked as (
     where v.reason is null and v.accounts >= 2 and list_contains($checked, v.id_type)
 ),
 evidence as (
-    select o.acc, v.id_type, v.id_value
+    select o.acc, v.id_type, list(v.id_value) as vals
     from _idr_obs as o
     join _idr_val as v on v.node = o.node
     where list_contains($conflict, v.id_type)
-),
-pairs as (
-    select a.node, a.acc as acc1, b.acc as acc2
-    from checked as a
-    join checked as b on a.node = b.node and a.acc < b.acc
-),
-disagreements as (
-    select p.node, e1.id_type
-    from pairs as p
-    join evidence as e1 on e1.acc = p.acc1
-    join evidence as e2 on e2.acc = p.acc2 and e2.id_type = e1.id_type
-    group by p.node, p.acc1, p.acc2, e1.id_type
-    having count(*) filter (where e1.id_value = e2.id_value) = 0
+    group by o.acc, v.id_type
 )
-select node, string_agg(distinct id_type, ', ' order by id_type) as types
-from disagreements
-group by node
+select a.node, b.acc as acc2, e.id_type, e.vals
+from checked as a
+join checked as b on a.node = b.node and a.acc < b.acc
+join evidence as e on e.acc = a.acc
+"""
+
+_CONFLICT_SQL = """
+create or replace temp table _idr_conflict as
+with evidence as (
+    select o.acc, v.id_type, list(v.id_value) as vals
+    from _idr_obs as o
+    join _idr_val as v on v.node = o.node
+    where list_contains($conflict, v.id_type)
+    group by o.acc, v.id_type
+)
+select p.node, string_agg(distinct p.id_type, ', ' order by p.id_type) as types
+from _idr_conflict_pairs as p
+join evidence as e on e.acc = p.acc2 and e.id_type = p.id_type
+where not list_has_any(p.vals, e.vals)
+group by p.node
 """
 
 _CONFLICT_MARK_SQL = """
@@ -720,9 +727,10 @@ def resolve(
         conn.execute(_OBSERVATIONS_SQL)
         if rules.conflict_types and rules.conflict_checked_types:
             conn.execute(
-                _CONFLICT_SQL,
+                _CONFLICT_PAIRS_SQL,
                 {"checked": list(rules.conflict_checked_types), "conflict": list(rules.conflict_types)},
             )
+            conn.execute(_CONFLICT_SQL, {"conflict": list(rules.conflict_types)})
             conn.execute(_CONFLICT_MARK_SQL)
         conn.execute(_LINKS_SQL)
         # override groups: accounts tied by a member card / unionid count once per channel
