@@ -54,6 +54,23 @@ def _world_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", type=_date, help="last China day of the world (default: yesterday)")
 
 
+def _faults(text: str) -> frozenset[str]:
+    """`--faults`: a profile name (none, mix) or fault names joined by commas."""
+    from connectors.sandbox.faults import FAULT_PROFILES, TRANSPORT_FAULTS
+
+    if text in FAULT_PROFILES:
+        return FAULT_PROFILES[text]
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    known = {*TRANSPORT_FAULTS, "modify_while_paging"}
+    unknown = sorted(names - known)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown fault {', '.join(unknown)}: use a profile ({', '.join(FAULT_PROFILES)}) or "
+            f"names from {', '.join(sorted(known))}"
+        )
+    return frozenset(names)
+
+
 def _settings(args: argparse.Namespace, rate_limits: bool = True) -> SandboxSettings:
     seed, people, start, end = _default_world()
     platform = load_config().sandbox.get("platform", {})
@@ -63,6 +80,7 @@ def _settings(args: argparse.Namespace, rate_limits: bool = True) -> SandboxSett
         start=args.start or start,
         end=args.end or end,
         rate_limits=rate_limits,
+        faults=getattr(args, "faults", None) or frozenset(),
         platform=tuple(sorted(platform.items())),
     )
 
@@ -203,6 +221,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             log_level="DEBUG" if args.verbose else "WARNING",
             settle_seconds=0,  # the demo's files were written whole a moment ago
         )
+        injected = server.transport_faults.injected
+    if settings.faults:
+        said = ", ".join(f"{kind} {n}" for kind, n in sorted(injected.items())) or "none struck"
+        print(f"sandbox faults injected ({', '.join(sorted(settings.faults))}): {said}", flush=True)
     from connectors.sandbox.generate import WORLD_VERSION
 
     world = {
@@ -226,6 +248,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _faults_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--faults",
+        type=_faults,
+        default=frozenset(),
+        help="sandbox faults: a profile (none, mix: 429s, 5xx, connection resets and truncated JSON "
+        "on 1%% of requests each) or fault names joined by commas",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omni", description="Omnichannel e-commerce data platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -233,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the whole pipeline on the sandbox for the last 30 China days")
     _world_args(demo)
+    _faults_arg(demo)
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser("run", help="land every configured channel for a range of China days, then rebuild")
@@ -247,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--no-rate-limits", action="store_true", help="turn throttling off (benchmarks)")
     _world_args(serve)
+    _faults_arg(serve)
     serve.set_defaults(func=cmd_sandbox_serve)
     truth = sandbox.add_parser(
         "truth", help="write the world's ground truth (orders.parquet, accounts.parquet)"

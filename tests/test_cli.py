@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from connectors.sandbox.faults import FAULT_PROFILES
 from connectors.sandbox.generate import WORLD_VERSION
-from pipelines.cli import _forget_other_worlds
+from pipelines.cli import _forget_other_worlds, build_parser
 
 
 def _demo_folder(tmp_path, **recorded):
@@ -43,3 +44,14 @@ def test_a_folder_that_is_not_a_demos_is_refused(tmp_path):
     (data / "demo.json").unlink()
     with pytest.raises(SystemExit, match="not from a demo"):
         _forget_other_worlds(data, 7, 3000)
+
+
+def test_faults_take_a_profile_or_fault_names_and_name_an_unknown_one(capsys):
+    parser = build_parser()
+    assert parser.parse_args(["demo", "--faults", "mix"]).faults == FAULT_PROFILES["mix"]
+    assert parser.parse_args(["demo"]).faults == frozenset()
+    chosen = parser.parse_args(["sandbox", "serve", "--faults", "http_429, connection_reset"]).faults
+    assert chosen == {"http_429", "connection_reset"}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--faults", "http_429,gremlins"])
+    assert "unknown fault gremlins: use a profile (none, mix)" in capsys.readouterr().err

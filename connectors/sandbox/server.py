@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from connectors.sandbox.faults import TransportFaults
 from connectors.sandbox.generate import cached_world
 from connectors.sandbox.world import World
 
@@ -33,8 +34,9 @@ class SandboxSettings:
     end: date
     rate_limits: bool = True  # off for throughput benchmarks
     now: datetime | None = None  # the platforms' clock; default: the end of the world
-    # Switchable platform behaviour: "modify_while_paging" (each page served, the newest record in
-    # the window is modified again, moving it out of the window as real orders do while you page).
+    # Switchable behaviour: "modify_while_paging" (each page served, the newest record in the
+    # window is modified again, moving it out of the window as real orders do while you page), and
+    # the transport faults of faults.py (http_429, http_5xx, connection_reset, truncated_json).
     faults: frozenset[str] = frozenset()
     # What the reference leaves unverified is a simulator module constant; these replace them while
     # the server runs, e.g. (("jd_sim.MAX_PAGE_SIZE", 100), ("pdd_sim.CALLS_PER_SECOND", 10.0)).
@@ -162,6 +164,7 @@ class SandboxServer:
         self.world = settings.world()
         self._replaced = apply_platform_settings(settings.platform)
         self.simulators = [make(self.world, settings) for make in (simulators or default_simulators())]
+        self.transport_faults = TransportFaults(settings.faults, settings.seed)
         self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -190,6 +193,20 @@ class SandboxServer:
                     return SimResponse.json({"errors": f"sandbox internal error: {exc}"}, status=500)
         return SimResponse.json({"errors": "Not Found"}, status=404)
 
+    def _fault_response(self, fault: str | None) -> SimResponse | None:
+        """A gateway's own answer for an injected 429 or 5xx (not the platform's JSON)."""
+        if fault == "http_429":
+            retry = {"Retry-After": "1"} if self.transport_faults.with_retry_after() else {}
+            return SimResponse(429, b"<html><body>429 Too Many Requests</body></html>", retry)
+        if fault == "http_5xx":
+            status, reason = (
+                (502, "Bad Gateway")
+                if self.transport_faults.injected["http_5xx"] % 2
+                else (503, "Service Unavailable")
+            )
+            return SimResponse(status, f"<html><body>{status} {reason}</body></html>".encode())
+        return None
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -203,7 +220,17 @@ class SandboxServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                response = server._route(self.command, self.path, headers, body)
+                fault = server.transport_faults.draw()
+                if fault == "connection_reset":  # hang up without an answer
+                    self.close_connection = True
+                    return
+                response = server._fault_response(fault) or server._route(
+                    self.command, self.path, headers, body
+                )
+                if fault == "truncated_json":
+                    response = SimResponse(
+                        response.status, response.body[: len(response.body) // 2], response.headers
+                    )
                 self.send_response(response.status)
                 for name, value in response.headers.items():
                     self.send_header(name, value)

@@ -1,0 +1,53 @@
+"""Transport faults in front of every simulator, switched on by name in `SandboxSettings.faults`.
+
+The platforms' own faults (throttling codes, window errors, records modified while paging) live in
+their simulators; these are what any HTTP API does now and then, whatever its protocol. Each named
+fault strikes a request with probability `TRANSPORT_FAULT_RATE`, drawn from a generator seeded by
+the world's seed, so a run's faults are repeatable in number (not in which request: threads race):
+
+- `http_429`: HTTP 429 from the platform's gateway, every other one with `Retry-After: 1`;
+- `http_5xx`: HTTP 502 or 503 with an HTML body, as a load balancer answers;
+- `connection_reset`: the connection closed without an answer (the request was not served);
+- `truncated_json`: the simulator's answer cut in the middle (the request *was* served).
+
+`FAULT_PROFILES` names mixes for `omni demo --faults` and the fault tests: `none`, and `mix` (all
+four transport faults).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+
+TRANSPORT_FAULTS = ("http_429", "http_5xx", "connection_reset", "truncated_json")
+TRANSPORT_FAULT_RATE = 0.01  # per request and fault
+FAULT_PROFILES: dict[str, frozenset[str]] = {
+    "none": frozenset(),
+    "mix": frozenset(TRANSPORT_FAULTS),
+}
+
+
+class TransportFaults:
+    """Draws the fault (or none) for each request; counts what it injected."""
+
+    def __init__(self, faults: frozenset[str], seed: int) -> None:
+        self.kinds = [kind for kind in TRANSPORT_FAULTS if kind in faults]
+        self._rng = random.Random(f"transport-faults:{seed}")
+        self._lock = threading.Lock()
+        self.injected: Counter[str] = Counter()
+
+    def draw(self) -> str | None:
+        if not self.kinds:
+            return None
+        with self._lock:
+            roll = self._rng.random()
+            for index, kind in enumerate(self.kinds):
+                if roll < TRANSPORT_FAULT_RATE * (index + 1):
+                    self.injected[kind] += 1
+                    return kind
+        return None
+
+    def with_retry_after(self) -> bool:
+        """Every other injected 429 says when to come back."""
+        return self.injected["http_429"] % 2 == 1

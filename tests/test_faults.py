@@ -1,0 +1,54 @@
+"""The pipeline under the sandbox's transport faults (429s with and without Retry-After, 502/503
+from a gateway, connections reset, JSON cut in half) publishes exactly what a clean run does:
+no order lost, none duplicated, every amount exact."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from connectors.sandbox.exports import write_exports
+from connectors.sandbox.faults import FAULT_PROFILES, TRANSPORT_FAULTS, TransportFaults
+from pipelines.runner import run_range
+from tests.conftest import point_pipeline_at
+from tests.test_pipeline import orders_snapshot, published
+
+pytestmark = pytest.mark.slow
+
+
+def test_faults_strike_at_their_rate_and_none_without_a_profile():
+    quiet = TransportFaults(FAULT_PROFILES["none"], seed=1)
+    assert {quiet.draw() for _ in range(1000)} == {None}
+    noisy = TransportFaults(FAULT_PROFILES["mix"], seed=1)
+    draws = [noisy.draw() for _ in range(20_000)]
+    for kind in TRANSPORT_FAULTS:  # 1% each: 200 expected, far from 100 or 300 by chance
+        assert 100 < draws.count(kind) < 300, (kind, draws.count(kind))
+    assert noisy.injected == {kind: draws.count(kind) for kind in TRANSPORT_FAULTS}
+
+
+def test_the_whole_range_under_the_mix_of_faults_publishes_what_a_clean_run_does(
+    full_run, make_sandbox, tmp_path, monkeypatch
+):
+    faulty = make_sandbox(faults=FAULT_PROFILES["mix"])
+    world = faulty.world
+    data = point_pipeline_at(faulty, tmp_path, monkeypatch)
+    write_exports(world, data / "drops")
+    result = run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral(), settle_seconds=0)
+    assert result.ok, result.failures
+    injected = faulty.transport_faults.injected
+    assert all(injected[kind] >= 3 for kind in TRANSPORT_FAULTS), injected
+
+    # the clean run (full_run) compared every order with the truth; this one must equal it
+    pd.testing.assert_frame_equal(orders_snapshot(data), orders_snapshot(full_run.data))
+    for table in (
+        "marts.fct_channel_daily",
+        "marts.fct_channel_traffic_daily",
+        "marts.fct_voucher_redemptions",
+    ):
+        sql = f"select * from {table} order by all"
+        pd.testing.assert_frame_equal(published(data, sql), published(full_run.data, sql), check_exact=True)
+    customers = (
+        "select count(*) as accounts, count(distinct customer_id) as customers from marts.customer_accounts"
+    )
+    pd.testing.assert_frame_equal(published(data, customers), published(full_run.data, customers))
