@@ -145,7 +145,10 @@ MODEL_CHECKS = [build_model_check(m) for m in MODELS]
 
 @dg.asset(
     key=PUBLISHED_KEY,
-    deps=[*(model_key(m.table) for m in MODELS if m.layer == "marts"), model_key("marts.customer_ltv")],
+    deps=[
+        *(model_key(m.table) for m in MODELS if m.layer in ("marts", "audit")),
+        model_key("marts.customer_ltv"),
+    ],
     group_name="publish",
     kinds={"duckdb"},
     pool=POOL,

@@ -31,16 +31,21 @@ def test_model_dependencies_come_from_the_sql():
         dg.AssetKey(["landing", "tmall", "orders"]),
         dg.AssetKey(["landing", "taobao", "orders"]),
     }
+    checked = graph.get(dg.AssetKey(["core", "orders_checked"]))
+    assert {k.path[-1] for k in checked.parent_keys} == {f"stg_{source}__orders" for source in sources()}, (
+        "every connector family's staging feeds the unified orders"
+    )
     fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
     assert {k.path[-1] for k in fct.parent_keys} == {
-        *(f"stg_{source}__orders" for source in sources()),
+        "orders_checked",  # the orders that map (the others wait in audit.quarantine)
         "customer_accounts",  # identity resolution gives every order its unified customer
-    }, "every connector family's staging feeds the unified orders"
+    }
     publish = graph.get(PUBLISHED_KEY)
     assert {k.path[-1] for k in publish.parent_keys} == {
-        *(m.name for m in MODELS if m.layer == "marts"),
+        *(m.name for m in MODELS if m.layer in ("marts", "audit")),
         "customer_ltv",
     }
+    assert "quarantine" in {k.path[-1] for k in publish.parent_keys}
     # a table a model's comments mention is not a dependency
     traffic = graph.get(dg.AssetKey(["marts", "fct_channel_traffic_daily"]))
     assert traffic.parent_keys == {dg.AssetKey(["staging", "stg_traffic__reports"])}

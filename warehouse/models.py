@@ -23,8 +23,8 @@ from pathlib import Path
 import duckdb
 
 TRANSFORMS_DIR = Path(__file__).resolve().parent.parent / "transforms"
-LAYERS = ("staging", "core", "marts")
-_REF = re.compile(r"\b(raw|staging|core|marts)\.([a-z0-9_]+)\b")
+LAYERS = ("staging", "core", "marts", "audit")
+_REF = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z0-9_]+)\b")
 
 
 @dataclass(frozen=True)

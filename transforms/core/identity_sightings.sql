@@ -13,14 +13,10 @@
 -- column id_value: The identifier (HMAC-SHA256 hashes for phones and emails).
 -- column seen_at: When it was first seen with the account (UTC).
 with order_accounts as (
-    select channel, account_id, created_at from staging.stg_shopify__orders
-    union all select channel, account_id, created_at from staging.stg_top__orders
-    union all select channel, account_id, created_at from staging.stg_jd__orders
-    union all select channel, account_id, created_at from staging.stg_douyin__orders
-    union all select channel, account_id, created_at from staging.stg_youzan__orders
-    union all select channel, account_id, created_at from staging.stg_alibaba_1688__orders
-    union all select channel, account_id, created_at from staging.stg_meituan__orders
-    union all select channel, account_id, created_at from staging.stg_pos__orders
+    -- orders that map (a quarantined one has no trustworthy time)
+    select channel, account_id, created_at
+    from core.orders_checked
+    where quarantine_reason is null
 ),
 
 members as (
@@ -37,14 +33,11 @@ members as (
 ),
 
 receiver_phones as (
-    -- receiver phones (and TOP's names) decrypted and hashed by the connectors (privacy numbers excluded)
+    -- receiver phones (and TOP's names) decrypted and hashed by the connectors (TOP and Douyin
+    -- shops with decrypt_phones; privacy numbers excluded)
     select channel, account_id, receiver_phone_hash, receiver_name_hash, created_at
-    from staging.stg_top__orders
-    where account_id is not null and receiver_phone_hash is not null
-    union all
-    select channel, account_id, receiver_phone_hash, null, created_at
-    from staging.stg_douyin__orders
-    where account_id is not null and receiver_phone_hash is not null
+    from core.orders_checked
+    where quarantine_reason is null and account_id is not null and receiver_phone_hash is not null
 ),
 
 receiver_rank as (

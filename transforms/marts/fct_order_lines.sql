@@ -42,12 +42,18 @@ orders as (
     select order_key, order_date, status, store_id from marts.fct_orders
 ),
 
+quarantined as (
+    -- lines of an order held in audit.quarantine wait there with it
+    select channel, order_id from core.orders_checked where quarantine_reason is not null
+),
+
 keyed as (
     select
         channel || ':' || order_id || ':' || line_id as order_line_key,
         channel || ':' || order_id as order_key,
         *
     from lines
+    anti join quarantined using (channel, order_id)
 ),
 
 final as (

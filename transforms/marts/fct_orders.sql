@@ -39,24 +39,10 @@
 -- column last_refund_at: When the last refund happened (UTC; TOP: the last modification of a refunded trade).
 -- column modified_at: The platform's last modification time (UTC): the incremental cursor.
 with orders as (
-    -- one line per source: each staging model maps its platform into the canonical order shape
-    select * from staging.stg_shopify__orders
-    union all by name
-    select * from staging.stg_top__orders
-    union all by name
-    select * from staging.stg_jd__orders
-    union all by name
-    select * from staging.stg_pinduoduo__orders
-    union all by name
-    select * from staging.stg_douyin__orders
-    union all by name
-    select * from staging.stg_youzan__orders
-    union all by name
-    select * from staging.stg_alibaba_1688__orders
-    union all by name
-    select * from staging.stg_meituan__orders
-    union all by name
-    select * from staging.stg_pos__orders
+    -- every channel's orders that map; the others are in audit.quarantine with the reason
+    select * exclude (quarantine_reason)
+    from core.orders_checked
+    where quarantine_reason is null
 ),
 
 channels as (

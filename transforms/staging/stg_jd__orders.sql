@@ -1,6 +1,6 @@
 -- grain: one row per JD POP order (orderId), latest version landed
 -- key: channel, order_id
--- not_null: shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at
+-- not_null: shop_id
 -- description: JD orders from JOS enSearch (SOP) and fbp.search (FBP) in the canonical order shape. Every JD value is a string;
 -- money is yuan strings, times Beijing time with no offset. JD shows the merchant an order once it
 -- is paid, and an order refunded before it shipped as TRADE_CANCELED with its payment time set.

@@ -1,6 +1,6 @@
 -- grain: one row per Pinduoduo order (order_sn), latest version landed
 -- key: channel, order_id
--- not_null: shop_id, status, gmv_cny, paid_cny, refunded_cny, created_at
+-- not_null: shop_id
 -- description: Pinduoduo orders from pdd.order.number.list.increment.get in the canonical order
 -- shape. Money is yuan, sent as JSON numbers and landed as exact decimal strings; times are Beijing
 -- time with no offset ('' = not happened). The buyer pays pay_amount = goods_amount -

@@ -1,0 +1,93 @@
+"""Records that cannot be mapped go to audit.quarantine with the reason and the record as landed;
+everything else publishes, and every landed order is in marts.fct_orders or in the quarantine."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from connectors.common.records import LANDING_SCHEMA
+from connectors.common.timeutil import china_date
+from pipelines.definitions import defs
+from tests.test_pipeline import orders_snapshot, published
+from warehouse.landing import LandingWriter
+
+pytestmark = pytest.mark.slow
+
+CORRUPTIONS = {  # JD order fields -> what a changed platform (or a bug) sends instead
+    "status": ({"orderState": "WAIT_SOMETHING_NEW"}, "unknown platform status 'WAIT_SOMETHING_NEW'"),
+    "amount": (
+        {"orderSellerPrice": "1,299.00元", "orderPayment": "1,299.00元"},
+        "an amount is missing or unreadable",
+    ),
+    "time": ({"orderStartTime": "2026/11/07 25:61"}, "creation time missing or unreadable"),
+}
+
+
+def test_unmappable_orders_are_quarantined_and_everything_else_publishes(full_run, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(full_run.data, data)
+    full_run.point(monkeypatch)
+    monkeypatch.setenv("OMNI_DATA_DIR", str(data))
+
+    # The platform sends three JD orders again, each broken in its own way.
+    landed = pq.ParquetDataset(sorted((data / "landing" / "jd" / "orders").rglob("*.parquet"))).read()
+    latest = landed.to_pandas().sort_values(["modified_at", "extracted_at"]).groupby("record_id").tail(1)
+    picked = latest.sort_values("record_id").head(len(CORRUPTIONS)).reset_index(drop=True)
+    broken: dict[str, str] = {}
+    sent: dict[str, dict[str, str]] = {}
+    for index, (fields, reason) in enumerate(CORRUPTIONS.values()):
+        record_id = picked.at[index, "record_id"]
+        picked.at[index, "record"] = json.dumps(
+            json.loads(picked.at[index, "record"]) | fields, ensure_ascii=False
+        )
+        broken[record_id], sent[record_id] = reason, fields
+    page = pa.Table.from_pandas(picked[LANDING_SCHEMA.names], schema=LANDING_SCHEMA, preserve_index=False)
+    days = sorted(china_date(ts.to_pydatetime()) for ts in picked["modified_at"])
+    LandingWriter(data / "landing").land(
+        "jd", "orders", "jd-pop", days[0], days[-1], [page], datetime.now(UTC)
+    )
+
+    result = defs.resolve_job_def("warehouse_job").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success, "one channel's bad records must not stop the warehouse"
+
+    quarantine = published(data, "select * from audit.quarantine order by record_id")
+    assert dict(zip(quarantine["record_id"], quarantine["reason"], strict=True)) == broken
+    assert set(quarantine["channel"]) == {"jd"} and set(quarantine["entity"]) == {"orders"}
+    for record_id, record in zip(quarantine["record_id"], quarantine["record"], strict=True):
+        assert json.loads(record).items() >= sent[record_id].items(), "the record as it landed"
+    rows_metadata = [
+        e.materialization.metadata["rows"].value
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["audit", "quarantine"])
+    ]
+    assert rows_metadata == [len(broken)], "the quarantine is counted in the asset's metadata"
+
+    # every other order published exactly as before; the broken ones are nowhere in the marts
+    before = orders_snapshot(full_run.data)
+    expected = before[~before["order_key"].isin({f"jd:{i}" for i in broken})].reset_index(drop=True)
+    pd.testing.assert_frame_equal(orders_snapshot(data), expected)
+
+    # reconciliation: per channel, every landed order is in fct_orders or in the quarantine
+    with duckdb.connect() as conn:
+        landed_counts = dict(
+            conn.execute(
+                "select split_part(split_part(filename, '/landing/', 2), '/', 1) as channel, "
+                "count(distinct record_id) from read_parquet(?, filename = true) group by 1",
+                [str(data / "landing" / "*" / "orders" / "*" / "*" / "*.parquet")],
+            ).fetchall()
+        )
+    published_counts = published(
+        data,
+        "select channel, count(*) as n from (select channel from marts.fct_orders "
+        "union all select channel from audit.quarantine) group by 1",
+    )
+    assert dict(zip(published_counts["channel"], published_counts["n"], strict=True)) == landed_counts
