@@ -6,7 +6,8 @@ partitions leaves the warehouse identical. All of them write the one build file,
 the `duckdb_writer` pool: DuckDB allows a single writer.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -95,33 +96,38 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
     return model_asset
 
 
-def build_model_check(model: Model) -> dg.AssetChecksDefinition:
-    value_sets = {"status": STATUSES} if "status" in model.not_null else {}
+def build_gx_check(
+    table: str,
+    name: str,
+    columns: list[str],
+    expectations: Callable[[], dict[str, Any]],
+    description: str,
+    blocking: bool = True,
+) -> dg.AssetChecksDefinition:
+    """A Great Expectations suite over `columns` of `table` as a Dagster asset check. Blocking
+    checks fail with ERROR and stop what depends on the table; the others warn (WARN) and let it
+    publish. A validation that crashes raises (the check errors) instead of reporting bad data."""
 
     @dg.asset_check(
-        asset=model_key(model.table),
-        name="gx_keys_and_not_null",
-        blocking=True,
+        asset=model_key(table),
+        name=name,
+        blocking=blocking,
         pool=POOL,
-        description=f"Great Expectations: key ({', '.join(model.key)}) unique and not null; "
-        f"not null: {', '.join(model.not_null) or '-'}"
-        + ("; status in the common lifecycle" if value_sets else "")
-        + ". Blocking.",
+        description=f"Great Expectations: {description}. {'Blocking' if blocking else 'Warning only'}.",
     )
-    def model_check(omni: OmniResource) -> dg.AssetCheckResult:
-        from warehouse.quality import key_expectations, validate
+    def gx_check(omni: OmniResource) -> dg.AssetCheckResult:
+        from warehouse.quality import validate
 
-        columns = list(dict.fromkeys((*model.key, *model.not_null)))
         conn = connect_build(omni)
         try:
-            frame = conn.execute(f"select {', '.join(columns)} from {model.table}").df()
+            frame = conn.execute(f"select {', '.join(columns)} from {table}").df()
         finally:
             conn.close()
-        outcomes = validate(frame, key_expectations(model.key, model.not_null, value_sets))
+        outcomes = validate(frame, expectations())
         failed = [o for o in outcomes if not o.success]
         return dg.AssetCheckResult(
             passed=not failed,
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
             metadata={
                 "rows_checked": len(frame),
                 "failed_expectations": ", ".join(o.name for o in failed) or "none",
@@ -136,11 +142,56 @@ def build_model_check(model: Model) -> dg.AssetChecksDefinition:
             },
         )
 
-    return model_check
+    return gx_check
 
 
+def build_model_check(model: Model) -> dg.AssetChecksDefinition:
+    """Every model's standard suite: key unique and not null, declared columns not null, and a
+    `status` column in the common lifecycle."""
+    from warehouse.quality import key_expectations
+
+    value_sets = {"status": STATUSES} if "status" in model.not_null else {}
+    return build_gx_check(
+        model.table,
+        "gx_keys_and_not_null",
+        list(dict.fromkeys((*model.key, *model.not_null))),
+        lambda: key_expectations(model.key, model.not_null, value_sets),
+        f"key ({', '.join(model.key)}) unique and not null; not null: {', '.join(model.not_null) or '-'}"
+        + ("; status in the common lifecycle" if value_sets else ""),
+    )
+
+
+def _order_amounts() -> dict[str, Any]:
+    from warehouse.quality import amount_expectations
+
+    return amount_expectations("paid_cny", "refunded_cny", "gmv_cny", "shipping_cny")
+
+
+def _order_currency() -> dict[str, Any]:
+    from warehouse.quality import currency_expectations
+
+    return currency_expectations("currency")
+
+
+ORDER_CHECKS = [
+    build_gx_check(
+        "marts.fct_orders",
+        "gx_amounts",
+        ["paid_cny", "refunded_cny", "gmv_cny", "shipping_cny"],
+        _order_amounts,
+        "no negative amount (paid, refunded, GMV, shipping); refunded at most paid",
+    ),
+    build_gx_check(
+        "marts.fct_orders",
+        "gx_currency_known",
+        ["currency"],
+        _order_currency,
+        "the currency the buyer saw is a known one",
+        blocking=False,
+    ),
+]
 MODEL_ASSETS = [build_model_asset(m) for m in MODELS]
-MODEL_CHECKS = [build_model_check(m) for m in MODELS]
+MODEL_CHECKS = [build_model_check(m) for m in MODELS] + ORDER_CHECKS
 
 
 @dg.asset(

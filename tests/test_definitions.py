@@ -55,6 +55,14 @@ def test_every_model_has_a_blocking_gx_check_and_writers_share_one_pool():
     checks = {key.asset_key for key in defs.resolve_asset_graph().asset_check_keys}
     for model in MODELS:
         assert dg.AssetKey([model.layer, model.name]) in checks
+    # blocking vs warning is declared per check: bad money stops publishing, an unknown currency warns
+    blocking = {
+        spec.name: spec.blocking
+        for checks_def in defs.asset_checks or []
+        for spec in checks_def.check_specs
+        if spec.asset_key == dg.AssetKey(["marts", "fct_orders"])
+    }
+    assert blocking == {"gx_keys_and_not_null": True, "gx_amounts": True, "gx_currency_known": False}
     for node in defs.resolve_asset_graph().asset_nodes:
         if node.key.path[0] in ("staging", "marts") or node.key == PUBLISHED_KEY:
             assert node.pools == {"duckdb_writer"}, node.key

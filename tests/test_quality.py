@@ -3,7 +3,13 @@
 import pandas as pd
 import pytest
 
-from warehouse.quality import ValidationCrashed, key_expectations, validate
+from warehouse.quality import (
+    ValidationCrashed,
+    amount_expectations,
+    currency_expectations,
+    key_expectations,
+    validate,
+)
 
 
 def test_bad_data_fails_the_right_expectations():
@@ -27,3 +33,29 @@ def test_a_crashed_validation_is_not_reported_as_bad_data():
     frame = pd.DataFrame({"other": [1, 2]})
     with pytest.raises(ValidationCrashed, match="order_key"):
         validate(frame, key_expectations(("order_key",), ()))
+
+
+def test_amounts_negative_or_refunded_beyond_paid_fail():
+    frame = pd.DataFrame(
+        {
+            "paid_cny": [100.0, 50.0, 0.0, 20.0],
+            "refunded_cny": [100.0, 60.0, 0.0, -1.0],
+            "gmv_cny": [100.0, 50.0, -5.0, 20.0],
+        }
+    )
+    outcomes = {
+        o.name: o for o in validate(frame, amount_expectations("paid_cny", "refunded_cny", "gmv_cny"))
+    }
+    assert outcomes["paid_cny_not_negative"].success
+    assert outcomes["refunded_cny_not_negative"].unexpected_count == 1
+    assert outcomes["gmv_cny_not_negative"].sample == [-5.0]
+    # a full refund equals the payment: fine; 60 refunded of 50 paid is not
+    assert outcomes["refunded_cny_at_most_paid_cny"].unexpected_count == 1
+
+
+def test_an_unknown_currency_fails_and_known_ones_pass():
+    outcomes = validate(pd.DataFrame({"currency": ["CNY", "USD", "EUR", "XYZ"]}), currency_expectations())
+    assert [(o.name, o.success, o.sample) for o in outcomes] == [("currency_known", False, ["XYZ"])]
+    assert all(
+        o.success for o in validate(pd.DataFrame({"currency": ["CNY", "EUR"]}), currency_expectations())
+    )

@@ -61,6 +61,34 @@ def key_expectations(
     return expectations
 
 
+# Currencies a buyer may see (Shopify's presentment currencies of the configured stores; CNY elsewhere).
+KNOWN_CURRENCIES = ("CNY", "USD", "EUR", "GBP", "HKD", "JPY", "SGD", "AUD", "CAD")
+
+
+def amount_expectations(
+    paid: str = "paid_cny", refunded: str = "refunded_cny", *others: str
+) -> dict[str, Any]:
+    """Money that cannot be: a negative amount, or more refunded than was paid."""
+    import great_expectations.expectations as gxe
+
+    expectations: dict[str, Any] = {
+        f"{column}_not_negative": gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0)
+        for column in (paid, refunded, *others)
+    }
+    expectations[f"{refunded}_at_most_{paid}"] = gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A=paid, column_B=refunded, or_equal=True
+    )
+    return expectations
+
+
+def currency_expectations(column: str = "currency") -> dict[str, Any]:
+    import great_expectations.expectations as gxe
+
+    return {
+        f"{column}_known": gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(KNOWN_CURRENCIES))
+    }
+
+
 def validate(frame: pd.DataFrame, expectations: dict[str, Any]) -> list[Outcome]:
     import great_expectations as gx
 
