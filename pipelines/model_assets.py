@@ -190,8 +190,36 @@ ORDER_CHECKS = [
         blocking=False,
     ),
 ]
+
+
+@dg.asset_check(
+    asset=PUBLISHED_KEY,
+    name="orders_fresh",
+    blocking=False,
+    description="Every configured shop's orders of yesterday (China) have landed by 08:00 China "
+    "time; a late shop fails this check by name (a warning: the others publish).",
+)
+def orders_fresh(omni: OmniResource) -> dg.AssetCheckResult:
+    from connectors.common.timeutil import utc_now
+    from warehouse.freshness import freshness
+
+    shops = [(s.channel, s.shop_id) for s in omni.pipeline_config().shops]
+    report = freshness(omni.paths().landing, shops, utc_now())
+    late = [f for f in report if f.late]
+    return dg.AssetCheckResult(
+        passed=not late,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="late: " + "; ".join(f.describe() for f in late) if late else "every shop is fresh",
+        metadata={
+            "due_day": report[0].due_day.isoformat() if report else "-",
+            "late_shops": ", ".join(f"{f.channel}/{f.shop_id}" for f in late) or "none",
+            "shops": {f"{f.channel}/{f.shop_id}": f.describe() for f in report},
+        },
+    )
+
+
 MODEL_ASSETS = [build_model_asset(m) for m in MODELS]
-MODEL_CHECKS = [build_model_check(m) for m in MODELS] + ORDER_CHECKS
+MODEL_CHECKS = [build_model_check(m) for m in MODELS] + ORDER_CHECKS + [orders_fresh]
 
 
 @dg.asset(

@@ -63,6 +63,8 @@ def test_every_model_has_a_blocking_gx_check_and_writers_share_one_pool():
         if spec.asset_key == dg.AssetKey(["marts", "fct_orders"])
     }
     assert blocking == {"gx_keys_and_not_null": True, "gx_amounts": True, "gx_currency_known": False}
+    fresh = [s for c in defs.asset_checks or [] for s in c.check_specs if s.name == "orders_fresh"]
+    assert [(s.asset_key, s.blocking) for s in fresh] == [(PUBLISHED_KEY, False)]
     for node in defs.resolve_asset_graph().asset_nodes:
         if node.key.path[0] in ("staging", "marts") or node.key == PUBLISHED_KEY:
             assert node.pools == {"duckdb_writer"}, node.key
