@@ -56,17 +56,16 @@ def _world_args(parser: argparse.ArgumentParser) -> None:
 
 def _faults(text: str) -> frozenset[str]:
     """`--faults`: a profile name (none, mix) or fault names joined by commas."""
-    from connectors.sandbox.faults import FAULT_PROFILES, TRANSPORT_FAULTS
+    from connectors.sandbox.faults import FAULT_PROFILES, KNOWN_FAULTS
 
     if text in FAULT_PROFILES:
         return FAULT_PROFILES[text]
     names = {name.strip() for name in text.split(",") if name.strip()}
-    known = {*TRANSPORT_FAULTS, "modify_while_paging"}
-    unknown = sorted(names - known)
+    unknown = sorted(names - KNOWN_FAULTS)
     if unknown:
         raise argparse.ArgumentTypeError(
             f"unknown fault {', '.join(unknown)}: use a profile ({', '.join(FAULT_PROFILES)}) or "
-            f"names from {', '.join(sorted(known))}"
+            f"names from {', '.join(sorted(KNOWN_FAULTS))}"
         )
     return frozenset(names)
 

@@ -64,18 +64,14 @@ def _child_setup() -> None:
 def _wait_stopping(proc: subprocess.Popen, stop_asked: list[float]) -> int:
     """Wait for `proc`; once a stop was asked (`stop_asked` gets the time), end its process group
     if it has not exited within STOP_GRACE (SIGTERM), then again (SIGKILL)."""
-    escalations = [signal.SIGTERM, signal.SIGKILL]
+    escalations = [(STOP_GRACE, signal.SIGTERM), (2 * STOP_GRACE, signal.SIGKILL)]  # (after s, signal)
     while True:
         try:
             return proc.wait(timeout=1)
         except subprocess.TimeoutExpired:
             pass
-        if (
-            stop_asked
-            and escalations
-            and time.monotonic() - stop_asked[0] > STOP_GRACE * (3 - len(escalations))
-        ):
-            sig = escalations.pop(0)
+        if stop_asked and escalations and time.monotonic() - stop_asked[0] > escalations[0][0]:
+            _, sig = escalations.pop(0)
             print(f"dagster dev did not stop: sending {sig.name} to its process group", flush=True)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)

@@ -246,8 +246,17 @@ join _idr_val as v on v.id_type = s.id_type and v.id_value is not distinct from 
 
 # Guard 5, conflict: a checked value whose accounts include two that both carry evidence of one
 # conflict type and share none of it. Pairs are few: a linking value joins at most `cap` accounts.
-# Two statements, so that each side's evidence is joined to the pairs by account (a join of the
+# Each side's evidence is joined to the pairs by account, one side per statement (a join of the
 # two evidence sides on the type alone would be quadratic in the accounts).
+_CONFLICT_EVIDENCE_SQL = """
+create or replace temp table _idr_evidence as
+select o.acc, v.id_type, list(v.id_value) as vals
+from _idr_obs as o
+join _idr_val as v on v.node = o.node
+where list_contains($conflict, v.id_type)
+group by o.acc, v.id_type
+"""
+
 _CONFLICT_PAIRS_SQL = """
 create or replace temp table _idr_conflict_pairs as
 with checked as (
@@ -255,32 +264,18 @@ with checked as (
     from _idr_obs as o
     join _idr_val as v on v.node = o.node
     where v.reason is null and v.accounts >= 2 and list_contains($checked, v.id_type)
-),
-evidence as (
-    select o.acc, v.id_type, list(v.id_value) as vals
-    from _idr_obs as o
-    join _idr_val as v on v.node = o.node
-    where list_contains($conflict, v.id_type)
-    group by o.acc, v.id_type
 )
 select a.node, b.acc as acc2, e.id_type, e.vals
 from checked as a
 join checked as b on a.node = b.node and a.acc < b.acc
-join evidence as e on e.acc = a.acc
+join _idr_evidence as e on e.acc = a.acc
 """
 
 _CONFLICT_SQL = """
 create or replace temp table _idr_conflict as
-with evidence as (
-    select o.acc, v.id_type, list(v.id_value) as vals
-    from _idr_obs as o
-    join _idr_val as v on v.node = o.node
-    where list_contains($conflict, v.id_type)
-    group by o.acc, v.id_type
-)
 select p.node, string_agg(distinct p.id_type, ', ' order by p.id_type) as types
 from _idr_conflict_pairs as p
-join evidence as e on e.acc = p.acc2 and e.id_type = p.id_type
+join _idr_evidence as e on e.acc = p.acc2 and e.id_type = p.id_type
 where not list_has_any(p.vals, e.vals)
 group by p.node
 """
@@ -726,11 +721,9 @@ def resolve(
         )
         conn.execute(_OBSERVATIONS_SQL)
         if rules.conflict_types and rules.conflict_checked_types:
-            conn.execute(
-                _CONFLICT_PAIRS_SQL,
-                {"checked": list(rules.conflict_checked_types), "conflict": list(rules.conflict_types)},
-            )
-            conn.execute(_CONFLICT_SQL, {"conflict": list(rules.conflict_types)})
+            conn.execute(_CONFLICT_EVIDENCE_SQL, {"conflict": list(rules.conflict_types)})
+            conn.execute(_CONFLICT_PAIRS_SQL, {"checked": list(rules.conflict_checked_types)})
+            conn.execute(_CONFLICT_SQL)
             conn.execute(_CONFLICT_MARK_SQL)
         conn.execute(_LINKS_SQL)
         # override groups: accounts tied by a member card / unionid count once per channel

@@ -10,6 +10,7 @@ the world's seed, so a run's faults are repeatable in number (not in which reque
 - `connection_reset`: the connection closed without an answer (the request was not served);
 - `truncated_json`: the simulator's answer cut in the middle (the request *was* served).
 
+`SIMULATOR_FAULTS` are the platform behaviours the simulators switch on by the same names.
 `FAULT_PROFILES` names mixes for `omni demo --faults` and the fault tests: `none`, and `mix` (all
 four transport faults).
 """
@@ -21,6 +22,9 @@ import threading
 from collections import Counter
 
 TRANSPORT_FAULTS = ("http_429", "http_5xx", "connection_reset", "truncated_json")
+# the platform faults the simulators themselves switch on (simkit.OrderFeed, ga4_sim)
+SIMULATOR_FAULTS = ("modify_while_paging", "empty_pages")
+KNOWN_FAULTS = frozenset((*TRANSPORT_FAULTS, *SIMULATOR_FAULTS))
 TRANSPORT_FAULT_RATE = 0.01  # per request and fault
 FAULT_PROFILES: dict[str, frozenset[str]] = {
     "none": frozenset(),

@@ -578,8 +578,7 @@ def _brand_membership(
     or on the order draws. A member's card is their POS member account; a member who has not bought
     in a store gets a card too (a member record without sales), opened with their first binding. An
     account is bound when it is opened (入会 at the first purchase), or when the card is, if later.
-    Returns the new cards (`pos`
-    accounts) and the bindings."""
+    Returns the new cards (`pos` accounts) and the bindings."""
     owned: dict[str, list[Account]] = {}
     for account in accounts:
         owned.setdefault(account.person_id, []).append(account)

@@ -119,11 +119,9 @@ def write_pos_database(world: World, url: str, as_of: datetime | None = None) ->
                     home_store.setdefault(order.account_id, order.store_id)
             people = world.people_by_id
             bindings = [b for b in world.member_bindings if b.bound_at < as_of]
-            last_bound: dict[str, datetime] = {}
-            for binding in bindings:
-                last_bound[binding.member_id] = max(
-                    last_bound.get(binding.member_id, binding.bound_at), binding.bound_at
-                )
+            last_bound: dict[str, datetime] = {}  # a member's record changes with each binding
+            for binding in sorted(bindings, key=lambda b: b.bound_at):
+                last_bound[binding.member_id] = binding.bound_at
 
             def member_rows() -> Iterator[dict[str, Any]]:
                 for account in world.accounts_for("pos"):
