@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,6 +64,20 @@ def make_sandbox() -> Iterator[Callable[..., SandboxServer]]:
 @pytest.fixture(scope="session")
 def pii() -> PiiHasher:
     return PiiHasher(TEST_PII_KEY)
+
+
+def subprocess_env(data_dir: Any, **extra: str) -> dict[str, str]:
+    """The environment of a pipeline command run as a user runs it: this environment without its
+    OMNI_/DAGSTER_ settings, the venv's commands on PATH, data under `data_dir`, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNI_", "DAGSTER_"))}
+    bin_dir = str(Path(sys.executable).parent)
+    env.update(
+        OMNI_DATA_DIR=str(data_dir),
+        PATH=bin_dir + os.pathsep + env.get("PATH", ""),
+        GX_ANALYTICS_ENABLED="false",
+        **extra,
+    )
+    return env
 
 
 def point_pipeline_at(server: SandboxServer, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -20,22 +20,11 @@ import pytest
 
 from connectors.sandbox.generate import cached_world
 from pipelines.summary import channel_summary
+from tests.conftest import subprocess_env
 from tests.pii_scan import findings, needles, scan
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNI_", "DAGSTER_"))}
-    bin_dir = str(Path(sys.executable).parent)
-    env.update(
-        OMNI_DATA_DIR=str(tmp_path / "data"),
-        PATH=bin_dir + os.pathsep + env.get("PATH", ""),
-        GX_ANALYTICS_ENABLED="false",
-        **extra,
-    )
-    return env
 
 
 def _truth_summary(truth: pd.DataFrame) -> dict[str, tuple]:
@@ -56,7 +45,7 @@ def test_demo_summary_agrees_with_the_truth_and_writes_no_secret_or_plain_pii(tm
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "demo", "--people", "400"],
         cwd=REPO,
-        env=_env(tmp_path, OMNI_PII_KEY=PII_KEY),
+        env=subprocess_env(tmp_path / "data", OMNI_PII_KEY=PII_KEY),
         capture_output=True,
         text=True,
         timeout=600,
@@ -88,7 +77,7 @@ def test_demo_summary_agrees_with_the_truth_and_writes_no_secret_or_plain_pii(tm
             str(truth_dir),
         ],
         cwd=REPO,
-        env=_env(tmp_path),
+        env=subprocess_env(tmp_path / "data"),
         check=True,
         capture_output=True,
     )
@@ -170,8 +159,8 @@ def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(
     ui_port, sandbox_port = _free_port(), _free_port()
     storage = tmp_path / "dagster"
     storage.mkdir()
-    env = _env(
-        tmp_path,
+    env = subprocess_env(
+        tmp_path / "data",
         DAGSTER_HOME=str(REPO),
         OMNI_DAGSTER_STORAGE=str(storage),
         OMNI_UI_PORT=str(ui_port),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,6 +151,14 @@ def apply_platform_settings(platform: tuple[tuple[str, Any], ...]) -> dict[tuple
     return replaced
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up (a killed pipeline, a timed-out read) is not a server error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class SandboxServer:
     """Serves the world over HTTP on 127.0.0.1. `start()` runs it in a daemon thread."""
 
@@ -165,7 +174,7 @@ class SandboxServer:
         self._replaced = apply_platform_settings(settings.platform)
         self.simulators = [make(self.world, settings) for make in (simulators or default_simulators())]
         self.transport_faults = TransportFaults(settings.faults, settings.seed)
-        self.httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self.httpd = _QuietHTTPServer((host, port), self._handler_class())
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
