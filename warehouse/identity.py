@@ -69,6 +69,7 @@ from datetime import datetime
 import duckdb
 
 from connectors.common.pii import PiiHasher
+from warehouse.failpoints import failpoint
 
 log = logging.getLogger(__name__)
 
@@ -679,6 +680,7 @@ def _write(conn: duckdb.DuckDBPyConnection, run_at: datetime, fresh_history: boo
             conn.execute(f"comment on table {table} is {_literal(summary)}")
             for column, text in columns.items():
                 conn.execute(f"comment on column {table}.{column} is {_literal(text)}")
+        failpoint("identity.uncommitted")
         conn.execute("commit")
     except Exception:
         conn.execute("rollback")

@@ -4,7 +4,8 @@ Layout: `<data>/landing/<channel>/<entity>/shop=<shop>/dt=<YYYY-MM-DD>/part-<ext
 
 Each pull of a range of days is one *extraction*. Its rows are routed to one file per day (by the
 China date of `modified_at`), written under `landing/_tmp/` and renamed into place only after the
-whole pull succeeded, so a day's extraction is whole or absent. Days with no rows still get an
+whole pull succeeded, so a day's extraction is whole or absent (a killed pull leaves only its
+`_tmp` folder, which a later pull deletes). Days with no rows still get an
 empty file: "pulled, nothing changed" is different from "never pulled".
 
 Extractions are appended, never overwritten: platforms serve only ~3 months back, so a re-pull
@@ -28,10 +29,14 @@ import pyarrow.parquet as pq
 
 from connectors.common.records import LANDING_SCHEMA
 from connectors.common.timeutil import iter_days
+from warehouse.failpoints import failpoint
+from warehouse.paths import sweep_stale
 
 _CHINA_OFFSET_US = 8 * 3600 * 1_000_000  # China has had no daylight saving time since 1991
 _DAY_US = 86_400 * 1_000_000
 _EPOCH = date(1970, 1, 1)
+# an extraction of a Double 11 day takes well under this; an older `_tmp` folder is a killed run's
+STALE_EXTRACTION_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -71,8 +76,11 @@ class LandingWriter:
     ) -> LandingResult:
         """Write one extraction covering China days [first_day, last_day]. Nothing becomes visible
         unless every page was consumed without error."""
-        tmp = self.root / "_tmp" / uuid.uuid4().hex
-        tmp.mkdir(parents=True)
+        staging_root = self.root / "_tmp"
+        staging_root.mkdir(parents=True, exist_ok=True)
+        sweep_stale(staging_root.iterdir(), STALE_EXTRACTION_SECONDS)
+        tmp = staging_root / uuid.uuid4().hex
+        tmp.mkdir()
         writers: dict[date, pq.ParquetWriter] = {}
         result = LandingResult()
         first_n, last_n = (first_day - _EPOCH).days, (last_day - _EPOCH).days
@@ -105,6 +113,7 @@ class LandingWriter:
                 target = target_dir / f"part-{stamp}-{suffix}.parquet"
                 os.replace(source, target)  # atomic on one filesystem: the day appears whole
                 result.files.append(target)
+                failpoint("landing.day_renamed")
         finally:
             for writer in writers.values():
                 if writer.is_open:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.failpoints import failpoint
+
 TRANSFORMS_DIR = Path(__file__).resolve().parent.parent / "transforms"
 LAYERS = ("staging", "core", "marts", "audit")
 _REF = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z0-9_]+)\b")
@@ -126,9 +128,11 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int:
             conn.execute(f"comment on table {model.table} is {sql_literal(summary)}")
         for column, text in model.columns.items():
             conn.execute(f"comment on column {model.table}.{column} is {sql_literal(text)}")
+        failpoint("model.uncommitted", model.table)
         conn.execute("commit")
     except Exception:
         conn.execute("rollback")
         raise
+    failpoint("model.committed", model.table)
     row = conn.execute(f"select count(*) from {model.table}").fetchone()
     return int(row[0]) if row else 0

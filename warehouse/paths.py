@@ -2,8 +2,30 @@
 
 from __future__ import annotations
 
+import shutil
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def sweep_stale(leftovers: Iterable[Path], older_than_seconds: float) -> list[Path]:
+    """Delete what a killed process left behind (a half-written copy, an unfinished extraction)
+    once it is older than any live writer could be; returns what was deleted."""
+    cutoff = time.time() - older_than_seconds
+    swept = []
+    for path in leftovers:
+        try:
+            if path.lstat().st_mtime >= cutoff:
+                continue
+        except FileNotFoundError:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        swept.append(path)
+    return swept
 
 
 @dataclass(frozen=True)
