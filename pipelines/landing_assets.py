@@ -12,9 +12,13 @@ unpartitioned asset per channel loads the files dropped in its shops' folders, s
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from connectors.common.errors import ConfigError, ConnectorError
 from connectors.common.pii import PiiHasher
@@ -35,6 +39,46 @@ def landing_key(channel: str, entity: str) -> dg.AssetKey:
 
 def traffic_key(channel: str, source: str) -> dg.AssetKey:
     return landing_key(channel, f"{TRAFFIC_ENTITY}_{source}")
+
+
+LANDED_CHECK = "gx_landed_extraction"
+
+
+def _landed_check_spec(key: dg.AssetKey) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        LANDED_CHECK,
+        asset=key,
+        blocking=True,
+        description="Great Expectations on what this run landed (its partitions only, so the cost "
+        "follows the day's data, not the history): record ids present, no version of a record "
+        "twice, every version inside the partition's China days. Blocking.",
+    )
+
+
+def _read_landed(shop_id: str, path: Path) -> pa.Table:
+    table = pq.read_table(path, columns=["record_id", "modified_at"])
+    return table.append_column("shop_id", pa.array([shop_id] * table.num_rows, pa.string()))
+
+
+def _check_landed(landed: dict[str, list[Path]], start: datetime, end: datetime) -> dg.AssetCheckResult:
+    from warehouse.quality import landing_expectations, outcome_summary, validate
+
+    began = time.monotonic()
+    tables = [_read_landed(shop_id, path) for shop_id, paths in landed.items() for path in paths]
+    frame = pa.concat_tables(tables).to_pandas() if tables else None
+    if frame is None or frame.empty:
+        return dg.AssetCheckResult(passed=True, metadata={"rows_checked": 0})
+    outcomes = validate(frame, landing_expectations(start, end))
+    failed = [o for o in outcomes if not o.success]
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rows_checked": len(frame),
+            "validation_seconds": round(time.monotonic() - began, 3),
+            **outcome_summary(outcomes),
+        },
+    )
 
 
 def _land_every_shop(
@@ -58,6 +102,7 @@ def _land_every_shop(
         "shops": len(shops),
     }
     failures: list[str] = []
+    landed: dict[str, list[Path]] = {}
     total = 0
     for shop in shops:
         where = f"{channel}/{shop.shop_id} {landing_entity}"
@@ -81,6 +126,7 @@ def _land_every_shop(
             context.log.error(f"{where}: {exc}")
             continue
         seconds = time.monotonic() - started
+        landed[shop.shop_id] = result.files
         total += result.rows
         metadata[f"{shop.shop_id}/rows"] = result.rows
         metadata[f"{shop.shop_id}/stats"] = {
@@ -101,7 +147,7 @@ def _land_every_shop(
             + " | ".join(failures),
             metadata=metadata,
         )
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata, check_results=[_check_landed(landed, start, end)])
 
 
 def build_landing_asset(spec: ChannelSpec, entity: str) -> dg.AssetsDefinition:
@@ -112,6 +158,7 @@ def build_landing_asset(spec: ChannelSpec, entity: str) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"python", "parquet"},
         owners=["team:data-platform"],
+        check_specs=[_landed_check_spec(landing_key(spec.channel, entity))],
         description=(
             f"{spec.label} {entity}: every version whose modification time falls in the China day, "
             f"pulled from each configured shop and landed as Parquet (PII hashed). Source: `{spec.source}`."
@@ -133,6 +180,7 @@ def build_traffic_asset(spec: TrafficSpec, channel: str) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"python", "parquet"},
         owners=["team:data-platform"],
+        check_specs=[_landed_check_spec(traffic_key(channel, spec.source))],
         description=(
             f"{CHANNELS[channel].label} traffic from {spec.label}: one report per day (the report's "
             f"own day), pulled for each `[[traffic]]` entry of source `{spec.source}`. "

@@ -99,28 +99,32 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
 def build_gx_check(
     table: str,
     name: str,
-    columns: list[str],
+    frame_sql: str,
     expectations: Callable[[], dict[str, Any]],
     description: str,
     blocking: bool = True,
+    also_reads: tuple[str, ...] = (),
 ) -> dg.AssetChecksDefinition:
-    """A Great Expectations suite over `columns` of `table` as a Dagster asset check. Blocking
-    checks fail with ERROR and stop what depends on the table; the others warn (WARN) and let it
-    publish. A validation that crashes raises (the check errors) instead of reporting bad data."""
+    """A Great Expectations suite over the frame `frame_sql` selects (from `table` and, for a
+    foreign key, the tables in `also_reads`, which the check waits for) as a Dagster asset check
+    on `table`. Blocking checks fail with ERROR and stop what depends on the table; the others warn
+    (WARN) and let it publish. A validation that crashes raises (the check errors) instead of
+    reporting bad data."""
 
     @dg.asset_check(
         asset=model_key(table),
         name=name,
         blocking=blocking,
         pool=POOL,
+        additional_deps=[model_key(t) for t in also_reads],
         description=f"Great Expectations: {description}. {'Blocking' if blocking else 'Warning only'}.",
     )
     def gx_check(omni: OmniResource) -> dg.AssetCheckResult:
-        from warehouse.quality import validate
+        from warehouse.quality import outcome_summary, validate
 
         conn = connect_build(omni)
         try:
-            frame = conn.execute(f"select {', '.join(columns)} from {table}").df()
+            frame = conn.execute(frame_sql).df()
         finally:
             conn.close()
         outcomes = validate(frame, expectations())
@@ -130,15 +134,7 @@ def build_gx_check(
             severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
             metadata={
                 "rows_checked": len(frame),
-                "failed_expectations": ", ".join(o.name for o in failed) or "none",
-                "details": {
-                    o.name: {
-                        "success": o.success,
-                        "unexpected_count": o.unexpected_count,
-                        "sample": [str(v) for v in o.sample],
-                    }
-                    for o in outcomes
-                },
+                **outcome_summary(outcomes),
             },
         )
 
@@ -150,14 +146,17 @@ def build_model_check(model: Model) -> dg.AssetChecksDefinition:
     `status` column in the common lifecycle."""
     from warehouse.quality import key_expectations
 
-    value_sets = {"status": STATUSES} if "status" in model.not_null else {}
+    value_sets: dict[str, list[str]] = {
+        c: STATUSES for c in ("status", "order_status") if c in model.not_null
+    }
+    columns = list(dict.fromkeys((*model.key, *model.not_null)))
     return build_gx_check(
         model.table,
         "gx_keys_and_not_null",
-        list(dict.fromkeys((*model.key, *model.not_null))),
+        f"select {', '.join(columns)} from {model.table}",
         lambda: key_expectations(model.key, model.not_null, value_sets),
         f"key ({', '.join(model.key)}) unique and not null; not null: {', '.join(model.not_null) or '-'}"
-        + ("; status in the common lifecycle" if value_sets else ""),
+        + (f"; {' and '.join(value_sets)} in the common lifecycle" if value_sets else ""),
     )
 
 
@@ -173,21 +172,66 @@ def _order_currency() -> dict[str, Any]:
     return currency_expectations("currency")
 
 
+def _orphans(*columns: str) -> Callable[[], dict[str, Any]]:
+    def expectations() -> dict[str, Any]:
+        from warehouse.quality import orphan_expectations
+
+        return orphan_expectations(*columns)
+
+    return expectations
+
+
 ORDER_CHECKS = [
     build_gx_check(
         "marts.fct_orders",
         "gx_amounts",
-        ["paid_cny", "refunded_cny", "gmv_cny", "shipping_cny"],
+        "select paid_cny, refunded_cny, gmv_cny, shipping_cny from marts.fct_orders",
         _order_amounts,
         "no negative amount (paid, refunded, GMV, shipping); refunded at most paid",
     ),
     build_gx_check(
         "marts.fct_orders",
         "gx_currency_known",
-        ["currency"],
+        "select currency from marts.fct_orders",
         _order_currency,
         "the currency the buyer saw is a known one",
         blocking=False,
+    ),
+]
+
+# Foreign keys: each frame has one row per child row and an `orphan_*` column that is null when the
+# parent exists and otherwise names the child's dangling key (GX shows a sample of them).
+FOREIGN_KEY_CHECKS = [
+    build_gx_check(
+        "marts.fct_order_lines",
+        "gx_lines_have_orders",
+        "select case when o.order_key is null then l.order_line_key end as orphan_line "
+        "from marts.fct_order_lines as l left join marts.fct_orders as o using (order_key)",
+        _orphans("orphan_line"),
+        "every order line belongs to an order in marts.fct_orders",
+        also_reads=("marts.fct_orders",),
+    ),
+    build_gx_check(
+        "marts.fct_voucher_redemptions",
+        "gx_redemptions_have_orders",
+        "select case when o.order_key is null then r.voucher_code end as orphan_voucher "
+        "from marts.fct_voucher_redemptions as r left join marts.fct_orders as o using (order_key)",
+        _orphans("orphan_voucher"),
+        "every redeemed voucher belongs to an order in marts.fct_orders",
+        also_reads=("marts.fct_orders",),
+    ),
+    build_gx_check(
+        "marts.dim_customers",
+        "gx_orders_have_customers",
+        "select case when o.customer_id is not null and c.customer_id is null then o.order_key end "
+        "as orphan_order, "
+        "case when o.customer_key is not null and o.customer_id is null then o.order_key end "
+        "as unattributed_order "
+        "from marts.fct_orders as o left join marts.dim_customers as c using (customer_id)",
+        _orphans("orphan_order", "unattributed_order"),
+        "every order's customer_id is a customer in marts.dim_customers, and every order with a "
+        "buyer account has a customer_id",
+        also_reads=("marts.fct_orders",),
     ),
 ]
 
@@ -219,7 +263,7 @@ def orders_fresh(omni: OmniResource) -> dg.AssetCheckResult:
 
 
 MODEL_ASSETS = [build_model_asset(m) for m in MODELS]
-MODEL_CHECKS = [build_model_check(m) for m in MODELS] + ORDER_CHECKS + [orders_fresh]
+MODEL_CHECKS = [build_model_check(m) for m in MODELS] + ORDER_CHECKS + FOREIGN_KEY_CHECKS + [orders_fresh]
 
 
 @dg.asset(

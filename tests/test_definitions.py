@@ -63,6 +63,21 @@ def test_every_model_has_a_blocking_gx_check_and_writers_share_one_pool():
         if spec.asset_key == dg.AssetKey(["marts", "fct_orders"])
     }
     assert blocking == {"gx_keys_and_not_null": True, "gx_amounts": True, "gx_currency_known": False}
+    foreign_keys = {
+        (spec.asset_key.path[-1], spec.name): spec.blocking
+        for checks_def in defs.asset_checks or []
+        for spec in checks_def.check_specs
+        if spec.name.endswith(("_have_orders", "_have_customers"))
+    }
+    assert foreign_keys == {
+        ("fct_order_lines", "gx_lines_have_orders"): True,
+        ("fct_voucher_redemptions", "gx_redemptions_have_orders"): True,
+        ("dim_customers", "gx_orders_have_customers"): True,
+    }
+    # every landing asset validates what each run landed, in the same step
+    for node in defs.resolve_asset_graph().asset_nodes:
+        if node.key.path[0] == "landing" and node.is_partitioned:
+            assert dg.AssetCheckKey(node.key, "gx_landed_extraction") in node.check_keys, node.key
     fresh = [s for c in defs.asset_checks or [] for s in c.check_specs if s.name == "orders_fresh"]
     assert [(s.asset_key, s.blocking) for s in fresh] == [(PUBLISHED_KEY, False)]
     for node in defs.resolve_asset_graph().asset_nodes:

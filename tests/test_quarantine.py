@@ -54,6 +54,20 @@ def _changed(record: dict, fields: dict) -> dict:
     return out
 
 
+def _latest(data, channel: str) -> pd.DataFrame:
+    landed = pq.ParquetDataset(sorted((data / "landing" / channel / "orders").rglob("*.parquet"))).read()
+    return landed.to_pandas().sort_values(["modified_at", "extracted_at"]).groupby("record_id").tail(1)
+
+
+def _resend(data, channel: str, shop_id: str, records: pd.DataFrame) -> None:
+    """The platform sends these records again (a new extraction of their days)."""
+    page = pa.Table.from_pandas(records[LANDING_SCHEMA.names], schema=LANDING_SCHEMA, preserve_index=False)
+    days = sorted(china_date(ts.to_pydatetime()) for ts in records["modified_at"])
+    LandingWriter(data / "landing").land(
+        channel, "orders", shop_id, days[0], days[-1], [page], datetime.now(UTC)
+    )
+
+
 def test_unmappable_orders_are_quarantined_and_everything_else_publishes(full_run, tmp_path, monkeypatch):
     data = tmp_path / "data"
     shutil.copytree(full_run.data, data)
@@ -61,8 +75,7 @@ def test_unmappable_orders_are_quarantined_and_everything_else_publishes(full_ru
     monkeypatch.setenv("OMNI_DATA_DIR", str(data))
 
     # The platform sends JD orders again: some broken in their own way, some drifted harmlessly.
-    landed = pq.ParquetDataset(sorted((data / "landing" / "jd" / "orders").rglob("*.parquet"))).read()
-    latest = landed.to_pandas().sort_values(["modified_at", "extracted_at"]).groupby("record_id").tail(1)
+    latest = _latest(data, "jd")
     picked = latest.sort_values("record_id").head(len(CORRUPTIONS) + len(DRIFT)).reset_index(drop=True)
     broken: dict[str, str] = {}
     sent: dict[str, dict] = {}
@@ -74,11 +87,20 @@ def test_unmappable_orders_are_quarantined_and_everything_else_publishes(full_ru
         sent[record_id] = record
         if reason:
             broken[record_id] = reason
-    page = pa.Table.from_pandas(picked[LANDING_SCHEMA.names], schema=LANDING_SCHEMA, preserve_index=False)
-    days = sorted(china_date(ts.to_pydatetime()) for ts in picked["modified_at"])
-    LandingWriter(data / "landing").land(
-        "jd", "orders", "jd-pop", days[0], days[-1], [page], datetime.now(UTC)
-    )
+    _resend(data, "jd", "jd-pop", picked)
+
+    # A Meituan order with a voucher already redeemed in a store arrives with an unreadable
+    # creation time: the order is quarantined and its redemptions wait with it (were they
+    # published, they would point at an order marts.fct_orders does not have).
+    meituan = _latest(data, "meituan")
+    redeemed = meituan[meituan["record"].str.contains('"status":"redeemed"')].head(1).reset_index(drop=True)
+    meituan_order = redeemed.at[0, "record_id"]
+    record = _changed(json.loads(redeemed.at[0, "record"]), {"ctime": "yesterday"})
+    redeemed.at[0, "record"] = json.dumps(record, ensure_ascii=False)
+    sent[meituan_order] = record
+    broken[meituan_order] = "creation time missing or unreadable"
+    vouchers_before = published(full_run.data, "select * from marts.fct_voucher_redemptions order by all")
+    _resend(data, "meituan", "meituan-o2o", redeemed)
 
     result = defs.resolve_job_def("warehouse_job").execute_in_process(instance=dg.DagsterInstance.ephemeral())
     assert result.success, "one channel's bad records must not stop the warehouse"
@@ -90,7 +112,7 @@ def test_unmappable_orders_are_quarantined_and_everything_else_publishes(full_ru
 
     quarantine = published(data, "select * from audit.quarantine order by record_id")
     assert dict(zip(quarantine["record_id"], quarantine["reason"], strict=True)) == broken
-    assert set(quarantine["channel"]) == {"jd"} and set(quarantine["entity"]) == {"orders"}
+    assert set(quarantine["channel"]) == {"jd", "meituan"} and set(quarantine["entity"]) == {"orders"}
     for record_id, record in zip(quarantine["record_id"], quarantine["record"], strict=True):
         assert json.loads(record) == sent[record_id], "the record as it landed"
     rows_metadata = [
@@ -103,8 +125,16 @@ def test_unmappable_orders_are_quarantined_and_everything_else_publishes(full_ru
     # every other order published exactly as before (the drifted ones too: the new field waits in
     # the raw JSON); the broken ones are nowhere in the marts
     before = orders_snapshot(full_run.data)
-    expected = before[~before["order_key"].isin({f"jd:{i}" for i in broken})].reset_index(drop=True)
+    held = set(quarantine["channel"] + ":" + quarantine["record_id"])
+    expected = before[~before["order_key"].isin(held)].reset_index(drop=True)
     pd.testing.assert_frame_equal(orders_snapshot(data), expected)
+    vouchers = published(data, "select * from marts.fct_voucher_redemptions order by all")
+    waiting = vouchers_before["order_key"] == f"meituan:{meituan_order}"
+    assert waiting.sum() >= 1
+    pd.testing.assert_frame_equal(vouchers, vouchers_before[~waiting].reset_index(drop=True))
+    checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks[("fct_voucher_redemptions", "gx_redemptions_have_orders")]
+    assert checks[("fct_order_lines", "gx_lines_have_orders")]
 
     # reconciliation: per channel, every landed order is in fct_orders or in the quarantine
     with duckdb.connect() as conn:

@@ -13,6 +13,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -86,6 +87,49 @@ def currency_expectations(column: str = "currency") -> dict[str, Any]:
 
     return {
         f"{column}_known": gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(KNOWN_CURRENCIES))
+    }
+
+
+def landing_expectations(window_start: datetime, window_end: datetime) -> dict[str, Any]:
+    """One extraction as landed: every record has an id, no version of a record twice (a platform
+    repeating records across pages, or a connector re-reading a page), every version inside the
+    China days the run pulled ([window_start, window_end), UTC)."""
+    import great_expectations.expectations as gxe
+
+    return {
+        "record_id_not_null": gxe.ExpectColumnValuesToNotBeNull(column="record_id"),
+        "record_id_not_empty": gxe.ExpectColumnValueLengthsToBeBetween(column="record_id", min_value=1),
+        "version_unique": gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=["shop_id", "record_id", "modified_at"]
+        ),
+        "modified_at_in_partition": gxe.ExpectColumnValuesToBeBetween(
+            column="modified_at",
+            min_value=pd.Timestamp(window_start),
+            max_value=pd.Timestamp(window_end),
+            strict_max=True,
+        ),
+    }
+
+
+def orphan_expectations(*columns: str) -> dict[str, Any]:
+    """Foreign keys: each column names a child row whose parent is missing, null when it exists."""
+    import great_expectations.expectations as gxe
+
+    return {f"no_{column}": gxe.ExpectColumnValuesToBeNull(column=column) for column in columns}
+
+
+def outcome_summary(outcomes: list[Outcome]) -> dict[str, Any]:
+    """What a check reports: which expectations failed, and each one's count and sample."""
+    return {
+        "failed_expectations": ", ".join(o.name for o in outcomes if not o.success) or "none",
+        "details": {
+            o.name: {
+                "success": o.success,
+                "unexpected_count": o.unexpected_count,
+                "sample": [str(v) for v in o.sample],
+            }
+            for o in outcomes
+        },
     }
 
 
