@@ -220,7 +220,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             log_level="DEBUG" if args.verbose else "WARNING",
             settle_seconds=0,  # the demo's files were written whole a moment ago
         )
-        injected = server.transport_faults.injected
+        injected = server.injected_faults()
     if settings.faults:
         said = ", ".join(f"{kind} {n}" for kind, n in sorted(injected.items())) or "none struck"
         print(f"sandbox faults injected ({', '.join(sorted(settings.faults))}): {said}", flush=True)
@@ -253,7 +253,8 @@ def _faults_arg(parser: argparse.ArgumentParser) -> None:
         type=_faults,
         default=frozenset(),
         help="sandbox faults: a profile (none, mix: 429s, 5xx, connection resets and truncated JSON "
-        "on 1%% of requests each) or fault names joined by commas",
+        "on 1%% of requests each, and marketplace order pages served empty once and records repeated "
+        "across pages) or fault names joined by commas",
     )
 
 

@@ -1,4 +1,5 @@
-"""Checks every windowed marketplace connector (TOP, JD, Pinduoduo, Douyin) must pass, written once.
+"""Checks every windowed marketplace connector (TOP, JD, Pinduoduo, Douyin, Youzan, 1688) must pass,
+written once.
 
 Each platform's test module supplies `make_source(server, **options)` and calls these."""
 
@@ -11,7 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
+from connectors.common.errors import ProtocolError
 from connectors.common.timeutil import china_days_window
 from connectors.common.windowed import WindowedOrderSource
 from connectors.sandbox.server import SandboxServer
@@ -117,6 +120,34 @@ def check_modified_while_paging(
         naive = forward_paging(naive_server, *window)
     naive_moved = _feed_of(naive_server, make_source).moved()
     assert expected - naive_moved - naive, "forward paging must skip orders here, else this proves nothing"
+
+
+def check_empty_and_repeated_pages(
+    sandbox: SandboxServer,
+    make_sandbox: Callable[..., SandboxServer],
+    make_source: SourceFactory,
+    page_size: int,
+    window: tuple[datetime, datetime] | None = None,
+    **world: Any,
+) -> None:
+    """A platform that serves a page empty once (asked again, it is whole) and records twice across
+    pages: the connector lands exactly what it lands from a clean platform. A page that stays empty
+    fails the pull, naming the page, instead of silently skipping its orders. `world`: settings of
+    the faulty sandboxes, as `sandbox` was made."""
+    window = window or whole_world(sandbox)
+    columns = ["record_id", "modified_at", "record"]
+    clean = pull(make_source(sandbox, page_size=page_size), *window).select(columns).sort_by("record_id")
+
+    server = make_sandbox(faults=frozenset({"empty_page_once", "duplicate_across_pages"}), **world)
+    source = make_source(server, page_size=page_size)
+    faulty = pull(source, *window).select(columns).sort_by("record_id")
+    assert _feed_of(server, make_source).emptied, "the empty-page fault must have fired"
+    assert faulty.equals(clean), "the same versions, each once"
+    assert any("came back empty" in note for note in source.stats.notes)
+
+    stuck = make_sandbox(faults=frozenset({"empty_pages"}), **world)
+    with pytest.raises(ProtocolError, match=r"page \d+ of the window starting .* came back empty twice"):
+        pull(make_source(stuck, page_size=page_size), *window)
 
 
 def naive_forward_paging(source: WindowedOrderSource, start: datetime, end: datetime) -> set[str]:

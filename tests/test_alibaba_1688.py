@@ -28,6 +28,7 @@ from connectors.sandbox.credentials import ALIBABA_1688_APP_KEY, ALIBABA_1688_AP
 from connectors.sandbox.truth import truth_orders
 from tests.conftest import TEST_PII_KEY
 from tests.marketplace import (
+    check_empty_and_repeated_pages,
     check_every_order_once,
     check_modified_while_paging,
     check_no_plain_pii,
@@ -352,3 +353,7 @@ def test_no_plain_pii_contacts_hashed(sandbox):
         )
         assert logistics["address_hash"] == pii.text(order.receiver_address, "address")
         assert logistics["mobile_masked"].count("*") == 4 and logistics["city"] == order.receiver_city
+
+
+def test_empty_and_repeated_pages_change_nothing(sandbox, make_sandbox):
+    check_empty_and_repeated_pages(sandbox, make_sandbox, make_source, 3)

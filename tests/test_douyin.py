@@ -30,6 +30,7 @@ from connectors.sandbox.generate import cached_world
 from connectors.sandbox.truth import truth_orders
 from tests.conftest import TEST_PII_KEY, TEST_WORLD
 from tests.marketplace import (
+    check_empty_and_repeated_pages,
     check_every_order_once,
     check_modified_while_paging,
     check_no_plain_pii,
@@ -620,3 +621,7 @@ def test_staging_reads_the_receiver_phone_columns(sandbox):
         conn.close()
     assert {order_id: (h, v) for order_id, h, v in rows} == landed
     assert {v for _, v in landed.values()} == {True, False}
+
+
+def test_empty_and_repeated_pages_change_nothing(sandbox, make_sandbox):
+    check_empty_and_repeated_pages(sandbox, make_sandbox, make_source, 3)

@@ -20,6 +20,7 @@ from connectors.sandbox import jd_sim
 from connectors.sandbox.credentials import JD_APP_KEY, JD_APP_SECRET, marketplace_token
 from connectors.sandbox.truth import truth_orders
 from tests.marketplace import (
+    check_empty_and_repeated_pages,
     check_every_order_once,
     check_modified_while_paging,
     check_no_plain_pii,
@@ -187,3 +188,7 @@ def test_a_long_range_is_split_into_windows_the_platform_accepts(sandbox):
     table = pull(source, start - timedelta(days=50), end)
     assert source.stats.requests == 2 * 3, "60 days = 28 + 28 + 4, once per API"
     assert table.num_rows == len(sandbox.world.orders_for(SHOP))
+
+
+def test_empty_and_repeated_pages_change_nothing(sandbox, make_sandbox):
+    check_empty_and_repeated_pages(sandbox, make_sandbox, make_source, 3)

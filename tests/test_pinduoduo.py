@@ -34,6 +34,7 @@ from connectors.sandbox.truth import truth_orders
 from tests.conftest import TEST_WORLD
 from tests.marketplace import (
     busiest_window,
+    check_empty_and_repeated_pages,
     check_every_order_once,
     check_modified_while_paging,
     check_no_plain_pii,
@@ -415,3 +416,7 @@ def test_pacing_at_the_documented_quota_avoids_throttling(make_sandbox):
     landed = pull(paced, start, end)
     assert paced.stats.throttled == 0, paced.stats
     assert set(landed.column("record_id").to_pylist()) == final_versions_modified_in(server, SHOP, start, end)
+
+
+def test_empty_and_repeated_pages_change_nothing(make_sandbox):
+    check_empty_and_repeated_pages(make_sandbox(**BUSY), make_sandbox, make_source, 3, BUSY_WINDOW, **BUSY)

@@ -19,7 +19,13 @@ from connectors.sandbox.credentials import TOP_APP_KEY, TOP_APP_SECRET, top_sess
 from connectors.sandbox.truth import truth_orders
 from connectors.top.client import TopClient
 from connectors.top.source import DECRYPT_METHOD, TopSource
-from tests.marketplace import busiest_window, check_no_plain_pii, final_versions_modified_in, records
+from tests.marketplace import (
+    busiest_window,
+    check_empty_and_repeated_pages,
+    check_no_plain_pii,
+    final_versions_modified_in,
+    records,
+)
 
 TOP_SHOPS = [
     ("tmall", "tmall-flagship"),
@@ -427,3 +433,10 @@ def test_decrypt_calls_count_against_the_app_limit(make_sandbox):
         client.call(DECRYPT_METHOD, {"query_list": query})
     assert http.stats.throttled >= 1, "3 calls at 2 calls/s must hit code 7"
     assert len(decrypt_sim(server).calls) == 3, "each served once the ban was over"
+
+
+def test_empty_and_repeated_pages_change_nothing(sandbox, make_sandbox, pii):
+    def make_source(server, **options):
+        return TopSource(shop_config(server, "tmall", "tmall-flagship", **options), pii)
+
+    check_empty_and_repeated_pages(sandbox, make_sandbox, make_source, 3)

@@ -27,6 +27,7 @@ from connectors.youzan.client import YouzanClient
 from connectors.youzan.source import APIS, YouzanSource
 from tests.conftest import TEST_WORLD
 from tests.marketplace import (
+    check_empty_and_repeated_pages,
     check_every_order_once,
     check_modified_while_paging,
     check_no_plain_pii,
@@ -328,3 +329,7 @@ def test_error_envelopes_are_clear_errors_naming_channel_and_shop(sandbox, make_
     for status, count in every.items():
         chosen = client.call(TRADES, {**window, "status": status})[LIST]
         assert [o["full_order_info"]["order_info"]["status"] for o in chosen] == [status] * count
+
+
+def test_empty_and_repeated_pages_change_nothing(sandbox, make_sandbox):
+    check_empty_and_repeated_pages(sandbox, make_sandbox, make_source, 3)

@@ -6,7 +6,9 @@ modified while we page moves out of the window and shifts every later page up by
 from the last page backwards, as TOP's and Pinduoduo's documentation advise, can then repeat an
 order but never skip one. Only an order *entering* the window (possible while the window is still
 open) pushes others onto pages already read, so if the total grew while paging, the window is
-paged again. Versions are de-duplicated by (id, modified) and kept only if modified in [start, end).
+paged again. A page served empty although its total says otherwise is asked for again. Versions
+are de-duplicated by (id, modified), so a record served on two pages lands once, and kept only if
+modified in [start, end).
 
 A platform supplies a subclass: its limits (class attributes), one page fetch (`fetch_page`), and
 how to read and scrub one record (`identify`, `scrub`). Everything about windows, paging order,
@@ -115,14 +117,14 @@ class WindowedOrderSource:
 
     def _window(self, start: datetime, end: datetime, seen: set[tuple[str, datetime]]) -> Iterator[pa.Table]:
         for _ in range(MAX_REPAGES):
-            first = self._fetch(start, end, 1)
+            first = self._whole_page(start, end, 1)
             pages = last_page_number(first.total, self.page_size)
             if pages <= 1:
                 yield from self._landed(first.records, start, end, seen)
                 return
             for page_number in range(pages, 1, -1):
-                yield from self._landed(self._fetch(start, end, page_number).records, start, end, seen)
-            last = self._fetch(start, end, 1)  # page 1 last: it also tells whether the total moved
+                yield from self._landed(self._whole_page(start, end, page_number).records, start, end, seen)
+            last = self._whole_page(start, end, 1)  # page 1 last: it also tells whether the total moved
             yield from self._landed(last.records, start, end, seen)
             if last.total <= first.total:  # records only left the window: nothing was skipped
                 return
@@ -133,6 +135,28 @@ class WindowedOrderSource:
             self.shop.channel,
             self.shop.shop_id,
             f"orders kept entering the window starting {start:%Y-%m-%d %H:%M} UTC while paging",
+        )
+
+    def _whole_page(self, start: datetime, end: datetime, page_number: int) -> Page:
+        """A page's records. A page that comes back empty although the total it came with says it
+        has records (platforms do this under load) is asked for once more; empty again, the pull
+        fails rather than skip its orders. A page emptied because orders left the window comes
+        with a total that agrees."""
+        page = self._fetch(start, end, page_number)
+        if page.records or (page_number - 1) * self.page_size >= page.total:
+            return page
+        self.stats.notes.append(
+            f"page {page_number} of the window starting {start:%Y-%m-%d %H:%M} UTC came back empty "
+            f"although the platform counts {page.total} orders: asked again"
+        )
+        again = self._fetch(start, end, page_number)
+        if again.records or (page_number - 1) * self.page_size >= again.total:
+            return again
+        raise ProtocolError(
+            self.shop.channel,
+            self.shop.shop_id,
+            f"page {page_number} of the window starting {start:%Y-%m-%d %H:%M} UTC came back empty "
+            f"twice although the platform counts {again.total} orders",
         )
 
     def _landed(

@@ -10,9 +10,10 @@ the world's seed, so a run's faults are repeatable in number (not in which reque
 - `connection_reset`: the connection closed without an answer (the request was not served);
 - `truncated_json`: the simulator's answer cut in the middle (the request *was* served).
 
-`SIMULATOR_FAULTS` are the platform behaviours the simulators switch on by the same names.
-`FAULT_PROFILES` names mixes for `omni demo --faults` and the fault tests: `none`, and `mix` (all
-four transport faults).
+`SIMULATOR_FAULTS` are the platform behaviours the simulators switch on by the same names (see
+simkit.OrderFeed and ga4_sim). `FAULT_PROFILES` names mixes for `omni demo --faults` and the fault
+tests: `none`, and `mix` (the four transport faults, and the marketplaces' order lists serving a
+page empty once and records twice across pages).
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from collections import Counter
 
 TRANSPORT_FAULTS = ("http_429", "http_5xx", "connection_reset", "truncated_json")
 # the platform faults the simulators themselves switch on (simkit.OrderFeed, ga4_sim)
-SIMULATOR_FAULTS = ("modify_while_paging", "empty_pages")
+SIMULATOR_FAULTS = ("modify_while_paging", "empty_pages", "empty_page_once", "duplicate_across_pages")
+# the platform faults that change no data: a run under them must land exactly what a clean run does
+# (`modify_while_paging` changes orders, `empty_pages` is GA4 never answering a page)
+PAGING_FAULTS = ("empty_page_once", "duplicate_across_pages")
 KNOWN_FAULTS = frozenset((*TRANSPORT_FAULTS, *SIMULATOR_FAULTS))
 TRANSPORT_FAULT_RATE = 0.01  # per request and fault
 FAULT_PROFILES: dict[str, frozenset[str]] = {
     "none": frozenset(),
-    "mix": frozenset(TRANSPORT_FAULTS),
+    "mix": frozenset((*TRANSPORT_FAULTS, *PAGING_FAULTS)),
 }
 
 

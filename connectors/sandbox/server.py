@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -182,6 +183,15 @@ class SandboxServer:
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def injected_faults(self) -> Counter[str]:
+        """Every fault injected so far: the transport's, and the order lists' paging faults."""
+        injected = Counter(self.transport_faults.injected)
+        for sim in self.simulators:
+            feed = getattr(sim, "feed", None)
+            if feed is not None:
+                injected.update(feed.injected)
+        return injected
 
     def _route(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> SimResponse:
         parts = urlsplit(raw_path)

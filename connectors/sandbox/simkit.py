@@ -8,6 +8,7 @@ import base64
 import hashlib
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -88,6 +89,12 @@ class OrderFeed:
     order in the window once more, right after the page was cut: it leaves the window (its new
     time is just before the platform's "now") and every later order moves up one place, so a
     connector paging forwards skips one and a connector paging backwards may see one twice.
+
+    `empty_page_once`: every page with records comes back empty (the total unchanged) the first time
+    it is asked for, as an overloaded platform sometimes answers; asked again, it is whole.
+    `empty_pages`: every page after the first comes back empty, however often it is asked for.
+    `duplicate_across_pages`: every page but the last also carries the next page's first record,
+    as an unstable sort between two requests serves it.
     """
 
     def __init__(
@@ -101,6 +108,11 @@ class OrderFeed:
     ) -> None:
         self.now = settings.now or world.as_of
         self.modify_while_paging = "modify_while_paging" in settings.faults
+        self.empty_page_once = "empty_page_once" in settings.faults
+        self.empty_pages = "empty_pages" in settings.faults
+        self.duplicate_across_pages = "duplicate_across_pages" in settings.faults
+        self.emptied: set[tuple[object, ...]] = set()  # pages served empty once
+        self.injected: Counter[str] = Counter()
         self.restamp = restamp
         self.lock = threading.Lock()
         self.modified_again: dict[tuple[str, str], datetime] = {}  # (shop, order id) -> new modified
@@ -152,6 +164,16 @@ class OrderFeed:
                 matching = [row for row in matching if where(row[2])]
             ordered = matching[::-1] if ascending else matching
             page = [record for _, _, record in ordered[offset : offset + size]]
+            if self.duplicate_across_pages and offset + size < len(ordered):
+                page.append(ordered[offset + size][2])
+                self.injected["duplicate_across_pages"] += 1
+            key = (shop_id, start, end, offset, ascending)
+            if self.empty_page_once and page and key not in self.emptied:
+                self.emptied.add(key)
+                self.injected["empty_page_once"] += 1
+                page = []
+            if self.empty_pages and offset > 0:
+                page = []
             if self.modify_while_paging and matching:
                 self.modified_again[(shop_id, matching[0][1])] = self.now - timedelta(seconds=1)
         return page, len(matching)
