@@ -16,6 +16,7 @@ import pandas as pd
 from connectors.registry import CHANNELS, TRAFFIC_ENTITY, TRAFFIC_SOURCES, sources
 from pipelines.landing_assets import landing_key, traffic_key
 from pipelines.resources import OmniResource
+from warehouse.buildfile import connect_writer
 from warehouse.models import Model, discover_models, prepare_connection, run_model
 from warehouse.publish import publish
 from warehouse.raw import create_raw_views
@@ -48,9 +49,10 @@ def _upstream(model: Model) -> list[dg.AssetKey]:
 
 
 def connect_build(omni: OmniResource) -> duckdb.DuckDBPyConnection:
+    """The build file, once no other process is writing it (see warehouse/buildfile.py)."""
     paths = omni.paths()
     paths.build_db.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(paths.build_db))
+    conn = connect_writer(paths.build_db, on_wait=dg.get_dagster_logger().info)
     prepare_connection(conn)
     return conn
 
