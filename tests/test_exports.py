@@ -423,3 +423,40 @@ def test_rows_end_at_the_first_empty_row_and_workbook_cells_read_exactly(tmp_pat
     assert (record["paying_buyers"], record["paid_orders"]) == (51, 52)
     assert (record["paid_cny"], record["conversion_rate"]) == ("16660.85", "0.0413")
     assert record["platform"]["成交转化率"] == "4.13%" and record["platform"]["成交金额"] == "16660.85"
+
+
+def test_two_loaders_on_one_folder_at_once_load_each_file_once(tmp_path, world):
+    """The sensor's run and an `omni run` may load the same folder at the same moment."""
+    import threading
+
+    drop, landing = tmp_path / "drop", tmp_path / "landing"
+    drop.mkdir()
+    first = write_export(world, "pdd-store", drop)
+    data = first.read_bytes()
+    copies = [first]
+    for i in range(1, 6):  # the same report downloaded again (different bytes: a trailing newline)
+        copy = drop / f"{first.stem}-{i}{first.suffix}"
+        copy.write_bytes(data + b"\r\n" * i)
+        copies.append(copy)
+    settled(*copies)
+    loaders = [loader_for("pinduoduo", "pdd-store", drop, landing) for _ in range(2)]
+    start = threading.Barrier(2)
+    outcomes: list[list] = [[], []]
+    errors: list[BaseException] = []
+
+    def load(index: int) -> None:
+        start.wait()
+        try:
+            outcomes[index] = loaders[index].load_pending(NOW)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    names = sorted(o.name for outcome in outcomes for o in outcome)
+    assert names == sorted(p.name for p in copies), "each file once, by one of the two loaders"
+    assert sorted(p.name for p in (drop / "_loaded").iterdir()) == sorted(p.name for p in copies)

@@ -17,6 +17,7 @@ numbers are logged or stored (these shop-level reports hold no personal data).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -41,6 +42,7 @@ SUFFIXES = (".csv", ".xlsx", ".xls")
 LOADED_DIR = "_loaded"
 QUARANTINE_DIR = "_quarantine"
 MANIFEST_DIR = "_files"
+LOCK_FILE = ".loading.lock"  # a dot-file: never taken for an export
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,13 @@ class ExportDropLoader:
         after the previous one, so a correction dropped together with the file it corrects wins."""
         if now.tzinfo is None:
             raise ValueError(f"naive datetime {now!r}: pass an aware datetime")
-        return [
-            self.load_file(path, now + timedelta(microseconds=i)) for i, path in enumerate(self.pending())
-        ]
+        # One loader per folder at a time: two runs (the sensor's and an `omni run`) would otherwise
+        # both read a file and one would fail moving what the other already moved.
+        with open(self.drop_dir / LOCK_FILE, "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            return [
+                self.load_file(path, now + timedelta(microseconds=i)) for i, path in enumerate(self.pending())
+            ]
 
     def load_file(self, path: Path, now: datetime) -> FileOutcome:
         data = path.read_bytes()
