@@ -253,8 +253,8 @@ def _faults_arg(parser: argparse.ArgumentParser) -> None:
         type=_faults,
         default=frozenset(),
         help="sandbox faults: a profile (none, mix: 429s, 5xx, connection resets and truncated JSON "
-        "on 1%% of requests each, and marketplace order pages served empty once and records repeated "
-        "across pages) or fault names joined by commas",
+        "on 1%% of requests each; marketplace order pages served empty once and records repeated "
+        "across pages; Youzan tokens expiring mid-pull) or fault names joined by commas",
     )
 
 

@@ -1,6 +1,7 @@
 """The pipeline under the sandbox's transport faults (429s with and without Retry-After, 502/503
 from a gateway, connections reset, JSON cut in half) and the marketplaces' paging faults (a page
-served empty once, records repeated across pages) publishes exactly what a clean run does: no
+served empty once, records repeated across pages) and an access token that expires mid-pull
+publishes exactly what a clean run does: no
 order lost, none duplicated, every amount exact."""
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import pytest
 
 from connectors.config import DEFAULT_CONFIG
 from connectors.sandbox.exports import write_exports
-from connectors.sandbox.faults import FAULT_PROFILES, PAGING_FAULTS, TRANSPORT_FAULTS, TransportFaults
+from connectors.sandbox.faults import (
+    FAULT_PROFILES,
+    PAGING_FAULTS,
+    SESSION_FAULTS,
+    TRANSPORT_FAULTS,
+    TransportFaults,
+)
 from pipelines.runner import run_range
 from tests.conftest import point_pipeline_at
 from tests.test_pipeline import orders_snapshot, published
@@ -60,7 +67,7 @@ def test_the_whole_range_under_the_mix_of_faults_publishes_what_a_clean_run_does
     result = run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral(), settle_seconds=0)
     assert result.ok, result.failures
     injected = faulty.injected_faults()
-    assert all(injected[kind] >= 3 for kind in (*TRANSPORT_FAULTS, *PAGING_FAULTS)), injected
+    assert all(injected[kind] >= 3 for kind in (*TRANSPORT_FAULTS, *PAGING_FAULTS, *SESSION_FAULTS)), injected
 
     # the clean run (full_run) compared every order with the truth; this one must equal it
     pd.testing.assert_frame_equal(orders_snapshot(data), orders_snapshot(full_run.data))

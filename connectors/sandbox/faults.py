@@ -12,8 +12,8 @@ the world's seed, so a run's faults are repeatable in number (not in which reque
 
 `SIMULATOR_FAULTS` are the platform behaviours the simulators switch on by the same names (see
 simkit.OrderFeed and ga4_sim). `FAULT_PROFILES` names mixes for `omni demo --faults` and the fault
-tests: `none`, and `mix` (the four transport faults, and the marketplaces' order lists serving a
-page empty once and records twice across pages).
+tests: `none`, and `mix` (the four transport faults; the marketplaces' order lists serving a page
+empty once and records twice across pages; Youzan expiring access tokens after a few calls).
 """
 
 from __future__ import annotations
@@ -24,15 +24,23 @@ from collections import Counter
 
 TRANSPORT_FAULTS = ("http_429", "http_5xx", "connection_reset", "truncated_json")
 # the platform faults the simulators themselves switch on (simkit.OrderFeed, ga4_sim)
-SIMULATOR_FAULTS = ("modify_while_paging", "empty_pages", "empty_page_once", "duplicate_across_pages")
+SIMULATOR_FAULTS = (
+    "modify_while_paging",
+    "empty_pages",
+    "empty_page_once",
+    "duplicate_across_pages",
+    "token_expiry",
+)
 # the platform faults that change no data: a run under them must land exactly what a clean run does
 # (`modify_while_paging` changes orders, `empty_pages` is GA4 never answering a page)
 PAGING_FAULTS = ("empty_page_once", "duplicate_across_pages")
+# platform faults that change no data either: Youzan ending an access token mid-pull
+SESSION_FAULTS = ("token_expiry",)
 KNOWN_FAULTS = frozenset((*TRANSPORT_FAULTS, *SIMULATOR_FAULTS))
 TRANSPORT_FAULT_RATE = 0.01  # per request and fault
 FAULT_PROFILES: dict[str, frozenset[str]] = {
     "none": frozenset(),
-    "mix": frozenset((*TRANSPORT_FAULTS, *PAGING_FAULTS)),
+    "mix": frozenset((*TRANSPORT_FAULTS, *PAGING_FAULTS, *SESSION_FAULTS)),
 }
 
 

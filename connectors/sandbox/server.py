@@ -185,12 +185,12 @@ class SandboxServer:
         return f"http://{host!s}:{port}"
 
     def injected_faults(self) -> Counter[str]:
-        """Every fault injected so far: the transport's, and the order lists' paging faults."""
+        """Every fault injected so far: the transport's, the order lists' paging faults, and the
+        simulators' own (Youzan's early token expiry)."""
         injected = Counter(self.transport_faults.injected)
         for sim in self.simulators:
-            feed = getattr(sim, "feed", None)
-            if feed is not None:
-                injected.update(feed.injected)
+            for counted in (sim, getattr(sim, "feed", None)):
+                injected.update(getattr(counted, "injected", None) or {})
         return injected
 
     def _route(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> SimResponse:

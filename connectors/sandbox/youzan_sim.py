@@ -2,7 +2,8 @@
 
 What it serves, after channel-protocols.md §6 (whose Youzan facts come mostly from third-party
 clients): `POST /auth/token` (silent grant: client_id, client_secret, grant_id = the shop's kdt_id)
-issuing tokens that expire after TOKEN_TTL; `youzan.trades.sold.get/4.0.4` and the members list
+issuing tokens that expire after TOKEN_TTL (with the `token_expiry` fault, after
+TOKEN_USES_UNDER_FAULT calls); `youzan.trades.sold.get/4.0.4` and the members list
 `youzan.scrm.customer.search/3.0.0` under `/api/<method>/<version>`, GET or POST, `access_token` in
 the query, business parameters in the query, a form or a JSON body. Orders come newest-updated
 first in `full_order_info_list[].full_order_info` (order_info, pay_info, buyer_info, address_info,
@@ -22,8 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -40,6 +43,7 @@ MAX_WINDOW = timedelta(days=1)
 MAX_PAGE_SIZE = 100
 CALLS_PER_SECOND = 40.0
 TOKEN_TTL = timedelta(days=7).total_seconds()  # seconds; tests shorten it to make tokens expire
+TOKEN_USES_UNDER_FAULT = 5  # with the `token_expiry` fault a token expires after this many calls
 CIPHER_STYLE = "${}$1$"
 # Errors as (code, message). All codes are unverified choices.
 INVALID_CLIENT = (40010, "client_id 或 client_secret 错误")
@@ -202,6 +206,9 @@ class YouzanSimulator:
         self.shop_by_kdt = {YOUZAN_KDT_ID: shops[0].shop_id} if shops else {}
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (shop, expiry epoch seconds)
         self.issued = 0
+        self.uses: Counter[str] = Counter()  # calls per token (the `token_expiry` fault)
+        self.injected: Counter[str] = Counter()
+        self._lock = threading.Lock()
         self.bucket = TokenBucket(CALLS_PER_SECOND)
         names = {shop.shop_id: shop.name for shop in shops}
         self.feed = OrderFeed(
@@ -248,6 +255,13 @@ class YouzanSimulator:
         if granted is None:
             raise YouzanError(*TOKEN_INVALID)
         shop_id, expires = granted
+        if "token_expiry" in self.settings.faults:  # the platform ends the token early, mid-pull
+            with self._lock:
+                self.uses[request.query["access_token"]] += 1
+                if self.uses[request.query["access_token"]] > TOKEN_USES_UNDER_FAULT:
+                    self.injected["token_expiry"] += 1
+                    expires = 0.0
+                    self.tokens[request.query["access_token"]] = (shop_id, expires)
         if time.time() >= expires:
             raise YouzanError(*TOKEN_EXPIRED)
         if self.settings.rate_limits and not self.bucket.take():
