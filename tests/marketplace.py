@@ -6,6 +6,7 @@ Each platform's test module supplies `make_source(server, **options)` and calls 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -148,6 +149,28 @@ def check_empty_and_repeated_pages(
     stuck = make_sandbox(faults=frozenset({"empty_pages"}), **world)
     with pytest.raises(ProtocolError, match=r"page \d+ of the window starting .* came back empty twice"):
         pull(make_source(stuck, page_size=page_size), *window)
+
+
+def check_gateway_clock_ahead(
+    sandbox: SandboxServer,
+    make_sandbox: Callable[..., SandboxServer],
+    make_source: SourceFactory,
+    window: tuple[datetime, datetime] | None = None,
+    **world: Any,
+) -> None:
+    """The gateway's clock runs 15 minutes ahead of ours (beyond its ±10 min tolerance): the first
+    call is rejected, the client takes the platform's time from the HTTP Date header and signs
+    with it, and the pull lands what it lands from a platform whose clock agrees."""
+    window = window or whole_world(sandbox)
+    columns = ["record_id", "modified_at", "record"]
+    clean = pull(make_source(sandbox), *window).select(columns).sort_by("record_id")
+    server = make_sandbox(faults=frozenset({"clock_skew"}), **world)
+    source = make_source(server)
+    skewed = pull(source, *window).select(columns).sort_by("record_id")
+    assert skewed.equals(clean)
+    assert server.injected_faults()["clock_skew"] == 1, "one call rejected, then signed with its time"
+    told = [n for n in source.stats.notes if re.search(r"clock is \+(899|900|901) s from this machine's", n)]
+    assert told, source.stats.notes  # 15 minutes, as the Date header's whole seconds tell it
 
 
 def naive_forward_paging(source: WindowedOrderSource, start: datetime, end: datetime) -> set[str]:

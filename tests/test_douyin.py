@@ -32,6 +32,7 @@ from tests.conftest import TEST_PII_KEY, TEST_WORLD
 from tests.marketplace import (
     check_empty_and_repeated_pages,
     check_every_order_once,
+    check_gateway_clock_ahead,
     check_modified_while_paging,
     check_no_plain_pii,
     check_paging_edges,
@@ -625,3 +626,7 @@ def test_staging_reads_the_receiver_phone_columns(sandbox):
 
 def test_empty_and_repeated_pages_change_nothing(sandbox, make_sandbox):
     check_empty_and_repeated_pages(sandbox, make_sandbox, make_source, 3)
+
+
+def test_a_gateway_clock_ahead_of_ours_is_adopted_and_nothing_changes(sandbox, make_sandbox):
+    check_gateway_clock_ahead(sandbox, make_sandbox, make_source)

@@ -22,6 +22,7 @@ from connectors.sandbox.truth import truth_orders
 from tests.marketplace import (
     check_empty_and_repeated_pages,
     check_every_order_once,
+    check_gateway_clock_ahead,
     check_modified_while_paging,
     check_no_plain_pii,
     check_paging_edges,
@@ -192,3 +193,7 @@ def test_a_long_range_is_split_into_windows_the_platform_accepts(sandbox):
 
 def test_empty_and_repeated_pages_change_nothing(sandbox, make_sandbox):
     check_empty_and_repeated_pages(sandbox, make_sandbox, make_source, 3)
+
+
+def test_a_gateway_clock_ahead_of_ours_is_adopted_and_nothing_changes(sandbox, make_sandbox):
+    check_gateway_clock_ahead(sandbox, make_sandbox, make_source)

@@ -21,7 +21,7 @@ from connectors.sandbox import meituan_sim
 from connectors.sandbox.catalog import MEITUAN_POI_CODES
 from connectors.sandbox.credentials import MEITUAN_APP_ID, MEITUAN_APP_SECRET
 from connectors.sandbox.truth import fen_to_cny, truth_orders, truth_redemptions
-from tests.marketplace import check_no_plain_pii, pull, records
+from tests.marketplace import check_gateway_clock_ahead, check_no_plain_pii, pull, records
 
 SHOP = "meituan-o2o"
 ENV = {"app_id": "OMNI_TEST_MEITUAN_APP_ID", "app_secret": "OMNI_TEST_MEITUAN_SECRET"}
@@ -253,3 +253,7 @@ def test_no_plain_pii_and_the_virtual_number_is_dropped(sandbox):
     check_no_plain_pii(sandbox, table)
     for record in records(table):
         assert "recipient_phone" not in record and record["user_id"].startswith("me_")
+
+
+def test_a_gateway_clock_ahead_of_ours_is_adopted_and_nothing_changes(sandbox, make_sandbox):
+    check_gateway_clock_ahead(sandbox, make_sandbox, make_source)

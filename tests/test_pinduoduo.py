@@ -36,6 +36,7 @@ from tests.marketplace import (
     busiest_window,
     check_empty_and_repeated_pages,
     check_every_order_once,
+    check_gateway_clock_ahead,
     check_modified_while_paging,
     check_no_plain_pii,
     check_paging_edges,
@@ -420,3 +421,7 @@ def test_pacing_at_the_documented_quota_avoids_throttling(make_sandbox):
 
 def test_empty_and_repeated_pages_change_nothing(make_sandbox):
     check_empty_and_repeated_pages(make_sandbox(**BUSY), make_sandbox, make_source, 3, BUSY_WINDOW, **BUSY)
+
+
+def test_a_gateway_clock_ahead_of_ours_is_adopted_and_nothing_changes(make_sandbox):
+    check_gateway_clock_ahead(make_sandbox(**BUSY), make_sandbox, make_source, BUSY_WINDOW, **BUSY)

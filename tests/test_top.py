@@ -22,6 +22,7 @@ from connectors.top.source import DECRYPT_METHOD, TopSource
 from tests.marketplace import (
     busiest_window,
     check_empty_and_repeated_pages,
+    check_gateway_clock_ahead,
     check_no_plain_pii,
     final_versions_modified_in,
     records,
@@ -440,3 +441,10 @@ def test_empty_and_repeated_pages_change_nothing(sandbox, make_sandbox, pii):
         return TopSource(shop_config(server, "tmall", "tmall-flagship", **options), pii)
 
     check_empty_and_repeated_pages(sandbox, make_sandbox, make_source, 3)
+
+
+def test_a_gateway_clock_ahead_of_ours_is_adopted_and_nothing_changes(sandbox, make_sandbox, pii):
+    def make_source(server, **options):
+        return TopSource(shop_config(server, "tmall", "tmall-flagship", **options), pii)
+
+    check_gateway_clock_ahead(sandbox, make_sandbox, make_source)

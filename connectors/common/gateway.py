@@ -9,9 +9,11 @@ A platform client subclasses `GatewayClient` and supplies how a request is built
 
 from __future__ import annotations
 
+import email.utils
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +22,7 @@ import requests
 
 from connectors.common.errors import CredentialError, FatalError, ProtocolError, RateLimited, RetriableError
 from connectors.common.http import HttpClient
+from connectors.common.timeutil import utc_now
 from connectors.config import ShopConfig
 
 
@@ -44,6 +47,9 @@ class ErrorCodes:
     retriable: frozenset[str] = frozenset()
     credentials: Mapping[str, str] = field(default_factory=dict)  # code -> the credential at fault
     retriable_sub_prefixes: tuple[str, ...] = ()
+    # codes (or sub-codes) that, when their message names the timestamp, say our clock is off the
+    # platform's (every signing gateway allows ±10 minutes)
+    clock: frozenset[str] = frozenset()
 
 
 def json_exact(content: bytes) -> Any:
@@ -63,6 +69,11 @@ class GatewayClient:
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
         self.shop = shop
         self.http = http
+        self.clock_offset = timedelta(0)  # the platform's clock minus ours, once it rejected ours
+
+    def now(self) -> datetime:
+        """The time to sign requests with: ours, or the platform's once it said ours is off."""
+        return utc_now() + self.clock_offset
 
     # --- what a platform supplies --------------------------------------------------------------
 
@@ -117,7 +128,7 @@ class GatewayClient:
         if response.status_code in self.error_statuses:
             error = self._error_in(response.content)
             if error is not None:
-                raise self.classify(error)
+                raise self._clock_error(error, response) or self.classify(error)
         if response.status_code >= 500 or response.status_code == 429:
             raise RetriableError(channel, shop_id, f"{self.platform} gateway HTTP {response.status_code}")
         if response.status_code != 200:
@@ -131,8 +142,34 @@ class GatewayClient:
             raise ProtocolError(channel, shop_id, f"{self.platform} answered a JSON {type(body).__name__}")
         error = self.error_of(body)
         if error is not None:
-            raise self.classify(error)
+            raise self._clock_error(error, response) or self.classify(error)
         return self.result_of(body, method)
+
+    def _clock_error(self, error: PlatformError, response: requests.Response) -> Exception | None:
+        """A timestamp rejected as off the platform's clock: take the platform's time from the
+        HTTP Date header and let the call be signed again (a retriable error); fatal when the
+        platform tells no time or rejects its own."""
+        if not (error.code in self.codes.clock or error.sub_code in self.codes.clock):
+            return None
+        if "timestamp" not in f"{error.message} {error.sub_code}".lower():
+            return None
+        channel, shop_id = self.shop.channel, self.shop.shop_id
+        text = f"{self.platform} {error}"
+        try:
+            platform_time = email.utils.parsedate_to_datetime(response.headers["Date"])
+        except (KeyError, TypeError, ValueError):
+            return FatalError(
+                channel, shop_id, f"{text}: set this machine's clock (NTP); the platform tells no time"
+            )
+        offset = timedelta(seconds=round((platform_time - utc_now()).total_seconds()))
+        if self.clock_offset and abs(offset - self.clock_offset) < timedelta(seconds=5):
+            return FatalError(channel, shop_id, f"{text}, even signed with the platform's own time")
+        self.clock_offset = offset
+        self.http.stats.notes.append(
+            f"the {self.platform} gateway's clock is {offset.total_seconds():+.0f} s from this machine's: "
+            "signing with its time (set this machine's clock: NTP)"
+        )
+        return RetriableError(channel, shop_id, f"{text}: signing again with the platform's time")
 
     def _error_in(self, content: bytes) -> PlatformError | None:
         try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from connectors.common.gateway import ErrorCodes, GatewayClient, PlatformError
 from connectors.common.http import HttpClient
-from connectors.common.timeutil import format_cst, utc_now
+from connectors.common.timeutil import format_cst
 from connectors.config import ShopConfig
 from connectors.douyin.signing import SIGN_METHODS, canonical_param_json, sign
 
@@ -32,6 +32,7 @@ class DouyinClient(GatewayClient):
         # 40003 also covers bad parameters, so only its sub-codes name a credential. 30001 (the app
         # lacks the permission, or an unknown app_key) stays a plain FatalError.
         credentials={"isv.access-token-expired": "access_token", "isv.signature-invalid": "app_secret"},
+        clock=frozenset({"isv.parameter-invalid:timestamp"}),
     )
 
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
@@ -48,7 +49,7 @@ class DouyinClient(GatewayClient):
 
     def prepare(self, method: str, business: Mapping[str, Any]) -> dict[str, Any]:
         param_json = canonical_param_json(dict(business))
-        timestamp = format_cst(utc_now())
+        timestamp = format_cst(self.now())
         query = {
             "app_key": self.app_key,
             "method": method,

@@ -16,7 +16,7 @@ import orjson
 from connectors.common.gateway import ErrorCodes, GatewayClient, PlatformError
 from connectors.common.http import HttpClient
 from connectors.common.signing import sign
-from connectors.common.timeutil import format_cst, utc_now
+from connectors.common.timeutil import format_cst
 from connectors.config import ShopConfig
 
 
@@ -33,6 +33,7 @@ class JdClient(GatewayClient):
         throttled=frozenset({"71", "72"}),
         retriable=frozenset({"66"}),
         credentials={"19": "access_token", "21": "app_key", "14": "app_secret"},
+        clock=frozenset({"61"}),  # invalid parameter: timestamp
     )
 
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
@@ -46,7 +47,7 @@ class JdClient(GatewayClient):
             "method": method,
             "app_key": self.app_key,
             "access_token": self.access_token,
-            "timestamp": format_cst(utc_now()),
+            "timestamp": format_cst(self.now()),
             "v": "2.0",
             "format": "json",
             "sign_method": "md5",

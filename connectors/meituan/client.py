@@ -15,7 +15,6 @@ from typing import Any
 
 from connectors.common.gateway import ErrorCodes, GatewayClient, PlatformError
 from connectors.common.http import HttpClient
-from connectors.common.timeutil import utc_now
 from connectors.config import ShopConfig
 from connectors.meituan.signing import SIGNATURE_PARAM, sign
 
@@ -30,6 +29,7 @@ class MeituanClient(GatewayClient):
         # 701 unknown app_id, 703 bad sig (unverified); 767 token invalid (reference, ISV mode only:
         # this connector signs with the app secret and sends no token, so 767 stays a plain failure).
         credentials={"701": "app_id", "703": "app_secret"},
+        clock=frozenset({"705"}),
     )
 
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
@@ -46,7 +46,7 @@ class MeituanClient(GatewayClient):
         params: dict[str, Any] = {
             **{k: str(v) for k, v in business.items()},
             "app_id": self.app_id,
-            "timestamp": str(int(utc_now().timestamp())),
+            "timestamp": str(int(self.now().timestamp())),
         }
         params[SIGNATURE_PARAM] = sign(self.url(method), params, self.app_secret)
         return {"params": params}

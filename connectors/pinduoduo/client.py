@@ -10,7 +10,6 @@ through a binary float. Errors are `error_response` with an integer `error_code`
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +50,7 @@ class PinduoduoClient(GatewayClient):
             "20004": "client_secret",
             "10016": "client_id",
         },
+        clock=frozenset({"10001"}),  # a common parameter wrong: the timestamp
     )
 
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
@@ -65,7 +65,7 @@ class PinduoduoClient(GatewayClient):
             type=method,
             client_id=self.client_id,
             access_token=self.access_token,
-            timestamp=str(int(time.time())),
+            timestamp=str(int(self.now().timestamp())),
             data_type="JSON",
             version="V1",
         )

@@ -41,12 +41,12 @@ from connectors.sandbox.credentials import DOUYIN_APP_KEY, DOUYIN_APP_SECRET, ma
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
 from connectors.sandbox.simkit import (
     OrderFeed,
+    PlatformClock,
     Record,
     TokenBucket,
     cipher,
     masked_name,
     masked_phone,
-    off_clock,
     stage,
 )
 from connectors.sandbox.world import Order, OrderState, World
@@ -227,6 +227,7 @@ class DouyinSimulator:
 
     def __init__(self, world: World, settings: SandboxSettings) -> None:
         self.settings = settings
+        self.clock = PlatformClock(settings)
         shop_ids = [shop.shop_id for shop in world.shops("douyin")]
         self.tokens = {marketplace_token(shop_id): shop_id for shop_id in shop_ids}
         self.bucket = TokenBucket(CALLS_PER_SECOND)
@@ -277,7 +278,7 @@ class DouyinSimulator:
             sent = parse_timestamp(query.get("timestamp", ""))
         except (ValueError, OverflowError):
             raise parameter_invalid("timestamp", "timestamp must be yyyy-MM-dd HH:mm:ss or epoch s") from None
-        if off_clock(sent):
+        if self.clock.rejects(sent):
             raise parameter_invalid("timestamp", "timestamp differs from server time by more than 10 min")
         if query.get("v") != "2":
             raise parameter_invalid("v", "v must be 2")

@@ -13,7 +13,8 @@ the world's seed, so a run's faults are repeatable in number (not in which reque
 `SIMULATOR_FAULTS` are the platform behaviours the simulators switch on by the same names (see
 simkit.OrderFeed and ga4_sim). `FAULT_PROFILES` names mixes for `omni demo --faults` and the fault
 tests: `none`, and `mix` (the four transport faults; the marketplaces' order lists serving a page
-empty once and records twice across pages; Youzan expiring access tokens after a few calls).
+empty once and records twice across pages; Youzan expiring access tokens after a few calls; the
+signing gateways' clocks 15 minutes ahead).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from datetime import timedelta
 
 TRANSPORT_FAULTS = ("http_429", "http_5xx", "connection_reset", "truncated_json")
 # the platform faults the simulators themselves switch on (simkit.OrderFeed, ga4_sim)
@@ -30,14 +32,19 @@ SIMULATOR_FAULTS = (
     "empty_page_once",
     "duplicate_across_pages",
     "token_expiry",
+    "clock_skew",
 )
 # the platform faults that change no data: a run under them must land exactly what a clean run does
 # (`modify_while_paging` changes orders, `empty_pages` is GA4 never answering a page)
 PAGING_FAULTS = ("empty_page_once", "duplicate_across_pages")
-# platform faults that change no data either: Youzan ending an access token mid-pull
-SESSION_FAULTS = ("token_expiry",)
+# platform faults a client must adapt to, changing no data: Youzan ending an access token mid-pull,
+# gateways whose clocks are ahead of ours
+SESSION_FAULTS = ("token_expiry", "clock_skew")
 KNOWN_FAULTS = frozenset((*TRANSPORT_FAULTS, *SIMULATOR_FAULTS))
 TRANSPORT_FAULT_RATE = 0.01  # per request and fault
+# With `clock_skew` the gateways' clocks run this far ahead of ours (beyond their ±10 min tolerance):
+# every request signed with our clock is rejected until the client reads theirs (HTTP Date header).
+CLOCK_SKEW = timedelta(minutes=15)
 FAULT_PROFILES: dict[str, frozenset[str]] = {
     "none": frozenset(),
     "mix": frozenset((*TRANSPORT_FAULTS, *PAGING_FAULTS, *SESSION_FAULTS)),

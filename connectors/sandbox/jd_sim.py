@@ -27,11 +27,11 @@ from connectors.sandbox.credentials import JD_APP_KEY, JD_APP_SECRET, marketplac
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
 from connectors.sandbox.simkit import (
     OrderFeed,
+    PlatformClock,
     Record,
     TokenBucket,
     cipher,
     masked_phone,
-    off_clock,
     stage,
     yuan,
 )
@@ -231,6 +231,7 @@ class JdSimulator:
 
     def __init__(self, world: World, settings: SandboxSettings) -> None:
         self.settings = settings
+        self.clock = PlatformClock(settings)
         shop_ids = [shop.shop_id for shop in world.shops("jd")]
         self.tokens = {marketplace_token(shop_id): shop_id for shop_id in shop_ids}
         self.bucket = TokenBucket(CALLS_PER_SECOND)
@@ -260,7 +261,7 @@ class JdSimulator:
             sent = _parse_timestamp(params.get("timestamp", ""))
         except ValueError:
             raise JdGatewayError(BAD_PARAMETER, "timestamp") from None
-        if off_clock(sent):
+        if self.clock.rejects(sent):
             raise JdGatewayError(BAD_PARAMETER, "timestamp differs from server time by more than 10 min")
         if params.get("v") != "2.0":
             raise JdGatewayError(BAD_PARAMETER, "v must be 2.0")

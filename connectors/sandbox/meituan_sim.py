@@ -30,7 +30,7 @@ from connectors.meituan.signing import SIGNATURE_PARAM, sign
 from connectors.sandbox.catalog import MEITUAN_POI_CODES
 from connectors.sandbox.credentials import MEITUAN_APP_ID, MEITUAN_APP_SECRET
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import Record, TokenBucket, off_clock
+from connectors.sandbox.simkit import PlatformClock, Record, TokenBucket
 from connectors.sandbox.world import Order, OrderState, World, visible_orders
 
 API = "/api/v1/"
@@ -121,6 +121,7 @@ class MeituanSimulator:
 
     def __init__(self, world: World, settings: SandboxSettings) -> None:
         self.settings = settings
+        self.clock = PlatformClock(settings)
         self.now = settings.now or world.as_of
         self.bucket = TokenBucket(CALLS_PER_SECOND)
         self.orders: dict[str, Record] = {}
@@ -158,7 +159,7 @@ class MeituanSimulator:
         if params.get(SIGNATURE_PARAM) != sign(url, params, MEITUAN_APP_SECRET):
             raise MeituanError(*INVALID_SIG)
         stamp = params.get("timestamp", "")
-        if not stamp.isdigit() or off_clock(datetime.fromtimestamp(int(stamp), UTC)):
+        if not stamp.isdigit() or self.clock.rejects(datetime.fromtimestamp(int(stamp), UTC)):
             raise MeituanError(*BAD_TIMESTAMP)
 
     def _poi(self, params: dict[str, str]) -> str:

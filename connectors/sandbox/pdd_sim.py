@@ -31,7 +31,7 @@ from connectors.common.signing import sign
 from connectors.common.timeutil import format_cst
 from connectors.sandbox.credentials import PDD_CLIENT_ID, PDD_CLIENT_SECRET, marketplace_token
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, masked_name, off_clock
+from connectors.sandbox.simkit import OrderFeed, PlatformClock, Record, TokenBucket, cipher, masked_name
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "pdd.order.number.list.increment.get"
@@ -94,6 +94,7 @@ class PinduoduoSimulator:
 
     def __init__(self, world: World, settings: SandboxSettings) -> None:
         self.settings = settings
+        self.clock = PlatformClock(settings)
         self.now = settings.now or world.as_of  # the platform's clock, as OrderFeed's
         shop_ids = [shop.shop_id for shop in world.shops("pinduoduo")]
         self.tokens = {marketplace_token(shop_id): shop_id for shop_id in shop_ids}
@@ -224,7 +225,7 @@ class PinduoduoSimulator:
             sent = datetime.fromtimestamp(int(params["timestamp"]), UTC)
         except (ValueError, OverflowError):
             raise PddError(BAD_COMMON_PARAMETER, "timestamp") from None
-        if off_clock(sent):
+        if self.clock.rejects(sent):
             raise PddError(BAD_COMMON_PARAMETER, "timestamp differs from server time by more than 10 min")
         if params.get("data_type", "JSON") != "JSON":
             raise PddError(BAD_COMMON_PARAMETER, "data_type (the sandbox serves JSON only)")

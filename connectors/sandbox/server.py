@@ -7,21 +7,23 @@ tests start in a background thread on a free port.
 
 from __future__ import annotations
 
+import email.utils
 import importlib
 import json
 import logging
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from connectors.sandbox.faults import TransportFaults
+from connectors.sandbox.faults import CLOCK_SKEW, TransportFaults
 from connectors.sandbox.generate import cached_world
 from connectors.sandbox.world import World
 
@@ -175,6 +177,7 @@ class SandboxServer:
         self._replaced = apply_platform_settings(settings.platform)
         self.simulators = [make(self.world, settings) for make in (simulators or default_simulators())]
         self.transport_faults = TransportFaults(settings.faults, settings.seed)
+        self.clock_skew = CLOCK_SKEW if "clock_skew" in settings.faults else timedelta(0)
         self.httpd = _QuietHTTPServer((host, port), self._handler_class())
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -186,10 +189,10 @@ class SandboxServer:
 
     def injected_faults(self) -> Counter[str]:
         """Every fault injected so far: the transport's, the order lists' paging faults, and the
-        simulators' own (Youzan's early token expiry)."""
+        simulators' own (Youzan's early token expiry, the gateways' skewed clocks)."""
         injected = Counter(self.transport_faults.injected)
         for sim in self.simulators:
-            for counted in (sim, getattr(sim, "feed", None)):
+            for counted in (sim, getattr(sim, "feed", None), getattr(sim, "clock", None)):
                 injected.update(getattr(counted, "injected", None) or {})
         return injected
 
@@ -258,6 +261,11 @@ class SandboxServer:
                 self.wfile.write(response.body)
 
             do_GET = do_POST = _serve
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                """The Date header tells the platform's time (`clock_skew`: ahead of ours)."""
+                skew = server.clock_skew.total_seconds()
+                return email.utils.formatdate((timestamp or time.time()) + skew, usegmt=True)
 
             def log_message(self, format: str, *args: Any) -> None:  # requests are not PII, but quiet
                 log.debug("sandbox: " + format, *args)

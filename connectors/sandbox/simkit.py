@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from connectors.sandbox.faults import CLOCK_SKEW
 from connectors.sandbox.server import SandboxSettings
 from connectors.sandbox.world import Order, OrderState, World, visible_orders
 
@@ -46,8 +47,21 @@ def masked_name(name: str | None) -> str | None:
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 
 
-def off_clock(sent: datetime) -> bool:
-    return abs(datetime.now(UTC) - sent) > MAX_CLOCK_SKEW
+class PlatformClock:
+    """A gateway's clock, and its check of a request's timestamp; counts what the skew rejected."""
+
+    def __init__(self, settings: SandboxSettings) -> None:
+        self.skew = CLOCK_SKEW if "clock_skew" in settings.faults else timedelta(0)
+        self.injected: Counter[str] = Counter()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.skew
+
+    def rejects(self, sent: datetime) -> bool:
+        off = abs(self.now() - sent) > MAX_CLOCK_SKEW
+        if off and self.skew:
+            self.injected["clock_skew"] += 1
+        return off
 
 
 def stage(state: OrderState) -> str:

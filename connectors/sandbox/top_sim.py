@@ -25,7 +25,7 @@ from connectors.common.signing import SIGN_METHODS, sign
 from connectors.common.timeutil import format_cst, parse_cst
 from connectors.sandbox.credentials import TOP_APP_KEY, TOP_APP_SECRET, top_session
 from connectors.sandbox.server import SandboxSettings, SimRequest, SimResponse
-from connectors.sandbox.simkit import OrderFeed, Record, TokenBucket, cipher, off_clock, stage, yuan
+from connectors.sandbox.simkit import OrderFeed, PlatformClock, Record, TokenBucket, cipher, stage, yuan
 from connectors.sandbox.world import Order, OrderState, World
 
 METHOD = "taobao.trades.sold.increment.get"
@@ -158,6 +158,7 @@ class TopSimulator:
 
     def __init__(self, world: World, settings: SandboxSettings) -> None:
         self.settings = settings
+        self.clock = PlatformClock(settings)
         shop_ids = [s.shop_id for ch in TOP_CHANNELS for s in world.shops(ch)]
         self.shops = {top_session(shop_id): shop_id for shop_id in shop_ids}
         self.bucket = TokenBucket(CALLS_PER_SECOND)
@@ -213,7 +214,7 @@ class TopSimulator:
             sent = datetime.fromtimestamp(int(stamp) / 1000, UTC) if stamp.isdigit() else parse_cst(stamp)
         except (ValueError, OverflowError):
             raise TopError(31, "Invalid Timestamp", sub_msg=f"cannot parse {stamp}") from None
-        if off_clock(sent):
+        if self.clock.rejects(sent):
             raise TopError(
                 31, "Invalid Timestamp", sub_msg="timestamp differs from server time by more than 10 min"
             )

@@ -14,7 +14,7 @@ from typing import Any
 from connectors.common.gateway import ErrorCodes, GatewayClient, PlatformError
 from connectors.common.http import HttpClient
 from connectors.common.signing import SIGN_METHODS, sign
-from connectors.common.timeutil import format_cst, utc_now
+from connectors.common.timeutil import format_cst
 from connectors.config import ShopConfig
 
 _BAN_SECONDS = re.compile(r"(\d+(?:\.\d+)?)\s*more second")
@@ -32,6 +32,7 @@ class TopClient(GatewayClient):
         retriable=frozenset({"10"}),  # service unavailable
         retriable_sub_prefixes=("isp.",),  # the platform's side: try again later
         credentials={"25": "app_secret", "26": "session", "27": "session", "28": "app_key", "29": "app_key"},
+        clock=frozenset({"31"}),
     )
 
     def __init__(self, shop: ShopConfig, http: HttpClient) -> None:
@@ -46,7 +47,7 @@ class TopClient(GatewayClient):
             "method": method,
             "app_key": self.app_key,
             "session": self.session,
-            "timestamp": format_cst(utc_now()),
+            "timestamp": format_cst(self.now()),
             "format": "json",
             "v": "2.0",
             "sign_method": self.sign_method,
