@@ -201,6 +201,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data.mkdir(parents=True, exist_ok=True)
     _forget_other_worlds(data, settings.seed, settings.people)
     _write_pos(settings)
+    if "read_timeout" in settings.faults:  # the sandbox stalls 3 s: the clients must give up first
+        os.environ.setdefault("OMNI_HTTP_READ_TIMEOUT", "2")
     with SandboxServer(settings) as server:
         os.environ["OMNI_SANDBOX_URL"] = server.url
         print(
@@ -252,9 +254,10 @@ def _faults_arg(parser: argparse.ArgumentParser) -> None:
         "--faults",
         type=_faults,
         default=frozenset(),
-        help="sandbox faults: a profile (none, mix: 429s, 5xx, connection resets and truncated JSON "
-        "on 1%% of requests each; marketplace order pages served empty once and records repeated "
-        "across pages; Youzan tokens expiring mid-pull) or fault names joined by commas",
+        help="sandbox faults: a profile (none, or mix: 429s, 5xx, connection resets and truncated "
+        "JSON on 1%% of requests each, 3 s stalls past the read timeout on 0.3%%; marketplace order "
+        "pages served empty once and records repeated across pages; Youzan tokens expiring "
+        "mid-pull; gateway clocks 15 min ahead) or fault names joined by commas",
     )
 
 

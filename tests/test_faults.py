@@ -21,6 +21,7 @@ from connectors.sandbox.faults import (
     SESSION_FAULTS,
     TRANSPORT_FAULTS,
     TransportFaults,
+    fault_rate,
 )
 from pipelines.runner import run_range
 from tests.conftest import point_pipeline_at
@@ -49,9 +50,10 @@ def test_faults_strike_at_their_rate_and_none_without_a_profile():
     quiet = TransportFaults(FAULT_PROFILES["none"], seed=1)
     assert {quiet.draw() for _ in range(1000)} == {None}
     noisy = TransportFaults(FAULT_PROFILES["mix"], seed=1)
-    draws = [noisy.draw() for _ in range(20_000)]
-    for kind in TRANSPORT_FAULTS:  # 1% each: 200 expected, far from 100 or 300 by chance
-        assert 100 < draws.count(kind) < 300, (kind, draws.count(kind))
+    draws = [noisy.draw() for _ in range(40_000)]
+    for kind in TRANSPORT_FAULTS:  # 1% (a stall 0.3%) each: 400 (120) expected, far from half or 1.5x
+        expected = 40_000 * fault_rate(kind)
+        assert expected / 2 < draws.count(kind) < expected * 1.5, (kind, draws.count(kind))
     assert noisy.injected == {kind: draws.count(kind) for kind in TRANSPORT_FAULTS}
 
 
@@ -61,13 +63,14 @@ def test_the_whole_range_under_the_mix_of_faults_publishes_what_a_clean_run_does
     faulty = make_sandbox(faults=FAULT_PROFILES["mix"])
     world = faulty.world
     data = point_pipeline_at(faulty, tmp_path, monkeypatch)
+    monkeypatch.setenv("OMNI_HTTP_READ_TIMEOUT", "1")  # shorter than the sandbox's stall
     # small pages, so the marketplaces' windows span several and the paging faults strike
     monkeypatch.setenv("OMNI_CONFIG", str(_with_small_pages(tmp_path / "small-pages.toml")))
     write_exports(world, data / "drops")
     result = run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral(), settle_seconds=0)
     assert result.ok, result.failures
     injected = faulty.injected_faults()
-    assert all(injected[kind] >= 3 for kind in (*TRANSPORT_FAULTS, *PAGING_FAULTS, *SESSION_FAULTS)), injected
+    assert all(injected[kind] >= 1 for kind in (*TRANSPORT_FAULTS, *PAGING_FAULTS, *SESSION_FAULTS)), injected
 
     # the clean run (full_run) compared every order with the truth; this one must equal it
     pd.testing.assert_frame_equal(orders_snapshot(data), orders_snapshot(full_run.data))

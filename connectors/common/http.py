@@ -9,6 +9,7 @@ exponential backoff (honouring Retry-After), anything else propagates at once.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import time
@@ -24,6 +25,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
+READ_TIMEOUT_ENV = "OMNI_HTTP_READ_TIMEOUT"  # seconds: overrides the read timeout of every client
+
+
+def default_timeout() -> tuple[float, float]:
+    read = os.environ.get(READ_TIMEOUT_ENV)
+    return (DEFAULT_TIMEOUT[0], float(read)) if read else DEFAULT_TIMEOUT
+
+
 _QUERY = re.compile(r"\?[^\s'\"]*")
 
 
@@ -103,7 +112,7 @@ class HttpClient:
         shop_id: str,
         *,
         session: requests.Session | None = None,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        timeout: tuple[float, float] | None = None,
         retry: RetryPolicy | None = None,
         stats: PullStats | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -112,7 +121,7 @@ class HttpClient:
         self.channel = channel
         self.shop_id = shop_id
         self.session = session or make_session()
-        self.timeout = timeout
+        self.timeout = timeout or default_timeout()
         self.retry = retry or RetryPolicy()
         self.stats = stats or PullStats()
         self.sleep = sleep

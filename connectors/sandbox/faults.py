@@ -2,13 +2,16 @@
 
 The platforms' own faults (throttling codes, window errors, records modified while paging) live in
 their simulators; these are what any HTTP API does now and then, whatever its protocol. Each named
-fault strikes a request with probability `TRANSPORT_FAULT_RATE`, drawn from a generator seeded by
-the world's seed, so a run's faults are repeatable in number (not in which request: threads race):
+fault strikes a request with probability `TRANSPORT_FAULT_RATE` (or its own rate), drawn from a
+generator seeded by the world's seed, so a run's faults are repeatable in number (not in which
+request: threads race):
 
 - `http_429`: HTTP 429 from the platform's gateway, every other one with `Retry-After: 1`;
 - `http_5xx`: HTTP 502 or 503 with an HTML body, as a load balancer answers;
 - `connection_reset`: the connection closed without an answer (the request was not served);
-- `truncated_json`: the simulator's answer cut in the middle (the request *was* served).
+- `truncated_json`: the simulator's answer cut in the middle (the request *was* served);
+- `read_timeout`: the answer comes READ_TIMEOUT_STALL seconds late, after the client gave up (its
+  read timeout must be shorter: OMNI_HTTP_READ_TIMEOUT; `omni demo` shortens it to 2 s); 0.3 %.
 
 `SIMULATOR_FAULTS` are the platform behaviours the simulators switch on by the same names (see
 simkit.OrderFeed and ga4_sim). `FAULT_PROFILES` names mixes for `omni demo --faults` and the fault
@@ -24,7 +27,7 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-TRANSPORT_FAULTS = ("http_429", "http_5xx", "connection_reset", "truncated_json")
+TRANSPORT_FAULTS = ("http_429", "http_5xx", "connection_reset", "truncated_json", "read_timeout")
 # the platform faults the simulators themselves switch on (simkit.OrderFeed, ga4_sim)
 SIMULATOR_FAULTS = (
     "modify_while_paging",
@@ -41,7 +44,10 @@ PAGING_FAULTS = ("empty_page_once", "duplicate_across_pages")
 # gateways whose clocks are ahead of ours
 SESSION_FAULTS = ("token_expiry", "clock_skew")
 KNOWN_FAULTS = frozenset((*TRANSPORT_FAULTS, *SIMULATOR_FAULTS))
-TRANSPORT_FAULT_RATE = 0.01  # per request and fault
+TRANSPORT_FAULT_RATE = 0.01  # per request and fault, unless listed below
+# a stall costs the client its whole read timeout, so it strikes less often
+TRANSPORT_FAULT_RATES = {"read_timeout": 0.003}
+READ_TIMEOUT_STALL = 3.0  # seconds the server sits on a request before answering it
 # With `clock_skew` the gateways' clocks run this far ahead of ours (beyond their ±10 min tolerance):
 # every request signed with our clock is rejected until the client reads theirs (HTTP Date header).
 CLOCK_SKEW = timedelta(minutes=15)
@@ -49,6 +55,10 @@ FAULT_PROFILES: dict[str, frozenset[str]] = {
     "none": frozenset(),
     "mix": frozenset((*TRANSPORT_FAULTS, *PAGING_FAULTS, *SESSION_FAULTS)),
 }
+
+
+def fault_rate(kind: str) -> float:
+    return TRANSPORT_FAULT_RATES.get(kind, TRANSPORT_FAULT_RATE)
 
 
 class TransportFaults:
@@ -65,8 +75,10 @@ class TransportFaults:
             return None
         with self._lock:
             roll = self._rng.random()
-            for index, kind in enumerate(self.kinds):
-                if roll < TRANSPORT_FAULT_RATE * (index + 1):
+            threshold = 0.0
+            for kind in self.kinds:
+                threshold += fault_rate(kind)
+                if roll < threshold:
                     self.injected[kind] += 1
                     return kind
         return None

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from connectors.sandbox.faults import CLOCK_SKEW, TransportFaults
+from connectors.sandbox.faults import CLOCK_SKEW, READ_TIMEOUT_STALL, TransportFaults
 from connectors.sandbox.generate import cached_world
 from connectors.sandbox.world import World
 
@@ -40,7 +40,8 @@ class SandboxSettings:
     now: datetime | None = None  # the platforms' clock; default: the end of the world
     # Switchable behaviour: "modify_while_paging" (each page served, the newest record in the
     # window is modified again, moving it out of the window as real orders do while you page), and
-    # the transport faults of faults.py (http_429, http_5xx, connection_reset, truncated_json).
+    # the transport faults of faults.py (http_429, http_5xx, connection_reset, truncated_json,
+    # read_timeout).
     faults: frozenset[str] = frozenset()
     # What the reference leaves unverified is a simulator module constant; these replace them while
     # the server runs, e.g. (("jd_sim.MAX_PAGE_SIZE", 100), ("pdd_sim.CALLS_PER_SECOND", 10.0)).
@@ -246,6 +247,8 @@ class SandboxServer:
                 if fault == "connection_reset":  # hang up without an answer
                     self.close_connection = True
                     return
+                if fault == "read_timeout":  # answer after the client stopped waiting
+                    time.sleep(READ_TIMEOUT_STALL)
                 response = server._fault_response(fault) or server._route(
                     self.command, self.path, headers, body
                 )
