@@ -73,6 +73,15 @@ def test_example_config_names_every_missing_credential(tmp_path):
             "declared twice",
         ),
         ("[[shops]\n", "not valid TOML"),
+        ('[[traffic]]\nsource = "baidu"\nchannel = "pos"\nshop_id = "a"\n', "unknown traffic source 'baidu'"),
+        (
+            '[[traffic]]\nsource = "ga4"\nchannel = "jd"\nshop_id = "jd-pop"\n',
+            "traffic source 'ga4' does not describe jd shops",
+        ),
+        (
+            '[[traffic]]\nsource = "pos_footfall"\nchannel = "pos"\nshop_id = "pos-main"\n',
+            r"shop pos/pos-main is not declared under \[\[shops\]\]",
+        ),
     ],
 )
 def test_bad_config_is_one_clear_error(tmp_path, body, message):
@@ -80,3 +89,40 @@ def test_bad_config_is_one_clear_error(tmp_path, body, message):
     path.write_text('[pipeline]\npii_key = "k"\n' + body)
     with pytest.raises(ConfigError, match=message):
         load_config(path, env={})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["run", "--start", "2026-13-01", "--end", "2026-11-02"],
+            "argument --start: '2026-13-01' is not a date",
+        ),
+        (
+            ["run", "--start", "2026-11-05", "--end", "2026-11-01"],
+            "--end 2026-11-01 is before --start 2026-11-05",
+        ),
+    ],
+)
+def test_malformed_dates_on_the_command_line_are_one_clear_error(argv, message, capsys):
+    from pipelines.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exited:  # argparse's own errors
+        code = exited.code
+    assert code not in (0, None)
+    assert message in capsys.readouterr().err
+
+
+def test_a_malformed_database_url_names_the_option(tmp_path):
+    from connectors.common.errors import FatalError
+    from connectors.common.pii import PiiHasher
+    from connectors.config import ShopConfig
+    from connectors.pos.source import PosSource
+
+    shop = ShopConfig("pos", "pos-main", {"database_url": "not-a-url"}, {}, {})
+    with pytest.raises(
+        FatalError, match=r"\[pos/pos-main\] option database_url is not a valid SQLAlchemy URL"
+    ):
+        PosSource(shop, PiiHasher("k"))
