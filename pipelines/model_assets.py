@@ -265,7 +265,25 @@ def orders_fresh(omni: OmniResource) -> dg.AssetCheckResult:
 
 
 MODEL_ASSETS = [build_model_asset(m) for m in MODELS]
-MODEL_CHECKS = [build_model_check(m) for m in MODELS] + ORDER_CHECKS + FOREIGN_KEY_CHECKS + [orders_fresh]
+RECONCILIATION_CHECK = build_gx_check(
+    "audit.order_reconciliation",
+    "gx_landed_equals_published",
+    "select case when unexplained_orders <> 0 or published_not_landed <> 0 or paid_difference_cny <> 0 "
+    "then channel || ' ' || partition_date || ': ' || unexplained_orders || ' orders neither published "
+    "nor quarantined, ' || published_not_landed || ' published but never landed, paid differs by ' "
+    "|| paid_difference_cny || ' CNY' end as unreconciled_day from audit.order_reconciliation",
+    _orphans("unreconciled_day"),
+    "per channel and landing day, every landed order is published or quarantined (not both), "
+    "nothing published that did not land, the published paid amount equals staging's",
+)
+
+MODEL_CHECKS = [
+    *(build_model_check(m) for m in MODELS),
+    *ORDER_CHECKS,
+    *FOREIGN_KEY_CHECKS,
+    RECONCILIATION_CHECK,
+    orders_fresh,
+]
 
 
 @dg.asset(

@@ -1,6 +1,7 @@
 """The Dagster asset checks themselves, invoked on small hand-made warehouses and landing files:
-each foreign key check fails naming the dangling row and passes once its parent exists; the landing
-suite fails on a repeated version, an out-of-partition version and an empty id."""
+each foreign key check fails naming the dangling row and passes once its parent exists, the
+reconciliation check names the channel and day that do not add up; the landing suite fails on a
+repeated version, an out-of-partition version and an empty id."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import pytest
 from connectors.common.records import LANDING_SCHEMA
 from connectors.common.timeutil import china_days_window
 from pipelines.landing_assets import _check_landed
-from pipelines.model_assets import FOREIGN_KEY_CHECKS
+from pipelines.model_assets import FOREIGN_KEY_CHECKS, RECONCILIATION_CHECK
 from pipelines.resources import OmniResource
 
-CHECKS = {spec.name: check for check in FOREIGN_KEY_CHECKS for spec in check.check_specs}
+CHECKS = {
+    spec.name: check for check in (*FOREIGN_KEY_CHECKS, RECONCILIATION_CHECK) for spec in check.check_specs
+}
 
 # (check, tables with one dangling child row, the statement that adds the missing parent, sample)
 CASES = [
@@ -51,13 +54,25 @@ CASES = [
         "insert into marts.dim_customers values ('C3')",
         "jd:3",
     ),
+    (
+        "gx_landed_equals_published",
+        {
+            "audit.order_reconciliation": "select * from (values ('jd', date '2026-11-11', 0, 0, 0.00), "
+            "('pos', date '2026-11-11', 1, 0, 0.00)) as t(channel, partition_date, unexplained_orders, "
+            "published_not_landed, paid_difference_cny)",
+        },
+        "update audit.order_reconciliation set unexplained_orders = 0",
+        "pos 2026-11-11: 1 orders neither published nor quarantined, 0 published but never landed, "
+        "paid differs by 0.00 CNY",
+    ),
 ]
 
 
 def _build(tmp_path, tables: dict[str, str]) -> OmniResource:
     (tmp_path / "warehouse").mkdir()
     with duckdb.connect(str(tmp_path / "warehouse" / "build.duckdb")) as conn:
-        conn.execute("create schema marts")
+        for schema in {table.split(".")[0] for table in tables}:
+            conn.execute(f"create schema {schema}")
         for table, sql in tables.items():
             conn.execute(f"create table {table} as {sql}")
     return OmniResource(data_dir=str(tmp_path))

@@ -35,6 +35,12 @@ def test_model_dependencies_come_from_the_sql():
     assert {k.path[-1] for k in checked.parent_keys} == {f"stg_{source}__orders" for source in sources()}, (
         "every connector family's staging feeds the unified orders"
     )
+    landed = graph.get(dg.AssetKey(["core", "orders_landed"]))  # reconciliation starts from every landing
+    assert landed.parent_keys == {
+        dg.AssetKey(["landing", channel, "orders"])
+        for channel, spec in CHANNELS.items()
+        if "orders" in spec.entities
+    }
     fct = graph.get(dg.AssetKey(["marts", "fct_orders"]))
     assert {k.path[-1] for k in fct.parent_keys} == {
         "orders_checked",  # the orders that map (the others wait in audit.quarantine)

@@ -135,6 +135,19 @@ def test_unmappable_orders_are_quarantined_and_everything_else_publishes(full_ru
     checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks[("fct_voucher_redemptions", "gx_redemptions_have_orders")]
     assert checks[("fct_order_lines", "gx_lines_have_orders")]
+    assert checks[("order_reconciliation", "gx_landed_equals_published")]
+    reconciled = published(
+        data,
+        "select channel, sum(landed_orders) as landed, sum(published_orders) as published, "
+        "sum(quarantined_orders) as quarantined, sum(unexplained_orders) as unexplained "
+        "from audit.order_reconciliation group by all order by all",
+    )
+    assert (reconciled["landed"] == reconciled["published"] + reconciled["quarantined"]).all()
+    assert reconciled["unexplained"].sum() == 0
+    held_by_channel = quarantine.groupby("channel").size().to_dict()
+    assert {
+        c: q for c, q in zip(reconciled["channel"], reconciled["quarantined"], strict=True) if q
+    } == held_by_channel
 
     # reconciliation: per channel, every landed order is in fct_orders or in the quarantine
     with duckdb.connect() as conn:

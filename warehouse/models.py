@@ -8,6 +8,7 @@ comments declare what the runner and the checks need:
     -- not_null: channel, order_date  (blocking check)
     -- description: free text, may span several `-- ` lines
     -- column order_key: description of a column (becomes COMMENT ON COLUMN)
+    -- materialized: view            (optional: a view over its inputs instead of a table copy)
 
 Dependencies are read from the SQL itself (`raw.x`, `staging.y`, `marts.z` references), so the
 Dagster graph and the build order can never disagree with the code.
@@ -41,6 +42,7 @@ class Model:
     not_null: tuple[str, ...] = ()
     columns: dict[str, str] = field(default_factory=dict)
     refs: tuple[str, ...] = ()  # "schema.table" this model reads
+    materialized: str = "table"  # or "view"
 
     @property
     def table(self) -> str:
@@ -61,7 +63,7 @@ def parse_model(path: Path) -> Model:
         if not line.startswith("--"):
             break
         text = line[2:].strip()
-        match = re.match(r"(grain|key|not_null|description|column ([a-z0-9_]+)):\s*(.*)", text)
+        match = re.match(r"(grain|key|not_null|description|materialized|column ([a-z0-9_]+)):\s*(.*)", text)
         if match:
             current = match.group(1)
             if match.group(2):
@@ -90,7 +92,14 @@ def parse_model(path: Path) -> Model:
         not_null=_split_list(header.get("not_null", "")),
         columns=columns,
         refs=refs,
+        materialized=_materialized(header.get("materialized", "table"), path),
     )
+
+
+def _materialized(kind: str, path: Path) -> str:
+    if kind not in ("table", "view"):
+        raise ValueError(f"{path}: materialized must be table or view, not {kind!r}")
+    return kind
 
 
 def discover_models(root: Path = TRANSFORMS_DIR) -> list[Model]:
@@ -120,12 +129,12 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int:
     """Rebuild one model's table in a transaction; returns its row count."""
     conn.execute("begin transaction")
     try:
-        conn.execute(f"create or replace table {model.table} as\n{model.sql}")
+        conn.execute(f"create or replace {model.materialized} {model.table} as\n{model.sql}")
         summary = model.description or model.grain
         if model.grain and model.grain not in summary:
             summary = f"{summary} Grain: {model.grain}."
         if summary:
-            conn.execute(f"comment on table {model.table} is {sql_literal(summary)}")
+            conn.execute(f"comment on {model.materialized} {model.table} is {sql_literal(summary)}")
         for column, text in model.columns.items():
             conn.execute(f"comment on column {model.table}.{column} is {sql_literal(text)}")
         failpoint("model.uncommitted", model.table)

@@ -16,16 +16,7 @@ with bad_orders as (
 ),
 
 landed as (
-    -- the latest landed version of every order, any source, with its raw record
-    select channel, record_id, record from raw.shopify__orders_latest
-    union all select channel, record_id, record from raw.top__orders_latest
-    union all select channel, record_id, record from raw.jd__orders_latest
-    union all select channel, record_id, record from raw.pinduoduo__orders_latest
-    union all select channel, record_id, record from raw.douyin__orders_latest
-    union all select channel, record_id, record from raw.youzan__orders_latest
-    union all select channel, record_id, record from raw.alibaba_1688__orders_latest
-    union all select channel, record_id, record from raw.meituan__orders_latest
-    union all select channel, record_id, record from raw.pos__orders_latest
+    select channel, order_id, record from core.orders_landed
 ),
 
 final as (
@@ -36,9 +27,9 @@ final as (
         b.order_id as record_id,
         china_date(b.modified_at) as partition_date,
         b.quarantine_reason as reason,
-        cast(l.record as varchar) as record
+        l.record
     from bad_orders as b
-    join landed as l on l.channel = b.channel and l.record_id = b.order_id
+    join landed as l on l.channel = b.channel and l.order_id = b.order_id
 )
 
 select * from final

@@ -1,0 +1,32 @@
+-- grain: one row per order that landed on any channel (its latest landed version)
+-- key: channel, order_id
+-- not_null: shop_id, modified_at, record
+-- materialized: view
+-- description: The latest landed version of every order, as the platform sent it, from every
+-- source's landing files: the starting point of reconciliation (every order here is in
+-- marts.fct_orders or in audit.quarantine) and where the quarantine finds the raw record. A view,
+-- not a copy: the records stay in the landing files.
+-- column channel: Sales channel.
+-- column shop_id: The shop it came from.
+-- column order_id: The platform's order id (the landing record id).
+-- column modified_at: The platform's last modification time of this version (UTC); its China date is the landing partition.
+-- column record: The record as landed (JSON; PII already hashed or removed by the connector).
+with landed as (
+    -- one line per source, as in core.orders_checked
+    select channel, shop_id, record_id, modified_at, record from raw.shopify__orders_latest
+    union all select channel, shop_id, record_id, modified_at, record from raw.top__orders_latest
+    union all select channel, shop_id, record_id, modified_at, record from raw.jd__orders_latest
+    union all select channel, shop_id, record_id, modified_at, record from raw.pinduoduo__orders_latest
+    union all select channel, shop_id, record_id, modified_at, record from raw.douyin__orders_latest
+    union all select channel, shop_id, record_id, modified_at, record from raw.youzan__orders_latest
+    union all select channel, shop_id, record_id, modified_at, record from raw.alibaba_1688__orders_latest
+    union all select channel, shop_id, record_id, modified_at, record from raw.meituan__orders_latest
+    union all select channel, shop_id, record_id, modified_at, record from raw.pos__orders_latest
+),
+
+final as (
+    select channel, shop_id, record_id as order_id, modified_at, cast(record as varchar) as record
+    from landed
+)
+
+select * from final
