@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import subprocess_env
-from tests.test_pipeline import orders_snapshot, published
+from tests.test_pipeline import assert_published_equal, orders_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -48,10 +48,11 @@ def test_two_overlapping_runs_both_finish_and_publish_what_one_run_does(full_run
 
     data = tmp_path / "data"  # (full_run also loaded export files, so traffic differs: not compared)
     pd.testing.assert_frame_equal(orders_snapshot(data), orders_snapshot(full_run.data))
-    for sql in (
+    assert_published_equal(
+        data,
+        full_run.data,
         "select * from marts.fct_order_lines order by all",
         "select * from marts.fct_voucher_redemptions order by all",
         "select * from marts.channel_migration order by all",
         "select count(*) as accounts, count(distinct customer_id) as customers from marts.customer_accounts",
-    ):
-        pd.testing.assert_frame_equal(published(data, sql), published(full_run.data, sql), check_exact=True)
+    )

@@ -25,7 +25,7 @@ from connectors.sandbox.faults import (
 )
 from pipelines.runner import run_range
 from tests.conftest import point_pipeline_at
-from tests.test_pipeline import orders_snapshot, published
+from tests.test_pipeline import assert_published_equal, orders_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -74,14 +74,11 @@ def test_the_whole_range_under_the_mix_of_faults_publishes_what_a_clean_run_does
 
     # the clean run (full_run) compared every order with the truth; this one must equal it
     pd.testing.assert_frame_equal(orders_snapshot(data), orders_snapshot(full_run.data))
-    for table in (
-        "marts.fct_channel_daily",
-        "marts.fct_channel_traffic_daily",
-        "marts.fct_voucher_redemptions",
-    ):
-        sql = f"select * from {table} order by all"
-        pd.testing.assert_frame_equal(published(data, sql), published(full_run.data, sql), check_exact=True)
-    customers = (
-        "select count(*) as accounts, count(distinct customer_id) as customers from marts.customer_accounts"
+    assert_published_equal(
+        data,
+        full_run.data,
+        "select * from marts.fct_channel_daily order by all",
+        "select * from marts.fct_channel_traffic_daily order by all",
+        "select * from marts.fct_voucher_redemptions order by all",
+        "select count(*) as accounts, count(distinct customer_id) as customers from marts.customer_accounts",
     )
-    pd.testing.assert_frame_equal(published(data, customers), published(full_run.data, customers))

@@ -42,6 +42,14 @@ def published(data_dir, sql: str) -> pd.DataFrame:
         return conn.execute(sql).df()
 
 
+def assert_published_equal(data_dir, reference_dir, *queries: str) -> None:
+    """Each query gives exactly the same rows in two published warehouses."""
+    for sql in queries:
+        pd.testing.assert_frame_equal(
+            published(data_dir, sql), published(reference_dir, sql), check_exact=True
+        )
+
+
 def orders_snapshot(data_dir) -> pd.DataFrame:
     """Money as exact decimal text: pandas would turn DECIMAL into float."""
     columns = [f"cast({c} as varchar) as {c}" if c.endswith("_cny") else c for c in MART_COLUMNS]
