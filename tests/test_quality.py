@@ -59,3 +59,30 @@ def test_an_unknown_currency_fails_and_known_ones_pass():
     assert all(
         o.success for o in validate(pd.DataFrame({"currency": ["CNY", "EUR"]}), currency_expectations())
     )
+
+
+def test_month_by_month_validation_finds_what_the_whole_table_does():
+    import duckdb
+
+    from warehouse.quality import validate_query
+
+    conn = duckdb.connect()
+    conn.execute(
+        "create table t as select * from (values "
+        "('a', date '2026-10-31', 'paid'), ('b', date '2026-11-01', 'nonsense'), "
+        "('b', date '2026-11-01', 'paid'), ('c', date '2026-12-05', 'nonsense'), ('d', null, 'paid')) "
+        "as v(order_key, order_date, status)"
+    )
+
+    def suite():
+        return key_expectations(("order_key",), ("order_date", "status"), {"status": ["paid"]})
+
+    whole, whole_rows = validate_query(conn, "select * from t", suite)
+    by_month, month_rows = validate_query(conn, "select * from t", suite, month_column="order_date")
+    assert whole_rows == month_rows == 5
+    assert [(o.name, o.success, o.unexpected_count) for o in by_month] == [
+        (o.name, o.success, o.unexpected_count) for o in whole
+    ]
+    failed = {o.name: o for o in by_month if not o.success}
+    assert set(failed) == {"order_key_unique", "order_date_not_null", "status_in_set"}
+    assert failed["status_in_set"].unexpected_count == 2  # one in November, one in December
