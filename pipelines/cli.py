@@ -118,6 +118,29 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from warehouse.dictionary import describe, render, undocumented
+    from warehouse.paths import WarehousePaths
+
+    published = WarehousePaths(data_dir()).published_db
+    if not published.exists():
+        print(f"omni: {published} does not exist yet (run `omni demo` or `omni run` first)", file=sys.stderr)
+        return 1
+    with duckdb.connect(str(published), read_only=True) as conn:
+        tables = describe(conn)
+    text = render(tables)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(tables)} tables written to {args.out}")
+    else:
+        print(text)
+    for missing in undocumented(tables):
+        print(f"undocumented: {missing}", file=sys.stderr)
+    return 0
+
+
 def cmd_sandbox_truth(args: argparse.Namespace) -> int:
     from connectors.sandbox.truth import write_truth
 
@@ -275,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=_date, required=True)
     run.add_argument("--end", type=_date, required=True)
     run.set_defaults(func=cmd_run)
+
+    dictionary = sub.add_parser(
+        "dictionary", help="the data dictionary of the published warehouse (every marts and audit column)"
+    )
+    dictionary.add_argument("--out", help="write it to this file (default: print it)")
+    dictionary.set_defaults(func=cmd_dictionary)
 
     sandbox = sub.add_parser("sandbox", help="the local platform simulators").add_subparsers(
         dest="sandbox", required=True

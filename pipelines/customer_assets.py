@@ -109,6 +109,19 @@ def customer_accounts(context: dg.AssetExecutionContext, omni: OmniResource) -> 
     return dg.MaterializeResult(metadata=metadata)
 
 
+_QUALITY_COMMENTS = {
+    "": "Identity resolution measured against a known truth (the sandbox's ownership file), one row per "
+    "run that had one. Grain: one row per measurement.",
+    "measured_at": "When the run measured it (UTC).",
+    "truth_accounts": "Accounts the truth covers.",
+    "true_pairs": "Pairs of accounts that truly belong to one person.",
+    "predicted_pairs": "Pairs of accounts the pipeline gave one customer_id.",
+    "correct_pairs": "Predicted pairs that are true pairs.",
+    "precision": "correct_pairs / predicted_pairs (fraction 0-1): how rarely two people were merged.",
+    "recall": "correct_pairs / true_pairs (fraction 0-1): how often one person's accounts were joined.",
+}
+
+
 def _record_quality(conn: duckdb.DuckDBPyConnection, quality: PairwiseQuality) -> None:
     """Every run's measured quality, kept in the warehouse (audit.identity_quality) for the trend."""
     conn.execute("create schema if not exists audit")
@@ -116,6 +129,9 @@ def _record_quality(conn: duckdb.DuckDBPyConnection, quality: PairwiseQuality) -
         "create table if not exists audit.identity_quality (measured_at timestamptz, truth_accounts bigint, "
         "true_pairs bigint, predicted_pairs bigint, correct_pairs bigint, precision double, recall double)"
     )
+    for column, text in _QUALITY_COMMENTS.items():
+        target = "table audit.identity_quality" if column == "" else f"column audit.identity_quality.{column}"
+        conn.execute(f"comment on {target} is {sql_literal(text)}")
     conn.execute(
         "insert into audit.identity_quality values (?, ?, ?, ?, ?, ?, ?)",
         [
