@@ -42,7 +42,6 @@ SUFFIXES = (".csv", ".xlsx", ".xls")
 LOADED_DIR = "_loaded"
 QUARANTINE_DIR = "_quarantine"
 MANIFEST_DIR = "_files"
-LOCK_FILE = ".loading.lock"  # a dot-file: never taken for an export
 
 
 @dataclass(frozen=True)
@@ -109,9 +108,12 @@ class ExportDropLoader:
         after the previous one, so a correction dropped together with the file it corrects wins."""
         if now.tzinfo is None:
             raise ValueError(f"naive datetime {now!r}: pass an aware datetime")
-        # One loader per folder at a time: two runs (the sensor's and an `omni run`) would otherwise
-        # both read a file and one would fail moving what the other already moved.
-        with open(self.drop_dir / LOCK_FILE, "a") as lock:
+        # One loader per shop at a time: two runs (the sensor's and an `omni run`) would otherwise
+        # both read a file and one would fail moving what the other already moved. The lock lives
+        # beside the manifests, not in the drop folder operators look at.
+        locks = self.exports_root / MANIFEST_DIR
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f".{self.shop_id}.loading.lock", "a") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             return [
                 self.load_file(path, now + timedelta(microseconds=i)) for i, path in enumerate(self.pending())
