@@ -118,6 +118,36 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from connectors.common.timeutil import utc_now
+    from connectors.config import config_path, load_config
+    from pipelines.definitions import defs
+    from pipelines.status import status
+    from warehouse.paths import WarehousePaths
+
+    config = load_config(config_path())
+    instance = None
+    if os.environ.get("DAGSTER_HOME"):
+        try:
+            instance = dg.DagsterInstance.get()
+        except Exception as exc:  # a broken instance config still leaves the rest to show
+            print(
+                f"omni: the Dagster instance at {os.environ['DAGSTER_HOME']} cannot be read: {exc}",
+                file=sys.stderr,
+            )
+    report = status(
+        WarehousePaths(data_dir()),
+        [(shop.channel, shop.shop_id) for shop in config.shops],
+        utc_now(),
+        instance,
+        list(defs.resolve_asset_graph().asset_check_keys),
+    )
+    print(report.render())
+    return 0
+
+
 def cmd_dictionary(args: argparse.Namespace) -> int:
     import duckdb
 
@@ -298,6 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=_date, required=True)
     run.add_argument("--end", type=_date, required=True)
     run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser(
+        "status", help="per shop: newest orders day, freshness, quarantined orders; failed checks"
+    )
+    status.set_defaults(func=cmd_status)
 
     dictionary = sub.add_parser(
         "dictionary", help="the data dictionary of the published warehouse (every marts and audit column)"
