@@ -11,6 +11,7 @@ others' data (its asset is red in the UI, the rest publish).
 
 import dagster as dg
 
+from pipelines.alerts import alert_on_check_failure, alert_on_run_failure
 from pipelines.customer_assets import CUSTOMER_ASSETS
 from pipelines.landing_assets import LANDING_ASSETS
 from pipelines.model_assets import MODEL_CHECKS, transform_assets
@@ -91,6 +92,6 @@ defs = dg.Definitions(
     asset_checks=MODEL_CHECKS,
     jobs=[landing_job, traffic_exports_job, warehouse_job],
     schedules=[nightly_schedule],
-    sensors=[*REBUILD_SENSORS, traffic_export_files],
+    sensors=[*REBUILD_SENSORS, traffic_export_files, alert_on_run_failure, alert_on_check_failure],
     resources={"omni": OmniResource()},
 )

@@ -22,8 +22,10 @@ from warehouse.paths import WarehousePaths
 class FailedCheck:
     asset: str
     check: str
-    severity: str
+    severity: str  # ERROR (blocking) or WARN
     said: str
+    record_id: int = 0  # the evaluation's storage id: newer evaluations have larger ones
+    run_id: str = ""
 
 
 @dataclass
@@ -64,7 +66,7 @@ class Status:
             lines.append("checks: every check passed at its latest evaluation")
         else:
             lines.append(f"checks failed at their latest evaluation ({len(self.failed_checks)}):")
-            lines += [f"  {f.severity:<7} {f.asset} {f.check}: {f.said}" for f in self.failed_checks]
+            lines += [f"  {f.severity:<7} {f.asset} {f.check}: {f.said[:300]}" for f in self.failed_checks]
         return "\n".join(lines)
 
 
@@ -91,7 +93,7 @@ def _published(paths: WarehousePaths, status: Status) -> None:
             status.unreconciled = {c: int(n) for c, n in rows}
 
 
-def _failed_checks(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey]) -> list[FailedCheck]:
+def failed_checks(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckKey]) -> list[FailedCheck]:
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(check_keys)
@@ -106,7 +108,9 @@ def _failed_checks(instance: dg.DagsterInstance, check_keys: list[dg.AssetCheckK
             said = evaluation.description or str(
                 getattr(evaluation.metadata.get("failed_expectations"), "value", "")
             )
-        failed.append(FailedCheck(key.asset_key.to_user_string(), key.name, severity, said[:200]))
+        failed.append(
+            FailedCheck(key.asset_key.to_user_string(), key.name, severity, said, record.id, record.run_id)
+        )
     return failed
 
 
@@ -120,6 +124,6 @@ def status(
     report = Status(now=now, published_at=None, shops=freshness(paths.landing, shops, now))
     _published(paths, report)
     if instance is not None:
-        report.failed_checks = _failed_checks(instance, check_keys)
+        report.failed_checks = failed_checks(instance, check_keys)
         report.checks_known = True
     return report
