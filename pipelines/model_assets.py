@@ -325,6 +325,30 @@ def analytics_warehouse(context: dg.AssetExecutionContext, omni: OmniResource) -
     )
 
 
+@dg.asset(
+    key=dg.AssetKey(["kpi_report"]),
+    deps=[PUBLISHED_KEY],
+    group_name="publish",
+    kinds={"html"},
+    owners=["team:data-platform"],
+    description="The daily omnichannel KPI report ($OMNI_DATA_DIR/reports/kpi-<day>.html and latest.html): "
+    "sales by channel, 30-day trend, traffic and conversion, new vs returning customers on the "
+    "unified id, channel migration, RFM segments; static HTML with inline charts, written from the "
+    "published warehouse after each rebuild.",
+)
+def kpi_report(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
+    from warehouse.report import write_report
+
+    paths = omni.paths()
+    path = write_report(paths.published_db, paths.data_dir / "reports")
+    if path is None:
+        context.log.info("no orders published yet: no report")
+        return dg.MaterializeResult(metadata={"path": "-"})
+    context.log.info(f"KPI report: {path}")
+    return dg.MaterializeResult(metadata={"path": str(path), "day": path.stem.removeprefix("kpi-")})
+
+
 def transform_assets() -> Iterator[dg.AssetsDefinition]:
     yield from MODEL_ASSETS
     yield analytics_warehouse
+    yield kpi_report
