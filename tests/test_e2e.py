@@ -1,5 +1,5 @@
 """End to end, as a user runs it: `omni demo` in a subprocess, and `make ui`'s Dagster (webserver +
-daemon) driven through its GraphQL API the way the UI's backfill dialog does it."""
+daemon) with a backfill launched from the UI in headless Chromium (Playwright)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import pytest
 
 from connectors.sandbox.generate import cached_world
 from pipelines.summary import channel_summary
+from tests.browser import artifacts_dir, chromium
 from tests.conftest import subprocess_env
 from tests.pii_scan import findings, needles, scan
 
@@ -149,6 +150,31 @@ def _wait(predicate, seconds: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _launch_backfill_in_the_ui(port: int, asset: str, days: list[str], artifacts: Path) -> str:
+    """What an engineer does in the browser: the asset's page, Materialize…, a custom partition
+    range, Launch backfill; returns the backfill id the UI reports. Screenshots of each step."""
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}/assets/{asset}")
+        materialize = page.get_by_role("button", name="Materialize…")
+        materialize.wait_for(timeout=60_000)
+        page.wait_for_timeout(2000)  # the first visit may greet with a community dialog
+        if page.get_by_role("button", name="Skip").is_visible():
+            page.get_by_role("button", name="Skip").click()
+        materialize.click()
+        dialog = page.locator(".bp5-dialog")
+        partitions = dialog.locator("input[type=text]")
+        partitions.fill(f"[{min(days)}...{max(days)}]")
+        partitions.press("Enter")
+        dialog.get_by_text(f"{len(days)} partitions", exact=True).wait_for(timeout=10_000)
+        page.screenshot(path=str(artifacts / "ui-1-backfill-dialog.png"))
+        dialog.get_by_role("button", name="Launch backfill").click()
+        created = page.get_by_text("Created backfill")
+        created.wait_for(timeout=30_000)
+        page.screenshot(path=str(artifacts / "ui-2-backfill-created.png"))
+        return created.inner_text().removeprefix("Created backfill").strip()
+
+
 def _default_signals() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
@@ -191,20 +217,8 @@ def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(
         assert len(dropped) == 6, dropped
         end = date.today() - timedelta(days=2)
         days = [(end - timedelta(days=i)).isoformat() for i in range(3)]
-        launched = _graphql(
-            ui_port,
-            """
-            mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
-                __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
-            {
-                "p": {
-                    "partitionNames": days,
-                    "assetSelection": [{"path": ["landing", "pos", "orders"]}],
-                    "title": "test backfill",
-                }
-            },
-        )["data"]["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        backfill_id = _launch_backfill_in_the_ui(ui_port, "landing/pos/orders", days, artifacts_dir(tmp_path))
+        assert backfill_id
         published = tmp_path / "data" / "analytics.duckdb"
 
         def pos_days_published() -> set[str] | None:

@@ -3,34 +3,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import duckdb
-import pytest
 
+from tests.browser import artifacts_dir, chromium
 from warehouse.report import write_report
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("/usr/bin/chromium is required under CI=true (.ci/run installs Debian's chromium)")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    return sync_playwright()
 
 
 def _money(value) -> str:
@@ -58,31 +34,26 @@ def test_the_report_renders_the_days_numbers_in_chromium(full_run, tmp_path):
         ).fetchone()
         segments = conn.execute("select count(distinct segment) from marts.customer_rfm").fetchone()
 
-    artifacts = Path(os.environ.get("OMNI_TEST_ARTIFACTS") or tmp_path / "artifacts")
-    artifacts.mkdir(parents=True, exist_ok=True)
-    with _browser() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 800, "height": 1200})
-            page.goto(path.as_uri())
-            assert page.title() == f"KPI report {day}"
-            bars = page.locator("#net-by-channel-day g.bar")
-            assert bars.count() == len(net_by_channel) >= 5
-            shown = {}
-            for i in range(bars.count()):
-                bar = bars.nth(i)
-                shown[bar.get_attribute("data-label")] = bar.locator("text.value").text_content()
-                box = bar.locator("rect").bounding_box()
-                assert box is not None and box["height"] > 0, "the bar is drawn"
-                if float(bar.get_attribute("data-value") or 0) > 0:
-                    assert box["width"] > 0
-            assert shown == {channel: _money(net) for channel, net in net_by_channel.items()}
-            assert page.locator("#net-by-day g.bar").count() == (days or [0])[0]
-            assert page.locator("#segments g.bar").count() == (segments or [0])[0]
-            assert page.locator("#new-vs-returning g.bar").count() == 2
-            page.screenshot(path=str(artifacts / f"kpi-{day}.png"), full_page=True)
-        finally:
-            browser.close()
+    artifacts = artifacts_dir(tmp_path)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 800, "height": 1200})
+        page.goto(path.as_uri())
+        assert page.title() == f"KPI report {day}"
+        bars = page.locator("#net-by-channel-day g.bar")
+        assert bars.count() == len(net_by_channel) >= 5
+        shown = {}
+        for i in range(bars.count()):
+            bar = bars.nth(i)
+            shown[bar.get_attribute("data-label")] = bar.locator("text.value").text_content()
+            box = bar.locator("rect").bounding_box()
+            assert box is not None and box["height"] > 0, "the bar is drawn"
+            if float(bar.get_attribute("data-value") or 0) > 0:
+                assert box["width"] > 0
+        assert shown == {channel: _money(net) for channel, net in net_by_channel.items()}
+        assert page.locator("#net-by-day g.bar").count() == (days or [0])[0]
+        assert page.locator("#segments g.bar").count() == (segments or [0])[0]
+        assert page.locator("#new-vs-returning g.bar").count() == 2
+        page.screenshot(path=str(artifacts / f"kpi-{day}.png"), full_page=True)
     assert (artifacts / f"kpi-{day}.png").stat().st_size > 10_000
 
 
