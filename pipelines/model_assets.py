@@ -69,6 +69,34 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join([header, *rows])
 
 
+AMOUNT_COLUMNS = ("gmv_cny", "paid_cny", "net_cny", "line_amount_cny", "amount_cny")
+
+
+def _fact_metadata(conn: duckdb.DuckDBPyConnection, model: Model) -> dict[str, Any]:
+    """For a dated mart: its money totals (numbers the UI plots across materializations) and a
+    small chart of rows per day over its last 14 days."""
+    if model.layer != "marts" or FACT_DATE not in model.columns:
+        return {}
+    amounts = [c for c in AMOUNT_COLUMNS if c in model.columns]
+    metadata: dict[str, Any] = {}
+    if amounts:
+        totals = conn.execute(
+            f"select {', '.join(f'sum({c})' for c in amounts)} from {model.table}"
+        ).fetchone()
+        for column, total in zip(amounts, totals or (), strict=True):
+            metadata[f"total_{column}"] = float(total or 0)
+    daily = conn.execute(
+        f"select {FACT_DATE}, count(*) from {model.table} where {FACT_DATE} is not null "
+        f"group by all order by {FACT_DATE} desc limit 14"
+    ).fetchall()
+    top = max((n for _, n in daily), default=0) or 1
+    chart = "\n".join(
+        f"| {day} | {n:,} | {'█' * max(1, round(20 * n / top))} |" for day, n in reversed(daily)
+    )
+    metadata["daily_volumes"] = dg.MetadataValue.md(f"| day | rows | |\n|---|---:|---|\n{chart}")
+    return metadata
+
+
 def build_model_asset(model: Model) -> dg.AssetsDefinition:
     @dg.asset(
         key=model_key(model.table),
@@ -88,6 +116,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
                 create_raw_views(conn, omni.paths().landing, only=raw)
             rows = run_model(conn, model)
             preview = conn.execute(f"select * from {model.table} limit 5").df()
+            facts = _fact_metadata(conn, model)
         finally:
             conn.close()
         context.log.info(f"{model.table}: {rows} rows")
@@ -96,6 +125,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
                 "rows": rows,
                 "table": model.table,
                 "preview": dg.MetadataValue.md(_markdown(preview)),
+                **facts,
             }
         )
 

@@ -121,6 +121,19 @@ def test_unmappable_orders_are_quarantined_and_everything_else_publishes(full_ru
         if e.asset_key == dg.AssetKey(["audit", "quarantine"])
     ]
     assert rows_metadata == [len(broken)], "the quarantine is counted in the asset's metadata"
+    [orders_metadata] = [
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["marts", "fct_orders"])
+    ]
+    totals = published(
+        data,
+        "select sum(net_cny) as net, max(order_date) as last_day, count(*) filter "
+        "(where order_date = (select max(order_date) from marts.fct_orders)) as n from marts.fct_orders",
+    )
+    assert orders_metadata["total_net_cny"].value == pytest.approx(float(totals["net"][0]))
+    last_row = orders_metadata["daily_volumes"].value.splitlines()[-1]  # the UI's daily volume chart
+    assert last_row.startswith(f"| {totals['last_day'][0].date()} | {int(totals['n'][0]):,} | █")
 
     # every other order published exactly as before (the drifted ones too: the new field waits in
     # the raw JSON); the broken ones are nowhere in the marts
