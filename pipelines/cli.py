@@ -205,7 +205,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.runner import run_range
 
     print(f"landing every configured channel for {args.start}..{args.end}, then rebuilding", flush=True)
-    result = run_range(args.start, args.end, log_level="DEBUG" if args.verbose else "WARNING")
+    result = run_range(
+        args.start,
+        args.end,
+        log_level="DEBUG" if args.verbose else "WARNING",
+        progress=lambda line: print(line, flush=True),
+    )
     for failure in result.failures:
         print(f"FAILED {failure}", file=sys.stderr)
     print(
@@ -274,6 +279,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             settings.end,
             log_level="DEBUG" if args.verbose else "WARNING",
             settle_seconds=0,  # the demo's files were written whole a moment ago
+            progress=lambda line: print(line, flush=True),
         )
         injected = server.injected_faults()
     if settings.faults:

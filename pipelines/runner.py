@@ -7,6 +7,8 @@ recorded in the Dagster instance at DAGSTER_HOME when it is set, so they show in
 """
 
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -40,18 +42,29 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
     return messages
 
 
+def _steps(result: dg.ExecuteInProcessResult, began: float) -> str:
+    done = sum(1 for e in result.all_events if e.is_step_success)
+    failed = sum(1 for e in result.all_events if e.is_step_failure)
+    return f"{done} steps done, {failed} failed, {time.monotonic() - began:.0f} s"
+
+
 def run_range(
     first: date,
     last: date,
     instance: dg.DagsterInstance | None = None,
     log_level: str = "INFO",
     settle_seconds: float = DEFAULT_SETTLE_SECONDS,
+    progress: Callable[[str], None] | None = None,
 ) -> RangeRunResult:
     """Land [first, last] for every channel and load waiting export files (those unchanged for
     `settle_seconds`), then rebuild and publish. `log_level` is the Dagster console log's level
-    (the CLI keeps it at WARNING so the summary stays readable)."""
+    (the CLI keeps it at WARNING so the summary stays readable); `progress` gets a line as each
+    stage starts and ends (the CLI prints them)."""
+    say = progress or (lambda _: None)
     instance = instance or _instance()
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    say(f"landing {first}..{last} from every configured channel ...")
+    began = time.monotonic()
     landing = defs.resolve_job_def("landing_job").execute_in_process(
         instance=instance,
         run_config=run_config,
@@ -61,6 +74,9 @@ def run_range(
         },
         raise_on_error=False,
     )
+    say(f"  landing: {_steps(landing, began)}")
+    say("loading dropped export files ...")
+    began = time.monotonic()
     exports = defs.resolve_job_def("traffic_exports_job").execute_in_process(
         instance=instance,
         run_config={
@@ -69,9 +85,13 @@ def run_range(
         },
         raise_on_error=False,
     )
+    say(f"  exports: {_steps(exports, began)}")
+    say("rebuilding the warehouse, checking and publishing ...")
+    began = time.monotonic()
     warehouse = defs.resolve_job_def("warehouse_job").execute_in_process(
         instance=instance, run_config=run_config, raise_on_error=False
     )
+    say(f"  warehouse: {_steps(warehouse, began)}")
     return RangeRunResult(
         landing.success and exports.success,
         warehouse.success,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -52,6 +53,10 @@ def test_demo_summary_agrees_with_the_truth_and_writes_no_secret_or_plain_pii(tm
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for stage in ("landing", "exports", "warehouse"):  # progress as each stage ends
+        assert re.search(rf"^  {stage}: [1-9]\d* steps done, 0 failed, \d+ s$", proc.stdout, re.MULTILINE), (
+            stage
+        )
     data = tmp_path / "data"
     world = json.loads((data / "demo.json").read_text())
     assert set(world) == {"seed", "people", "world_version", "start", "end"}
