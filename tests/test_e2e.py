@@ -158,15 +158,22 @@ def _wait(predicate, seconds: float, what: str):
 def _launch_backfill_in_the_ui(port: int, asset: str, days: list[str], artifacts: Path) -> str:
     """What an engineer does in the browser: the asset's page, Materialize…, a custom partition
     range, Launch backfill; returns the backfill id the UI reports. Screenshots of each step."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"http://127.0.0.1:{port}/assets/{asset}")
         materialize = page.get_by_role("button", name="Materialize…")
         materialize.wait_for(timeout=60_000)
-        page.wait_for_timeout(2000)  # the first visit may greet with a community dialog
-        if page.get_by_role("button", name="Skip").is_visible():
-            page.get_by_role("button", name="Skip").click()
-        materialize.click()
+        skip = page.get_by_role("button", name="Skip")  # a first visit may be greeted by a dialog
+        for _ in range(10):
+            if skip.is_visible():
+                skip.click()
+            try:
+                materialize.click(timeout=3000)
+                break
+            except PlaywrightTimeout:  # something (that dialog) covered the button: look again
+                continue
         dialog = page.locator(".bp5-dialog")
         partitions = dialog.locator("input[type=text]")
         partitions.fill(f"[{min(days)}...{max(days)}]")
