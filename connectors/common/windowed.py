@@ -142,21 +142,20 @@ class WindowedOrderSource:
         has records (platforms do this under load) is asked for once more; empty again, the pull
         fails rather than skip its orders. A page emptied because orders left the window comes
         with a total that agrees."""
-        page = self._fetch(start, end, page_number)
-        if page.records or (page_number - 1) * self.page_size >= page.total:
-            return page
-        self.stats.notes.append(
-            f"page {page_number} of the window starting {start:%Y-%m-%d %H:%M} UTC came back empty "
-            f"although the platform counts {page.total} orders: asked again"
-        )
-        again = self._fetch(start, end, page_number)
-        if again.records or (page_number - 1) * self.page_size >= again.total:
-            return again
+        for attempt in range(2):
+            page = self._fetch(start, end, page_number)
+            if page.records or (page_number - 1) * self.page_size >= page.total:
+                return page
+            if attempt == 0:
+                self.stats.notes.append(
+                    f"page {page_number} of the window starting {start:%Y-%m-%d %H:%M} UTC came back "
+                    f"empty although the platform counts {page.total} orders: asked again"
+                )
         raise ProtocolError(
             self.shop.channel,
             self.shop.shop_id,
             f"page {page_number} of the window starting {start:%Y-%m-%d %H:%M} UTC came back empty "
-            f"twice although the platform counts {again.total} orders",
+            f"twice although the platform counts {page.total} orders",
         )
 
     def _landed(

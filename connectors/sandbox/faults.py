@@ -38,7 +38,7 @@ SIMULATOR_FAULTS = (
     "clock_skew",
 )
 # the platform faults that change no data: a run under them must land exactly what a clean run does
-# (`modify_while_paging` changes orders, `empty_pages` is GA4 never answering a page)
+# (`modify_while_paging` changes orders; under `empty_pages` pages never come, so the pull fails)
 PAGING_FAULTS = ("empty_page_once", "duplicate_across_pages")
 # platform faults a client must adapt to, changing no data: Youzan ending an access token mid-pull,
 # gateways whose clocks are ahead of ours
@@ -55,6 +55,11 @@ FAULT_PROFILES: dict[str, frozenset[str]] = {
     "none": frozenset(),
     "mix": frozenset((*TRANSPORT_FAULTS, *PAGING_FAULTS, *SESSION_FAULTS)),
 }
+
+
+def clock_skew(faults: frozenset[str]) -> timedelta:
+    """How far the gateways' clocks run ahead of ours under these faults."""
+    return CLOCK_SKEW if "clock_skew" in faults else timedelta(0)
 
 
 def fault_rate(kind: str) -> float:

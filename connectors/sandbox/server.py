@@ -17,13 +17,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from connectors.sandbox.faults import CLOCK_SKEW, READ_TIMEOUT_STALL, TransportFaults
+from connectors.sandbox.faults import READ_TIMEOUT_STALL, TransportFaults, clock_skew
 from connectors.sandbox.generate import cached_world
 from connectors.sandbox.world import World
 
@@ -178,7 +178,7 @@ class SandboxServer:
         self._replaced = apply_platform_settings(settings.platform)
         self.simulators = [make(self.world, settings) for make in (simulators or default_simulators())]
         self.transport_faults = TransportFaults(settings.faults, settings.seed)
-        self.clock_skew = CLOCK_SKEW if "clock_skew" in settings.faults else timedelta(0)
+        self.clock_skew = clock_skew(settings.faults)
         self.httpd = _QuietHTTPServer((host, port), self._handler_class())
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.sandbox.faults import CLOCK_SKEW
+from connectors.sandbox.faults import clock_skew
 from connectors.sandbox.server import SandboxSettings
 from connectors.sandbox.world import Order, OrderState, World, visible_orders
 
@@ -51,7 +51,7 @@ class PlatformClock:
     """A gateway's clock, and its check of a request's timestamp; counts what the skew rejected."""
 
     def __init__(self, settings: SandboxSettings) -> None:
-        self.skew = CLOCK_SKEW if "clock_skew" in settings.faults else timedelta(0)
+        self.skew = clock_skew(settings.faults)
         self.injected: Counter[str] = Counter()
 
     def now(self) -> datetime:
