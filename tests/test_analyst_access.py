@@ -1,7 +1,12 @@
-"""Analysts reach the published warehouse read-only from Python (duckdb, pandas) and through
-SQLAlchemy (duckdb-engine, what BI tools use); nothing they do can write to it."""
+"""Analysts reach the published warehouse read-only from the DuckDB CLI, Python (duckdb, pandas) and
+through SQLAlchemy (duckdb-engine, what BI tools use); nothing they do can write to it."""
 
 from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -44,3 +49,34 @@ def test_sqlalchemy_duckdb_engine_read_only(warehouse):
                 conn.execute(sa.text("delete from marts.fct_orders"))
     finally:
         engine.dispose()
+
+
+def test_duckdb_cli_read_only(warehouse):
+    """The `duckdb` shell (duckdb-cli, installed with the project) opens the published file read-only:
+    it answers a query with the same number the library gives and refuses a write."""
+    cli = shutil.which("duckdb") or str(Path(sys.executable).parent / "duckdb")
+    expected = _orders(warehouse)
+    query = subprocess.run(
+        [
+            cli,
+            "-readonly",
+            "-csv",
+            "-noheader",
+            str(warehouse),
+            "-c",
+            "select count(*) from marts.fct_orders",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert query.returncode == 0, query.stderr
+    assert int(query.stdout.strip()) == expected > 0
+    write = subprocess.run(
+        [cli, "-readonly", str(warehouse), "-c", "delete from marts.fct_orders"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert write.returncode != 0 and "read-only" in (write.stdout + write.stderr)
+    assert _orders(warehouse) == expected
