@@ -113,7 +113,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         try:
             raw = {ref.split(".")[1].removesuffix("_latest") for ref in model.refs if ref.startswith("raw.")}
             if raw:
-                create_raw_views(conn, omni.paths().landing, only=raw)
+                create_raw_views(conn, omni.paths().landing, context.run_id, only=raw)
             rows = run_model(conn, model)
             preview = conn.execute(f"select * from {model.table} limit 5").df()
             facts = _fact_metadata(conn, model)

@@ -69,3 +69,44 @@ def test_a_second_pull_is_appended_not_overwritten(tmp_path):
             EXTRACTED,
         )
     assert len(list(partition_dir(tmp_path, "pos", "orders", "p", date(2026, 11, 5)).glob("*.parquet"))) == 2
+
+
+def test_a_build_run_reads_the_landing_zone_as_it_first_found_it(tmp_path):
+    """Files a landing run renames in while the warehouse builds stay invisible to the rest of that
+    build (its models and checks agree on one landing zone); the next build reads them."""
+    import duckdb
+
+    from warehouse.models import prepare_connection
+    from warehouse.raw import create_raw_views
+
+    landing = tmp_path / "landing"
+    writer = LandingWriter(landing)
+    day = date(2026, 11, 5)
+
+    def land(order_id, hour):
+        writer.land(
+            "shopify",
+            "orders",
+            "s",
+            day,
+            day,
+            [page([(order_id, datetime(2026, 11, 5, hour, tzinfo=UTC))])],
+            EXTRACTED,
+        )
+
+    def latest(conn, run_id):
+        create_raw_views(conn, landing, run_id, only={"shopify__orders"})
+        return conn.execute(
+            "select record_id, modified_at from raw.shopify__orders_latest order by all"
+        ).fetchall()
+
+    land("a", 1)
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_connection(conn)
+        first = latest(conn, "run-1")
+        assert [r[0] for r in first] == ["a"]
+        land("b", 2)  # a new order and a newer version of "a" land mid-build
+        land("a", 3)
+        assert latest(conn, "run-1") == first
+        second = latest(conn, "run-2")
+        assert [r[0] for r in second] == ["a", "b"] and second[0][1] > first[0][1]

@@ -10,6 +10,11 @@ day over ~3 days; an operator drops a corrected export file). `raw.<source>__tra
 every row of the newest extraction of each (channel, shop, day) — a row missing from the newest
 report is gone — found from the landing files themselves, so an extraction that found nothing
 (an empty file) also replaces what was there.
+
+Every view reads only the files in `raw.landing_snapshot`, the landing zone as the build's run found
+it when it first read it (`snapshot_landing`): a landing run that renames new files in while the
+warehouse builds must not show them to some models and checks and not to others (the daemon runs
+the nightly landing beside a rebuild; reconciliation once failed on exactly that).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ select
     filename as landing_file
 from read_parquet({files}, hive_partitioning = true, filename = true,
                   hive_types = {{'shop': VARCHAR, 'dt': DATE}})
+where filename in (select landing_file from raw.landing_snapshot)
 """
 
 
@@ -91,6 +97,7 @@ with files as (
         regexp_extract(file, '/shop=([^/]+)/', 1) as shop_id,
         regexp_extract(file, '/dt=([^/]+)/', 1) as dt
     from glob({files})
+    where file in (select landing_file from raw.landing_snapshot)
 ),
 
 newest as (
@@ -114,14 +121,45 @@ def _channels_sql() -> str:
     return f"select * from (values\n    {rows}\n) as t(channel, channel_label, source, sales_model)"
 
 
-def create_raw_views(
-    conn: duckdb.DuckDBPyConnection, landing: Path, only: Collection[str] | None = None
-) -> list[str]:
-    """(Re)create the raw views (`only`: these names, e.g. {"top__orders"}; default all); a source
-    with nothing landed yet gets an empty, typed view. `raw.channels` is the channel registry itself
-    (label, connector source, sales model). A view lists the landing folders that exist when it is
-    made, so each model recreates the views it reads right before it runs."""
+def landing_files(landing: Path) -> list[str]:
+    """Every landed Parquet file (`<channel>/<entity>[/<source>]/shop=*/dt=*/part-*.parquet`); an
+    extraction in progress (`_tmp`) is not one yet."""
+    return sorted(
+        str(path)
+        for path in landing.glob("*/**/dt=*/*.parquet")
+        if not path.relative_to(landing).parts[0].startswith("_")
+    )
+
+
+def snapshot_landing(conn: duckdb.DuckDBPyConnection, landing: Path, run_id: str) -> int:
+    """Fix the landing files the build reads for the run `run_id`: the first call of a run lists
+    them into `raw.landing_snapshot`, later calls of the same run keep that list. Returns how many
+    files the snapshot holds."""
     conn.execute("create schema if not exists raw")
+    conn.execute("create table if not exists raw.landing_snapshot (run_id varchar, landing_file varchar)")
+    row = conn.execute("select count(*) from raw.landing_snapshot where run_id = ?", [run_id]).fetchone()
+    if row and row[0]:
+        return int(row[0])
+    files = landing_files(landing)
+    conn.execute("begin")
+    conn.execute("delete from raw.landing_snapshot")
+    conn.execute(
+        "insert into raw.landing_snapshot select ?, unnest(?::varchar[])",
+        [run_id, files],
+    )
+    conn.execute("commit")
+    return len(files)
+
+
+def create_raw_views(
+    conn: duckdb.DuckDBPyConnection, landing: Path, run_id: str, only: Collection[str] | None = None
+) -> list[str]:
+    """(Re)create the raw views (`only`: these names, e.g. {"top__orders"}; default all) over the
+    run's landing snapshot (taken here if the run has none yet); a source with nothing landed yet
+    gets an empty, typed view. `raw.channels` is the channel registry itself (label, connector
+    source, sales model). A view lists the landing folders that exist when it is made, so each
+    model recreates the views it reads right before it runs."""
+    snapshot_landing(conn, landing, run_id)
     conn.execute(f"create or replace view raw.channels as {_channels_sql()}")
     created = ["channels"]
     for source, channels in sources().items():
