@@ -1,13 +1,15 @@
 """The Dagster definitions: what `dagster dev`, the CLI, the daemon and the tests load.
 
 Three jobs. `landing_job` is partitioned by China day and pulls every channel (orders, customers
-and traffic APIs); the nightly schedule runs it at 02:00 Asia/Shanghai for yesterday.
+and traffic APIs); the nightly schedule runs it at 02:00 Asia/Shanghai (OMNI_NIGHTLY_AT) for yesterday.
 `traffic_exports_job` loads analytics export files dropped in the shops' folders (its sensor
 starts it when files arrive). `warehouse_job` rebuilds staging and marts from
 everything landed, runs the blocking checks and publishes. A sensor starts `warehouse_job` after
 any run that landed data, whether it succeeded or not, so one failing channel never holds back the
 others' data (its asset is red in the UI, the rest publish).
 """
+
+import os
 
 import dagster as dg
 
@@ -25,6 +27,9 @@ landing_job = dg.define_asset_job(
     # export files are not pulled by day: their own job loads them when they are dropped
     selection=landing_selection - dg.AssetSelection.assets(*EXPORT_ASSETS),
     description="Pull every channel for a range of China days into the landing zone.",
+    executor_def=dg.multiprocess_executor.configured(
+        {"start_method": {"forkserver": {"preload_modules": ["pipelines.definitions", "great_expectations"]}}}
+    ),
 )
 warehouse_job = dg.define_asset_job(
     "warehouse_job",
@@ -34,13 +39,27 @@ warehouse_job = dg.define_asset_job(
     # process they skip ~3 s of process start-up and imports each.
     executor_def=dg.in_process_executor,
 )
+
+
+def nightly_time(value: str | None) -> tuple[int, int]:
+    """The nightly run's China time of day, "HH:MM" (OMNI_NIGHTLY_AT; default 02:00, when every
+    platform has closed yesterday's orders and the shops are quiet)."""
+    text = (value or "02:00").strip()
+    hour, sep, minute = text.partition(":")
+    if sep and hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60:
+        return int(hour), int(minute)
+    raise ValueError(f"OMNI_NIGHTLY_AT={text!r}: expected a China time of day as HH:MM, e.g. 02:00")
+
+
+NIGHTLY_HOUR, NIGHTLY_MINUTE = nightly_time(os.environ.get("OMNI_NIGHTLY_AT"))
 nightly_schedule = dg.build_schedule_from_partitioned_job(
     landing_job,
     name="nightly_landing",
-    hour_of_day=2,
-    minute_of_hour=0,
+    hour_of_day=NIGHTLY_HOUR,
+    minute_of_hour=NIGHTLY_MINUTE,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="02:00 Asia/Shanghai: land yesterday for every channel (the warehouse rebuild follows).",
+    description=f"{NIGHTLY_HOUR:02d}:{NIGHTLY_MINUTE:02d} Asia/Shanghai (OMNI_NIGHTLY_AT): land yesterday "
+    "for every channel (the warehouse rebuild follows).",
 )
 
 

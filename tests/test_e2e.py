@@ -7,11 +7,9 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from pipelines.summary import channel_summary
 from tests.browser import artifacts_dir, chromium
 from tests.conftest import subprocess_env
 from tests.pii_scan import findings, needles, scan
+from tests.processes import default_signals, free_port, graphql, wait
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -126,35 +125,6 @@ def test_demo_summary_agrees_with_the_truth_and_writes_no_secret_or_plain_pii(tm
 PII_KEY = "e2e-only-pii-key-5f1c"  # a test value, scanned for in everything the demo writes
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-        return json.loads(response.read())
-
-
-def _wait(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except OSError:
-            pass
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _launch_backfill_in_the_ui(port: int, asset: str, days: list[str], artifacts: Path) -> str:
     """What an engineer does in the browser: the asset's page, Materialize…, a custom partition
     range, Launch backfill; returns the backfill id the UI reports. Screenshots of each step."""
@@ -187,14 +157,8 @@ def _launch_backfill_in_the_ui(port: int, asset: str, days: list[str], artifacts
         return created.inner_text().removeprefix("Created backfill").strip()
 
 
-def _default_signals() -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-
-
 def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_path):
-    ui_port, sandbox_port = _free_port(), _free_port()
+    ui_port, sandbox_port = free_port(), free_port()
     storage = tmp_path / "dagster"
     storage.mkdir()
     env = subprocess_env(
@@ -212,10 +176,10 @@ def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_default_signals,  # as from a shell: whatever this test process ignores or blocks
+        preexec_fn=default_signals,  # as from a shell: whatever this test process ignores or blocks
     )
     try:
-        _wait(lambda: _graphql(ui_port, "{ version }")["data"]["version"], 120, "the Dagster webserver")
+        wait(lambda: graphql(ui_port, "{ version }")["data"]["version"], 120, "the Dagster webserver")
         # An operator drops the shops' analytics exports: the daemon's sensor must load them.
         drops = tmp_path / "data" / "drops"
         subprocess.run(
@@ -242,7 +206,7 @@ def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(
                 ).fetchall()
             return {r[0] for r in rows} or None
 
-        assert _wait(pos_days_published, 240, "the sensor-triggered warehouse run to publish") == set(days)
+        assert wait(pos_days_published, 240, "the sensor-triggered warehouse run to publish") == set(days)
 
         def export_shops_published() -> int | None:
             with duckdb.connect(str(published), read_only=True) as conn:
@@ -252,7 +216,7 @@ def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(
                 ).fetchone()
             return row[0] if row and row[0] == len(dropped) else None
 
-        _wait(export_shops_published, 240, "the export-file sensor's load to be published")
+        wait(export_shops_published, 240, "the export-file sensor's load to be published")
         assert sorted(p.name for p in drops.glob("*/*/_loaded/*")) == dropped
     finally:
         os.kill(ui.pid, signal.SIGTERM)
