@@ -12,6 +12,7 @@ benchmarks/results/connectors.md with the machine and versions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -22,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,8 +38,53 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def child(channel: str, shop_id: str, entity: str, first: str, last: str, landing: str) -> None:
-    """Runs in a fresh process: pull + land one shop, print a JSON line with the figures."""
+@contextlib.contextmanager
+def sandbox(people: int, first: date, end: date, rate_limits: bool) -> Iterator[tuple[dict[str, str], str]]:
+    """`omni sandbox serve` (seed 1) in its own process on a free loopback port for the benchmark's
+    lifetime; yields the environment pointing a pipeline at it and a temporary data folder."""
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "OMNI_DATA_DIR": tmp,
+            "OMNI_SANDBOX_URL": f"http://127.0.0.1:{port}",
+            "OMNI_POS_DATABASE_URL": f"sqlite:///{tmp}/sandbox/pos.sqlite",
+        }
+        command = [sys.executable, "-m", "pipelines.cli", "sandbox", "serve", "--port", str(port)]
+        command += [
+            "--seed",
+            "1",
+            "--people",
+            str(people),
+            "--start",
+            first.isoformat(),
+            "--end",
+            end.isoformat(),
+        ]
+        if not rate_limits:
+            command.append("--no-rate-limits")
+        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/shopify", timeout=1)
+                    break
+                except urllib.error.HTTPError:
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("sandbox did not start") from None
+                    time.sleep(0.5)
+            yield env, tmp
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def child(channel: str, shop_id: str, entity: str, first: str, last: str, landing: str, pacing: str) -> None:
+    """Runs in a fresh process: pull + land one shop, print a JSON line with the figures. With
+    `pacing` "off" the connector's own quota pacing is off (throughput); "on" keeps it (rate limits)."""
     from connectors.common.pii import PiiHasher
     from connectors.common.timeutil import china_days_window, utc_now
     from connectors.config import load_config
@@ -45,7 +93,8 @@ def child(channel: str, shop_id: str, entity: str, first: str, last: str, landin
 
     config = load_config()
     shop = next(s for s in config.shops_for(channel) if s.shop_id == shop_id)
-    shop = dataclasses.replace(shop, options={**shop.options, "calls_per_second": 0})  # no quota pacing
+    if pacing == "off":
+        shop = dataclasses.replace(shop, options={**shop.options, "calls_per_second": 0})
     first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
     start, end = china_days_window(first_day, last_day)
     source = CHANNELS[channel].build(shop, PiiHasher(config.pii_key))
@@ -61,6 +110,8 @@ def child(channel: str, shop_id: str, entity: str, first: str, last: str, landin
                 "rows": result.rows,
                 "seconds": seconds,
                 "requests": source.stats.requests,
+                "throttled": source.stats.throttled,
+                "retries": source.stats.retries,
                 "mb": source.stats.bytes / 1e6,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
@@ -68,97 +119,52 @@ def child(channel: str, shop_id: str, entity: str, first: str, last: str, landin
     )
 
 
+def child_command(
+    channel: str, shop_id: str, first: date, last: date, landing: Path, pacing: bool
+) -> list[str]:
+    """The command landing one shop's orders over [first, last] in a fresh process (see `child`)."""
+    return [
+        *(sys.executable, "-m", "benchmarks.connectors", "--child", channel, shop_id, "orders"),
+        *(first.isoformat(), last.isoformat(), str(landing), "on" if pacing else "off"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=20000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 20))
-    parser.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return
     first = args.end - timedelta(days=args.days - 1)
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "OMNI_DATA_DIR": tmp,
-            "OMNI_SANDBOX_URL": f"http://127.0.0.1:{port}",
-            "OMNI_POS_DATABASE_URL": f"sqlite:///{tmp}/sandbox/pos.sqlite",
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pipelines.cli",
-                "sandbox",
-                "serve",
-                "--no-rate-limits",
-                "--port",
-                str(port),
-                "--seed",
-                "1",
-                "--people",
-                str(args.people),
-                "--start",
-                first.isoformat(),
-                "--end",
-                args.end.isoformat(),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/shopify", timeout=1)
-                    break
-                except urllib.error.HTTPError:
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("sandbox did not start") from None
-                    time.sleep(0.5)
-            rows = []
-            for channel, shop_id in [
-                ("shopify", "shopify-intl"),
-                ("tmall", "tmall-flagship"),
-                ("taobao", "taobao-store"),
-                ("jd", "jd-pop"),
-                ("pinduoduo", "pdd-store"),
-                ("douyin", "douyin-shop"),
-                ("mini_program", "youzan-mini"),
-                ("alibaba_1688", "wholesale-1688"),
-                ("meituan", "meituan-o2o"),
-                ("pos", "pos-main"),
-            ]:
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "benchmarks.connectors",
-                        "--child",
-                        channel,
-                        shop_id,
-                        "orders",
-                        first.isoformat(),
-                        args.end.isoformat(),
-                        str(Path(tmp) / "landing"),
-                    ],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                figures = json.loads(out.stdout.strip().splitlines()[-1])
-                figures["rows_per_s"] = figures["rows"] / figures["seconds"] if figures["seconds"] else 0
-                rows.append((channel, shop_id, figures))
-                print(channel, shop_id, figures, flush=True)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with sandbox(args.people, first, args.end, rate_limits=False) as (env, tmp):
+        rows = []
+        for channel, shop_id in [
+            ("shopify", "shopify-intl"),
+            ("tmall", "tmall-flagship"),
+            ("taobao", "taobao-store"),
+            ("jd", "jd-pop"),
+            ("pinduoduo", "pdd-store"),
+            ("douyin", "douyin-shop"),
+            ("mini_program", "youzan-mini"),
+            ("alibaba_1688", "wholesale-1688"),
+            ("meituan", "meituan-o2o"),
+            ("pos", "pos-main"),
+        ]:
+            out = subprocess.run(
+                child_command(channel, shop_id, first, args.end, Path(tmp) / "landing", pacing=False),
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            figures["rows_per_s"] = figures["rows"] / figures["seconds"] if figures["seconds"] else 0
+            rows.append((channel, shop_id, figures))
+            print(channel, shop_id, figures, flush=True)
     import duckdb
     import pyarrow
 

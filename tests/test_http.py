@@ -123,3 +123,29 @@ def test_transport_errors_never_carry_the_query_string(caplog):
     assert "tok-secret" not in str(error.value)
     assert "tok-secret" not in caplog.text
     assert "ConnectionError" in str(error.value)
+
+
+def test_clients_sharing_a_quota_share_one_pacing_schedule():
+    """Two clients of one app key (say a Tmall and a Taobao shop, in two processes) pace as one:
+    20 calls at 20/s take a second between them, where separate quotas would take half; a throttle
+    answer to one holds the other back too."""
+    import uuid
+
+    from connectors.common.http import SharedPacer
+
+    app = f"test-app-{uuid.uuid4().hex}"
+    waits: list[float] = []
+    tmall, taobao = (SharedPacer(app, 20.0, sleep=waits.append) for _ in range(2))
+    other = SharedPacer(f"test-other-{uuid.uuid4().hex}", 20.0, sleep=waits.append)
+    for _ in range(10):
+        tmall.wait()
+        taobao.wait()
+    assert 0.9 <= max(waits) < 1.0  # the 20th call waits for 19 slots of 50 ms: one schedule
+    waits.clear()
+    for _ in range(10):
+        other.wait()
+    assert max(waits) < 0.5  # another app's quota is its own
+    waits.clear()
+    tmall.hold(5.0)  # the platform said "banned for 5 more seconds" to the Tmall shop
+    taobao.wait()
+    assert waits and waits[0] > 4.9

@@ -8,13 +8,17 @@ exponential backoff (honouring Retry-After), anything else propagates at once.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import random
 import re
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -87,14 +91,59 @@ class Pacer:
         self.sleep = sleep
         self.next_slot = 0.0
 
-    def wait(self) -> None:
-        if not self.interval:
-            return
+    def _reserve(self, pause: float = 0.0) -> float:
+        """Take the next free slot (after `pause` seconds from now, if longer); its time."""
         now = time.monotonic()
-        if now < self.next_slot:
-            self.sleep(self.next_slot - now)
-            now = self.next_slot
-        self.next_slot = now + self.interval
+        slot = max(now + pause, self.next_slot)
+        self.next_slot = slot + self.interval
+        return slot - now
+
+    def wait(self) -> None:
+        if self.interval:
+            delay = self._reserve()
+            if delay > 0:
+                self.sleep(delay)
+
+    def hold(self, seconds: float) -> None:
+        """The platform throttled us anyway: no call for `seconds`."""
+        if self.interval:
+            self.next_slot = max(self.next_slot, time.monotonic() + seconds)
+
+
+class SharedPacer(Pacer):
+    """A Pacer whose schedule every process pacing against the same quota shares: a platform's
+    per-app quota covers all the app's shops, and Dagster lands channels in parallel processes
+    (Tmall's and Taobao's shops use one TOP app key). The next free slot is a wall-clock time in a
+    small file under the temp folder (its name a hash of `scope`), read and moved under an exclusive
+    lock; a throttle answer holds every sharer back, not just the one that got it."""
+
+    def __init__(self, scope: str, rate: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
+        super().__init__(rate, sleep)
+        folder = Path(tempfile.gettempdir()) / "omni-pacing"
+        folder.mkdir(exist_ok=True)
+        self.path = folder / f"{hashlib.sha256(scope.encode()).hexdigest()[:20]}.slot"
+
+    def _shared(self, pause: float, reserve: bool) -> float:
+        with self.path.open("a+", encoding="ascii") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file closes
+            handle.seek(0)
+            try:
+                next_slot = float(handle.read().strip() or 0)
+            except ValueError:  # a torn or foreign file: start afresh
+                next_slot = 0.0
+            now = time.time()
+            slot = max(now + pause, next_slot)
+            handle.seek(0)
+            handle.truncate()
+            handle.write(repr(slot + self.interval if reserve else slot))
+        return slot - now
+
+    def _reserve(self, pause: float = 0.0) -> float:
+        return self._shared(pause, reserve=True)
+
+    def hold(self, seconds: float) -> None:
+        if self.interval:
+            self._shared(seconds, reserve=False)
 
 
 def make_session(user_agent: str = "omni-platform/0.1") -> requests.Session:
@@ -117,6 +166,7 @@ class HttpClient:
         stats: PullStats | None = None,
         sleep: Callable[[float], None] = time.sleep,
         calls_per_second: float | None = None,
+        quota_scope: str | None = None,
     ) -> None:
         self.channel = channel
         self.shop_id = shop_id
@@ -125,7 +175,12 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self.stats = stats or PullStats()
         self.sleep = sleep
-        self.pacer = Pacer(calls_per_second, sleep)
+        # quota_scope: the calls_per_second quota is shared with every client naming the same scope
+        self.pacer = (
+            SharedPacer(quota_scope, calls_per_second, sleep)
+            if quota_scope
+            else Pacer(calls_per_second, sleep)
+        )
 
     def request(
         self,
@@ -158,6 +213,7 @@ class HttpClient:
                 retry_after = exc.retry_after
                 if isinstance(exc, RateLimited):
                     self.stats.throttled += 1
+                    self.pacer.hold(retry_after or self.retry.delay(attempt, None))
             except (
                 requests.ConnectionError,
                 requests.Timeout,

@@ -64,6 +64,11 @@ class WindowedOrderSource:
     # (option `calls_per_second` overrides; 0 turns pacing off).
     calls_per_second: float | None = None
 
+    def quota_scope(self) -> str | None:
+        """What the quota belongs to when it is not the shop alone: every client (any shop, any
+        process) returning the same scope shares one pacing schedule. None: per shop."""
+        return None
+
     def __init__(self, shop: ShopConfig, pii: PiiHasher) -> None:
         self.shop = shop
         self.pii = pii
@@ -79,7 +84,13 @@ class WindowedOrderSource:
                 f"page_size in 1-{self.max_page_size}",
             )
         rate = float(shop.option("calls_per_second", self.calls_per_second or 0))
-        self.http = HttpClient(shop.channel, shop.shop_id, stats=self.stats, calls_per_second=rate or None)
+        self.http = HttpClient(
+            shop.channel,
+            shop.shop_id,
+            stats=self.stats,
+            calls_per_second=rate or None,
+            quota_scope=self.quota_scope(),
+        )
 
     # --- what a platform supplies --------------------------------------------------------------
 

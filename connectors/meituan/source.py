@@ -42,6 +42,10 @@ DAY_SEQ = "order/getOrderDaySeq"
 ORDER_ID = "order/getOrderIdByDaySeq"
 DETAIL = "order/getOrderDetail"
 DEFAULT_LOOKBACK_DAYS = 31  # voucher validity (30 days) + 1: nothing changes after expiry
+# Meituan's call frequency limit (error 711) is per app and unpublished: 50/s is the sandbox's.
+# Override with the shop option `calls_per_second` (0: no pacing); every shop of one app_id, in any
+# process, shares it.
+DEFAULT_CALLS_PER_SECOND = 50.0
 DROPPED_FIELDS = ("recipient_phone", "recipient_name", "recipient_address")
 
 
@@ -67,8 +71,14 @@ class MeituanSource:
             )
         self.poi_codes = {str(store): str(poi) for store, poi in codes.items()}
         self.stores = {poi: store for store, poi in self.poi_codes.items()}
-        rate = float(shop.option("calls_per_second", 0))
-        self.http = HttpClient(shop.channel, shop.shop_id, stats=self.stats, calls_per_second=rate or None)
+        rate = float(shop.option("calls_per_second", DEFAULT_CALLS_PER_SECOND))
+        self.http = HttpClient(
+            shop.channel,
+            shop.shop_id,
+            stats=self.stats,
+            calls_per_second=rate or None,
+            quota_scope=f"meituan|{shop.require('base_url')}|{shop.credential('app_id')}",
+        )
         self.client = MeituanClient(shop, self.http)
 
     def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:

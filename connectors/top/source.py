@@ -81,6 +81,13 @@ def receiver_phone(receiver: dict[str, Any] | None, pii: PiiHasher) -> ReceiverP
 class TopSource(WindowedOrderSource):
     max_window = timedelta(days=1)
     max_page_size = 100
+    # TOP's quotas are per app key and API category; the per-second figure is unpublished (reference
+    # §2): 40/s is the sandbox's, override with the shop option `calls_per_second` (0: no pacing).
+    # Every Tmall and Taobao shop of one app key, in any process, shares it.
+    calls_per_second = 40.0
+
+    def quota_scope(self) -> str | None:
+        return f"top|{self.shop.require('gateway_url')}|{self.shop.credential('app_key')}"
 
     def __init__(self, shop: ShopConfig, pii: PiiHasher) -> None:
         super().__init__(shop, pii)
