@@ -7,6 +7,7 @@ back without the key. The key comes from the environment (OMNI_PII_KEY) and is n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -70,13 +71,22 @@ COURTESY_NAME = re.compile(r".{1,2}(先生|女士|小姐)")
 
 
 class PiiHasher:
+    # One order repeats its buyer's phone, email and name in several places (customer, billing and
+    # shipping address) and a buyer's next order repeats them again: the digests of recent values
+    # are kept (in memory only; the LRU bound keeps it to a few MB) — profiling a Shopify pull, HMAC
+    # set-up was half of the connector's time.
+    CACHE_SIZE = 1 << 15
+
     def __init__(self, key: str | bytes) -> None:
         if not key:
             raise ValueError("the PII hashing key is empty: set OMNI_PII_KEY")
-        self._key = key.encode("utf-8") if isinstance(key, str) else key
+        self._keyed = hmac.new(key.encode("utf-8") if isinstance(key, str) else key, digestmod=hashlib.sha256)
+        self._digest = functools.lru_cache(maxsize=self.CACHE_SIZE)(self._hmac)
 
-    def _digest(self, kind: str, normalised: str) -> str:
-        return hmac.new(self._key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+    def _hmac(self, kind: str, normalised: str) -> str:
+        mac = self._keyed.copy()  # the key's inner and outer pads, computed once
+        mac.update(f"{kind}:{normalised}".encode())
+        return mac.hexdigest()
 
     def phone(self, value: str | None) -> str | None:
         if not value:
