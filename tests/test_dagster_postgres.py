@@ -6,6 +6,7 @@ sensor publishes."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -95,6 +96,7 @@ def test_the_warehouse_job_and_the_schedule_run_on_postgres_storage(
     # the queue and the single DuckDB writer slot come from the file
     assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
     assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    assert instance.get_concurrency_config().pool_config.pool_granularity.value == "run"
 
 
 def _next_nightly_time(lead_seconds: int = 40) -> tuple[str, datetime]:
@@ -195,6 +197,10 @@ def test_the_daemon_fires_the_nightly_tick_and_runs_a_cli_backfill_on_postgres(p
     assert nightly.job_name == "landing_job" and nightly.tags["dagster/partition"] == yesterday.isoformat()
     assert datetime.fromisoformat(nightly.tags[".dagster/scheduled_execution_time"]) == fires_at
     assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}, [(r.job_name, r.status) for r in runs]
+    # rebuilds never interleave (the pool is held per run): each starts after the previous ended
+    rebuilds = instance.get_run_records(filters=dg.RunsFilter(job_name="warehouse_job"))
+    spans = sorted((r.start_time or 0.0, r.end_time or 0.0) for r in rebuilds)
+    assert len(spans) >= 2 and all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
     landed = sorted(r.tags["dagster/partition"] for r in runs if r.job_name == "landing_job")
     assert landed == [*backfill_days, yesterday.isoformat()]
     # stored in PostgreSQL: the schedule's tick, and every run the daemon launched
