@@ -133,3 +133,9 @@ def full_run(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -
         result = run_range(world.start, world.end, instance=instance, settle_seconds=0)
         assert result.ok, result.failures
     return FullRun(data, instance, tmp_path, sandbox)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow end-to-end tests first: spread over the workers while the quick ones fill the gaps,
+    instead of one long test running alone at the end (longest first packs two workers best)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
