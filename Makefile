@@ -30,7 +30,7 @@ lint: install
 
 # two workers: the suite is mostly single-threaded Python waiting on itself over loopback
 test: install lint ## lint, type-check, then the whole test suite
-	$(BIN)/pytest -n 2 --dist load
+	$(BIN)/pytest -n 2 --dist load --durations=15
 
 # exec: on SIGTERM make signals the UI process itself (a shell in between would not pass it on)
 ui: install ## Dagster UI on http://127.0.0.1:3000 against the sandbox

@@ -27,6 +27,7 @@ def test_two_overlapping_runs_both_finish_and_publish_what_one_run_does(full_run
         tmp_path / "data",
         OMNI_SANDBOX_URL=full_run.server.url,
         OMNI_POS_DATABASE_URL=f"sqlite:///{full_run.tmp_path / 'pos.sqlite'}",
+        OMNI_HTTP_PACING="off",  # the test world has no rate limits
     )
     middle = world.start + (world.end - world.start) / 2
     ranges = [(world.start, middle), (middle + timedelta(days=1), world.end)]

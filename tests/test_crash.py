@@ -58,6 +58,7 @@ def test_a_killed_run_leaves_the_last_good_warehouse_and_the_rerun_completes_it(
         data,
         OMNI_SANDBOX_URL=full_run.server.url,
         OMNI_POS_DATABASE_URL=f"sqlite:///{full_run.tmp_path / 'pos.sqlite'}",
+        OMNI_HTTP_PACING="off",  # the test world has no rate limits
     )
     world = full_run.server.world
     first, last = (world.end - pd.Timedelta(days=1)).isoformat(), world.end.isoformat()

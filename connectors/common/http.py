@@ -30,6 +30,9 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read (seconds)
 READ_TIMEOUT_ENV = "OMNI_HTTP_READ_TIMEOUT"  # seconds: overrides the read timeout of every client
+# "off": no client-side quota pacing at all, for servers that have no limits (a sandbox started
+# with its rate limits off, as the tests' worlds are); throttle answers are still retried.
+PACING_ENV = "OMNI_HTTP_PACING"
 
 
 def default_timeout() -> tuple[float, float]:
@@ -175,6 +178,8 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self.stats = stats or PullStats()
         self.sleep = sleep
+        if os.environ.get(PACING_ENV, "on").strip().lower() == "off":
+            calls_per_second = None
         # quota_scope: the calls_per_second quota is shared with every client naming the same scope
         self.pacer = (
             SharedPacer(quota_scope, calls_per_second, sleep)
