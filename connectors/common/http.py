@@ -122,7 +122,7 @@ class SharedPacer(Pacer):
 
     def __init__(self, scope: str, rate: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(rate, sleep)
-        folder = Path(tempfile.gettempdir()) / "omni-pacing"
+        folder = Path(tempfile.gettempdir()) / f"omni-pacing-{os.getuid()}"  # one user's processes
         folder.mkdir(exist_ok=True)
         self.path = folder / f"{hashlib.sha256(scope.encode()).hexdigest()[:20]}.slot"
 

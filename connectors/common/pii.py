@@ -130,8 +130,9 @@ def scrub_fields(
     for key in phones:
         if key in record:
             value = record.pop(key)
-            record[f"{key}_hash"] = pii.phone(value)
-            record[f"{key}_masked"] = mask_phone(value)
+            digits = normalise_phone(str(value)) if value else None  # once, for the hash and the mask
+            record[f"{key}_hash"] = pii.phone(digits)
+            record[f"{key}_masked"] = mask_phone(digits)
     for key in emails:
         if key in record:
             record[f"{key}_hash"] = pii.email(record.pop(key))
