@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import requests
 
 from connectors.common.errors import ConnectorError, ProtocolError, RateLimited, RetriableError
+from connectors.config import ShopConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -187,6 +188,18 @@ class HttpClient:
             else Pacer(calls_per_second, sleep)
         )
 
+    @classmethod
+    def for_quota(
+        cls, shop: ShopConfig, stats: PullStats, default_rate: float | None, quota_scope: str | None = None
+    ) -> HttpClient:
+        """A shop's client paced to its platform's quota: `default_rate` calls per second unless the
+        shop option `calls_per_second` says otherwise (0: no pacing); `quota_scope` shares the quota
+        with every client naming the same scope (see SharedPacer)."""
+        rate = float(shop.option("calls_per_second", default_rate or 0))
+        return cls(
+            shop.channel, shop.shop_id, stats=stats, calls_per_second=rate or None, quota_scope=quota_scope
+        )
+
     def request(
         self,
         method: str,
@@ -218,7 +231,6 @@ class HttpClient:
                 retry_after = exc.retry_after
                 if isinstance(exc, RateLimited):
                     self.stats.throttled += 1
-                    self.pacer.hold(retry_after or self.retry.delay(attempt, None))
             except (
                 requests.ConnectionError,
                 requests.Timeout,
@@ -240,6 +252,8 @@ class HttpClient:
                     self.channel, self.shop_id, f"gave up after {attempt} attempts: {error.detail}"
                 ) from None
             delay = self.retry.delay(attempt, retry_after)
+            if isinstance(error, RateLimited):  # throttled despite pacing: every sharer waits it out
+                self.pacer.hold(delay)
             self.stats.retries += 1
             log.warning("%s (attempt %d); retrying in %.1fs", error, attempt, delay)
             self.sleep(delay)

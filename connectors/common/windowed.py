@@ -83,14 +83,7 @@ class WindowedOrderSource:
                 f"options: window_minutes must be in (0, {self.max_window.total_seconds() / 60:g}], "
                 f"page_size in 1-{self.max_page_size}",
             )
-        rate = float(shop.option("calls_per_second", self.calls_per_second or 0))
-        self.http = HttpClient(
-            shop.channel,
-            shop.shop_id,
-            stats=self.stats,
-            calls_per_second=rate or None,
-            quota_scope=self.quota_scope(),
-        )
+        self.http = HttpClient.for_quota(shop, self.stats, self.calls_per_second, self.quota_scope())
 
     # --- what a platform supplies --------------------------------------------------------------
 

@@ -71,14 +71,8 @@ class MeituanSource:
             )
         self.poi_codes = {str(store): str(poi) for store, poi in codes.items()}
         self.stores = {poi: store for store, poi in self.poi_codes.items()}
-        rate = float(shop.option("calls_per_second", DEFAULT_CALLS_PER_SECOND))
-        self.http = HttpClient(
-            shop.channel,
-            shop.shop_id,
-            stats=self.stats,
-            calls_per_second=rate or None,
-            quota_scope=f"meituan|{shop.require('base_url')}|{shop.credential('app_id')}",
-        )
+        app = f"meituan|{shop.require('base_url')}|{shop.credential('app_id')}"
+        self.http = HttpClient.for_quota(shop, self.stats, DEFAULT_CALLS_PER_SECOND, app)
         self.client = MeituanClient(shop, self.http)
 
     def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
