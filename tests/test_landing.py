@@ -100,9 +100,11 @@ def test_a_build_run_reads_the_landing_zone_as_it_first_found_it(tmp_path):
             "select record_id, modified_at from raw.shopify__orders_latest order by all"
         ).fetchall()
 
-    land("a", 1)
     with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
         prepare_connection(conn)
+        assert latest(conn, "run-0") == []  # a run that found nothing landed ...
+        land("a", 1)
+        assert latest(conn, "run-0") == []  # ... keeps finding nothing until the next run
         first = latest(conn, "run-1")
         assert [r[0] for r in first] == ["a"]
         land("b", 2)  # a new order and a newer version of "a" land mid-build

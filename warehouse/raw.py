@@ -137,15 +137,18 @@ def snapshot_landing(conn: duckdb.DuckDBPyConnection, landing: Path, run_id: str
     files the snapshot holds."""
     conn.execute("create schema if not exists raw")
     conn.execute("create table if not exists raw.landing_snapshot (run_id varchar, landing_file varchar)")
-    row = conn.execute("select count(*) from raw.landing_snapshot where run_id = ?", [run_id]).fetchone()
+    # a run's rows include one with no file, so a run that found nothing also keeps its snapshot
+    row = conn.execute(
+        "select count(*), count(landing_file) from raw.landing_snapshot where run_id = ?", [run_id]
+    ).fetchone()
     if row and row[0]:
-        return int(row[0])
+        return int(row[1])
     files = landing_files(landing)
     conn.execute("begin")
     conn.execute("delete from raw.landing_snapshot")
     conn.execute(
         "insert into raw.landing_snapshot select ?, unnest(?::varchar[])",
-        [run_id, files],
+        [run_id, [*files, None]],
     )
     conn.execute("commit")
     return len(files)
