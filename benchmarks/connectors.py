@@ -39,13 +39,23 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def sandbox(people: int, first: date, end: date, rate_limits: bool) -> Iterator[tuple[dict[str, str], str]]:
+def sandbox(
+    people: int,
+    first: date,
+    end: date,
+    rate_limits: bool,
+    data_dir: Path | None = None,
+    config: Path | None = None,
+) -> Iterator[tuple[dict[str, str], str]]:
     """`omni sandbox serve` (seed 1) in its own process on a free loopback port for the benchmark's
-    lifetime; yields the environment pointing a pipeline at it and a temporary data folder."""
+    lifetime; yields the environment pointing a pipeline at it and its data folder (`data_dir`, or a
+    temporary one). `config`: an OMNI_CONFIG for both (default: the built-in sandbox config)."""
     port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = str(data_dir) if data_dir else stack.enter_context(tempfile.TemporaryDirectory())
         env = {
             **os.environ,
+            **({"OMNI_CONFIG": str(config)} if config else {}),
             "OMNI_DATA_DIR": tmp,
             "OMNI_SANDBOX_URL": f"http://127.0.0.1:{port}",
             "OMNI_POS_DATABASE_URL": f"sqlite:///{tmp}/sandbox/pos.sqlite",
@@ -65,7 +75,7 @@ def sandbox(people: int, first: date, end: date, rate_limits: bool) -> Iterator[
             command.append("--no-rate-limits")
         server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
         try:
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + 3600  # a world of years takes minutes to generate
             while True:
                 try:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/shopify", timeout=1)

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any, Protocol
@@ -120,6 +120,17 @@ def default_simulators() -> list[SimulatorFactory]:
     ]
 
 
+def _duration(dotted: str, text: str) -> timedelta:
+    """A TOML string such as "1200 days" or "30 minutes" for a timedelta constant."""
+    number, _, unit = text.strip().partition(" ")
+    unit = unit.strip().rstrip("s") + "s"
+    if unit not in ("days", "hours", "minutes", "seconds") or not number.replace(".", "", 1).isdigit():
+        raise ValueError(
+            f"sandbox platform setting '{dotted}': expected a duration like \"90 days\", got {text!r}"
+        )
+    return timedelta(**{unit: float(number)})
+
+
 def _replace(dotted: str, value: Any, replaced: dict[tuple[ModuleType, str], Any]) -> None:
     module_name, _, constant = dotted.partition(".")
     try:
@@ -133,6 +144,8 @@ def _replace(dotted: str, value: Any, replaced: dict[tuple[ModuleType, str], Any
     current = getattr(module, constant)
     if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(current, timedelta) and isinstance(value, str):
+        value = _duration(dotted, value)
     if type(value) is not type(current) and not (isinstance(current, tuple) and isinstance(value, list)):
         raise ValueError(
             f"sandbox platform setting '{dotted}': expected {type(current).__name__}, got {value!r}"
