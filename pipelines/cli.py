@@ -205,6 +205,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.runner import run_range
 
     print(f"landing every configured channel for {args.start}..{args.end}, then rebuilding", flush=True)
+    if args.full_rebuild:
+        os.environ["OMNI_FULL_REBUILD"] = "1"  # read by the warehouse's model steps
     result = run_range(
         args.start,
         args.end,
@@ -333,6 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="land every configured channel for a range of China days, then rebuild")
     run.add_argument("--start", type=_date, required=True)
     run.add_argument("--end", type=_date, required=True)
+    run.add_argument(
+        "--full-rebuild",
+        action="store_true",
+        help="rebuild every model from all landed files (default: staging takes only what changed)",
+    )
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser(

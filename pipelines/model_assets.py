@@ -1,11 +1,15 @@
 """Warehouse assets: one per SQL model in transforms/, a Great Expectations check beside each,
 and the publish step that hands analysts a fresh read-only copy.
 
-Models are full rebuilds from landing (which keeps every version), so re-running any range of
-partitions leaves the warehouse identical. All of them write the one build file, so they share
+Models are built from landing (which keeps every version), so re-running any range of partitions
+leaves the warehouse identical. Staging models take only the records whose latest version changed
+since their last build (warehouse/models.py, "incremental"); the rest rebuild in full; a run tagged
+`omni/full_rebuild=true` rebuilds everything from all landed files and gives the same tables.
+All of them write the one build file, so they share
 the `duckdb_writer` pool: DuckDB allows a single writer.
 """
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +22,7 @@ from connectors.registry import CHANNELS, TRAFFIC_ENTITY, TRAFFIC_SOURCES, sourc
 from pipelines.landing_assets import landing_key, traffic_key
 from pipelines.resources import OmniResource
 from warehouse.buildfile import connect_writer
-from warehouse.models import Model, discover_models, prepare_connection, run_model
+from warehouse.models import Model, build_model, discover_models, prepare_connection
 from warehouse.publish import publish
 from warehouse.raw import create_raw_views
 
@@ -50,6 +54,17 @@ def _upstream(model: Model) -> list[dg.AssetKey]:
             landing_key(ch, entity) for ch in sources().get(source, []) if entity in CHANNELS[ch].entities
         ]
     return keys
+
+
+FULL_REBUILD_TAG = "omni/full_rebuild"
+
+
+def full_rebuild(context: dg.AssetExecutionContext) -> bool:
+    """A run rebuilds every model from all landed files, instead of the staging models taking only
+    the records that changed, when tagged `omni/full_rebuild=true` (the UI's launchpad, `dagster job
+    launch --tags`) or started with OMNI_FULL_REBUILD=1 (`omni run --full-rebuild`)."""
+    tagged = context.run.tags.get(FULL_REBUILD_TAG, "").lower() == "true"
+    return tagged or os.environ.get("OMNI_FULL_REBUILD", "") == "1"
 
 
 def connect_build(omni: OmniResource) -> duckdb.DuckDBPyConnection:
@@ -109,20 +124,25 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         f"SQL: `transforms/{model.layer}/{model.name}.sql`.",
     )
     def model_asset(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
+        full = full_rebuild(context)
         conn = connect_build(omni)
         try:
             raw = {ref.split(".")[1].removesuffix("_latest") for ref in model.refs if ref.startswith("raw.")}
             if raw:
-                create_raw_views(conn, omni.paths().landing, context.run_id, only=raw)
-            rows = run_model(conn, model)
+                create_raw_views(conn, omni.paths().landing, context.run.run_id, only=raw, full=full)
+            build = build_model(conn, model, full=full)
+            rows = build.rows
             preview = conn.execute(f"select * from {model.table} limit 5").df()
             facts = _fact_metadata(conn, model)
         finally:
             conn.close()
-        context.log.info(f"{model.table}: {rows} rows")
+        changed = f", {build.changed_records} records changed" if build.changed_records is not None else ""
+        context.log.info(f"{model.table}: {rows} rows ({build.mode}{changed})")
         return dg.MaterializeResult(
             metadata={
                 "rows": rows,
+                "build": build.mode,
+                **({"changed_records": build.changed_records} if build.changed_records is not None else {}),
                 "table": model.table,
                 "preview": dg.MetadataValue.md(_markdown(preview)),
                 **facts,

@@ -9,6 +9,14 @@ comments declare what the runner and the checks need:
     -- description: free text, may span several `-- ` lines
     -- column order_key: description of a column (becomes COMMENT ON COLUMN)
     -- materialized: view            (optional: a view over its inputs instead of a table copy)
+    -- incremental: order_id          (optional, staging: see below)
+
+An incremental model reads one `raw.<source>__<entity>_latest` and makes each of its rows from one
+landing record, whose id (unique within the source) its `incremental` column holds. After the first
+build it is brought up to date by replacing only the rows of records whose latest version changed
+since its last build (read from the new landing files alone), which gives the table a full rebuild
+would: the same SQL runs over those records. It rebuilds in full when its SQL or the macros
+changed, when the landing zone lost a file it had read, or when asked (`full`).
 
 Dependencies are read from the SQL itself (`raw.x`, `staging.y`, `marts.z` references), so the
 Dagster graph and the build order can never disagree with the code.
@@ -16,6 +24,7 @@ Dagster graph and the build order can never disagree with the code.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
@@ -43,6 +52,13 @@ class Model:
     columns: dict[str, str] = field(default_factory=dict)
     refs: tuple[str, ...] = ()  # "schema.table" this model reads
     materialized: str = "table"  # or "view"
+    incremental: str | None = None  # the column holding the landing record's id
+
+    @property
+    def raw_source(self) -> str | None:
+        """The one `source__entity` an incremental model reads."""
+        raws = [r.removeprefix("raw.").removesuffix("_latest") for r in self.refs if r.startswith("raw.")]
+        return raws[0] if self.incremental and len(raws) == 1 else None
 
     @property
     def table(self) -> str:
@@ -63,7 +79,9 @@ def parse_model(path: Path) -> Model:
         if not line.startswith("--"):
             break
         text = line[2:].strip()
-        match = re.match(r"(grain|key|not_null|description|materialized|column ([a-z0-9_]+)):\s*(.*)", text)
+        match = re.match(
+            r"(grain|key|not_null|description|materialized|incremental|column ([a-z0-9_]+)):\s*(.*)", text
+        )
         if match:
             current = match.group(1)
             if match.group(2):
@@ -93,7 +111,17 @@ def parse_model(path: Path) -> Model:
         columns=columns,
         refs=refs,
         materialized=_materialized(header.get("materialized", "table"), path),
+        incremental=_incremental(header.get("incremental"), refs, path),
     )
+
+
+def _incremental(column: str | None, refs: tuple[str, ...], path: Path) -> str | None:
+    if column is None:
+        return None
+    raws = [r for r in refs if r.startswith("raw.")]
+    if len(raws) != 1 or not raws[0].endswith("_latest") or any(not r.startswith("raw.") for r in refs):
+        raise ValueError(f"{path}: an incremental model reads exactly one raw.<source>__<entity>_latest")
+    return column.strip()
 
 
 def _materialized(kind: str, path: Path) -> str:
@@ -130,6 +158,8 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int:
     conn.execute("begin transaction")
     try:
         conn.execute(f"create or replace {model.materialized} {model.table} as\n{model.sql}")
+        if model.raw_source:
+            _record_state(conn, model)
         summary = model.description or model.grain
         if model.grain and model.grain not in summary:
             summary = f"{summary} Grain: {model.grain}."
@@ -143,5 +173,88 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int:
         conn.execute("rollback")
         raise
     failpoint("model.committed", model.table)
+    return _count(conn, model)
+
+
+@dataclass(frozen=True)
+class Build:
+    rows: int
+    mode: str  # "full", "incremental" or "unchanged"
+    changed_records: int | None = None  # incremental: the records whose rows were replaced
+
+
+_STATE = """
+create table if not exists audit.model_state (model varchar, code_hash varchar, consumed_seq bigint)
+"""
+
+
+def _code_hash(model: Model) -> str:
+    macros = (TRANSFORMS_DIR / "macros.sql").read_text(encoding="utf-8")
+    return hashlib.sha256(f"{model.sql}\n{macros}".encode()).hexdigest()[:16]
+
+
+def _record_state(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """Inside the build's transaction: the code built and the merge of landing files it reflects."""
+    from warehouse.raw import current_seq
+
+    assert model.raw_source
+    conn.execute(_STATE)
+    conn.execute("delete from audit.model_state where model = ?", [model.table])
+    conn.execute(
+        "insert into audit.model_state values (?, ?, ?)",
+        [model.table, _code_hash(model), current_seq(conn, model.raw_source)],
+    )
+
+
+def build_model(conn: duckdb.DuckDBPyConnection, model: Model, full: bool = False) -> Build:
+    """Build one model: incrementally when it is incremental and nothing forces a full rebuild (its
+    raw views must be up to date: `warehouse.raw.create_raw_views`), otherwise in full."""
+    from warehouse.raw import changed_records_view, current_seq, last_reset
+
+    source = model.raw_source
+    if source is None or full:
+        return Build(run_model(conn, model), "full")
+    conn.execute(_STATE)
+    state = conn.execute(
+        "select code_hash, consumed_seq from audit.model_state where model = ?", [model.table]
+    ).fetchone()
+    exists = conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        [model.layer, model.name],
+    ).fetchone()
+    built_before = bool(state and exists and exists[0] and state[0] == _code_hash(model))
+    if not state or not built_before or state[1] < last_reset(conn, source):
+        return Build(run_model(conn, model), "full")
+    consumed = int(state[1])
+    if consumed == current_seq(conn, source):
+        return Build(_count(conn, model), "unchanged", 0)
+    view = changed_records_view(conn, source, consumed)
+    sql = re.sub(rf"\braw\.{source}_latest\b", view, model.sql)
+    conn.execute("begin transaction")
+    try:
+        conn.execute(
+            "create or replace temp table changed_records as "
+            "select distinct record_id from raw.record_winners where entity = ? and merged_seq > ?",
+            [source, consumed],
+        )
+        conn.execute(f"create or replace temp table model_delta as\n{sql}")
+        conn.execute(
+            f"delete from {model.table} where {model.incremental} in (select record_id from changed_records)"
+        )
+        conn.execute(f"insert into {model.table} by name select * from model_delta")
+        changed = conn.execute("select count(*) from changed_records").fetchone()
+        conn.execute("drop table model_delta")
+        conn.execute("drop table changed_records")
+        _record_state(conn, model)
+        failpoint("model.uncommitted", model.table)
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    failpoint("model.committed", model.table)
+    return Build(_count(conn, model), "incremental", int(changed[0]) if changed else 0)
+
+
+def _count(conn: duckdb.DuckDBPyConnection, model: Model) -> int:
     row = conn.execute(f"select count(*) from {model.table}").fetchone()
     return int(row[0]) if row else 0

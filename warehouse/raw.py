@@ -68,24 +68,30 @@ where filename in (select landing_file from raw.landing_snapshot)
 
 
 _LATEST = """
-with versions as (
-    select channel, shop_id, record_id, modified_at, extracted_at, landing_file
-    from raw.{name}
-),
-
-latest as (
-    select channel, record_id, landing_file
-    from versions
-    qualify row_number() over (
-        partition by channel, shop_id, record_id
-        order by modified_at desc, extracted_at desc, landing_file desc
-    ) = 1
-)
-
 select v.*
 from raw.{name} as v
-semi join latest as l
-    on v.channel = l.channel and v.record_id = l.record_id and v.landing_file = l.landing_file
+semi join (select channel, record_id, landing_file from raw.record_winners where entity = '{name}') as w
+    on v.channel = w.channel and v.record_id = w.record_id and v.landing_file = w.landing_file
+"""
+
+
+# The records whose latest version changed after merge `{seq}`: read from the files that hold
+# their new versions only (an incremental model's input; see `changed_records_view`).
+_CHANGED = """
+select
+    regexp_extract(filename, '/landing/([^/]+)/', 1) as channel,
+    shop as shop_id,
+    cast(dt as date) as partition_date,
+    v.record_id, modified_at, status, record, extracted_at,
+    filename as landing_file
+from read_parquet({files}, hive_partitioning = true, filename = true,
+                  hive_types = {{'shop': VARCHAR, 'dt': DATE}}) as v
+semi join (
+    select channel, record_id, landing_file from raw.record_winners
+    where entity = '{name}' and merged_seq > {seq}
+) as w
+    on regexp_extract(v.filename, '/landing/([^/]+)/', 1) = w.channel
+    and v.record_id = w.record_id and v.filename = w.landing_file
 """
 
 
@@ -154,15 +160,166 @@ def snapshot_landing(conn: duckdb.DuckDBPyConnection, landing: Path, run_id: str
     return len(files)
 
 
+_STATE = """
+create table if not exists raw.record_winners (
+    entity varchar, channel varchar, shop_id varchar, record_id varchar,
+    modified_at timestamptz, extracted_at timestamptz, landing_file varchar, merged_seq bigint
+);
+create table if not exists raw.merged_files (entity varchar, landing_file varchar, merged_seq bigint);
+create table if not exists raw.winner_resets (entity varchar, merged_seq bigint, run_id varchar);
+"""
+
+
+def _entity_files(landing: Path, channels: list[str], entity: str, snapshot: set[str]) -> list[str]:
+    prefixes = tuple(str(landing / channel / entity) + "/" for channel in channels)
+    return sorted(f for f in snapshot if f.startswith(prefixes))
+
+
+def merged_seq(conn: duckdb.DuckDBPyConnection, name: str) -> int:
+    """The latest merge of `name`'s landing files into `raw.record_winners` (0: none yet)."""
+    row = conn.execute("select max(merged_seq) from raw.merged_files where entity = ?", [name]).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def last_reset(conn: duckdb.DuckDBPyConnection, name: str) -> int:
+    """The merge that last recomputed `name`'s winners from scratch (models built before it must
+    rebuild in full: records may have disappeared)."""
+    row = conn.execute("select max(merged_seq) from raw.winner_resets where entity = ?", [name]).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def current_seq(conn: duckdb.DuckDBPyConnection, name: str) -> int:
+    """Where `name`'s winners stand: its latest merge or reset."""
+    conn.execute(_STATE)
+    return max(merged_seq(conn, name), last_reset(conn, name))
+
+
+def merge_new_files(
+    conn: duckdb.DuckDBPyConnection, name: str, files: list[str], run_id: str, full: bool = False
+) -> int:
+    """Bring `raw.record_winners` (the latest version of every record of source-entity `name`: by
+    modified time, then extraction time, then file name — the order staging has always used) up to
+    date with the snapshot's `files`, reading the key columns of files not merged before; returns
+    how many records changed their latest version. Files are immutable once landed, so a merged
+    file never needs reading again. When a merged file has left the landing zone, or `full` (once
+    per run), the winners are recomputed from every file: a reset, after which models rebuild in
+    full."""
+    conn.execute(_STATE)
+    merged = {
+        r[0]
+        for r in conn.execute("select landing_file from raw.merged_files where entity = ?", [name]).fetchall()
+    }
+    already_reset = conn.execute(
+        "select count(*) from raw.winner_resets where entity = ? and run_id = ?", [name, run_id]
+    ).fetchone()
+    if (full and not (already_reset and already_reset[0])) or not merged <= set(files):
+        reset = current_seq(conn, name) + 1
+        conn.execute("begin")
+        conn.execute("delete from raw.record_winners where entity = ?", [name])
+        conn.execute("delete from raw.merged_files where entity = ?", [name])
+        conn.execute("insert into raw.winner_resets values (?, ?, ?)", [name, reset, run_id])
+        conn.execute("commit")
+        merged = set()
+    new = [f for f in files if f not in merged]
+    if not new:
+        return 0
+    seq = current_seq(conn, name) + 1
+    conn.execute("begin")
+    try:
+        conn.execute(
+            f"""
+            create or replace temp table new_versions as
+            select
+                regexp_extract(filename, '/landing/([^/]+)/', 1) as channel, shop as shop_id,
+                record_id, modified_at, extracted_at, filename as landing_file
+            from read_parquet({_list(new)}, hive_partitioning = true, filename = true,
+                              hive_types = {{'shop': VARCHAR, 'dt': DATE}})
+            """
+        )
+        conn.execute(
+            """
+            create or replace temp table new_winners as
+            with candidates as (
+                select channel, shop_id, record_id, modified_at, extracted_at, landing_file, true as is_new
+                from new_versions
+                union all
+                select w.channel, w.shop_id, w.record_id, w.modified_at, w.extracted_at, w.landing_file, false
+                from raw.record_winners as w
+                semi join new_versions as n
+                    on w.channel = n.channel and w.shop_id = n.shop_id and w.record_id = n.record_id
+                where w.entity = $name
+            )
+            select * exclude (is_new)
+            from candidates
+            qualify is_new and row_number() over (
+                partition by channel, shop_id, record_id
+                order by modified_at desc, extracted_at desc, landing_file desc
+            ) = 1
+            """.replace("$name", _quote(name))
+        )
+        conn.execute(
+            """
+            delete from raw.record_winners as w
+            where w.entity = ? and exists (
+                select 1 from new_winners as n
+                where w.channel = n.channel and w.shop_id = n.shop_id and w.record_id = n.record_id
+            )
+            """,
+            [name],
+        )
+        conn.execute("insert into raw.record_winners select ?, *, ? from new_winners", [name, seq])
+        conn.execute("insert into raw.merged_files select ?, unnest(?::varchar[]), ?", [name, new, seq])
+        changed = conn.execute("select count(*) from new_winners").fetchone()
+        conn.execute("drop table new_versions")
+        conn.execute("drop table new_winners")
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    return int(changed[0]) if changed else 0
+
+
+def _list(files: list[str]) -> str:
+    return "[" + ", ".join(_quote(f) for f in files) + "]"
+
+
+def changed_records_view(conn: duckdb.DuckDBPyConnection, name: str, since_seq: int) -> str:
+    """A temp view of `name`'s records whose latest version changed after merge `since_seq`, in
+    `raw.<name>_latest`'s shape, reading only the files that hold those versions; returns its name."""
+    files = [
+        r[0]
+        for r in conn.execute(
+            "select distinct landing_file from raw.record_winners "
+            "where entity = ? and merged_seq > ? order by 1",
+            [name, since_seq],
+        ).fetchall()
+    ]
+    view = f"{name}_changed"
+    sql = _CHANGED.format(files=_list(files), name=name, seq=since_seq) if files else _EMPTY
+    conn.execute(f"create or replace temp view {view} as {sql}")
+    return view
+
+
 def create_raw_views(
-    conn: duckdb.DuckDBPyConnection, landing: Path, run_id: str, only: Collection[str] | None = None
+    conn: duckdb.DuckDBPyConnection,
+    landing: Path,
+    run_id: str,
+    only: Collection[str] | None = None,
+    full: bool = False,
 ) -> list[str]:
     """(Re)create the raw views (`only`: these names, e.g. {"top__orders"}; default all) over the
-    run's landing snapshot (taken here if the run has none yet); a source with nothing landed yet
-    gets an empty, typed view. `raw.channels` is the channel registry itself (label, connector
-    source, sales model). A view lists the landing folders that exist when it is made, so each
-    model recreates the views it reads right before it runs."""
+    run's landing snapshot (taken here if the run has none yet), merging the snapshot's new files
+    into `raw.record_winners` first (`full`: recompute the winners from every file, once per run); a
+    source with nothing landed yet gets an empty, typed view. `raw.channels` is the channel
+    registry itself (label, connector source, sales model). A view lists the landing folders that
+    exist when it is made, so each model recreates the views it reads right before it runs."""
     snapshot_landing(conn, landing, run_id)
+    snapshot = {
+        r[0]
+        for r in conn.execute(
+            "select landing_file from raw.landing_snapshot where landing_file is not null"
+        ).fetchall()
+    }
     conn.execute(f"create or replace view raw.channels as {_channels_sql()}")
     created = ["channels"]
     for source, channels in sources().items():
@@ -171,6 +328,7 @@ def create_raw_views(
             name = f"{source}__{entity}"
             if only is not None and name not in only:
                 continue
+            merge_new_files(conn, name, _entity_files(landing, channels, entity, snapshot), run_id, full)
             conn.execute(f"create or replace view raw.{name} as {_versions_sql(landing, channels, entity)}")
             conn.execute(f"create or replace view raw.{name}_latest as {_LATEST.format(name=name)}")
             created.append(name)

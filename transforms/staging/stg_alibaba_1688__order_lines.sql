@@ -1,5 +1,6 @@
 -- grain: one row per product item (productItems entry) of a 1688 wholesale order
 -- key: channel, order_id, line_id
+-- incremental: order_id
 -- not_null: sku, quantity, line_amount_cny
 -- description: 1688 order items. line_id is subItemIDString (64-bit; the numeric subItemID is
 -- dropped at landing), sku the seller's cargoNumber. price is the unit price and itemAmount what

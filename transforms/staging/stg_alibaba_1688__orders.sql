@@ -1,5 +1,6 @@
 -- grain: one row per 1688 wholesale order (baseInfo.idOfStr), latest version landed
 -- key: channel, order_id
+-- incremental: order_id
 -- not_null: shop_id, account_id
 -- description: 1688 wholesale orders from alibaba.trade.getSellerOrderList in the canonical order
 -- shape. Buyers are businesses (buyerLoginId). The id is idOfStr (64-bit; baseInfo.id, a JSON

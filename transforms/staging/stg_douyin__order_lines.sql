@@ -1,5 +1,6 @@
 -- grain: one row per Douyin sku order (sku_order_id) of a Douyin shop order
 -- key: channel, order_id, line_id
+-- incremental: order_id
 -- not_null: quantity, line_amount_cny
 -- description: Douyin sku_order_list lines (sub-field names unverified). Money is integer fen:
 -- origin_amount = unit price x quantity, pay_amount = after the shop's line discount (the

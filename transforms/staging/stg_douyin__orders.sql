@@ -1,5 +1,6 @@
 -- grain: one row per Douyin shop (抖店) order (order_id), latest version landed
 -- key: channel, order_id
+-- incremental: order_id
 -- not_null: shop_id
 -- description: Douyin orders from order.searchList in the canonical order shape. Money is integer
 -- fen, times epoch seconds (0 = not happened), order_id a string (ids exceed 2^53). The buyer pays

@@ -1,5 +1,6 @@
 -- grain: one row per item (itemInfoList entry) of a JD order
 -- key: channel, order_id, line_id
+-- incremental: order_id
 -- not_null: quantity, line_amount_cny
 -- description: JD order items. enSearch gives the list price (jdPrice) and quantity per item; the
 -- shop's per-item discounts come in couponDetailList keyed by the item's JD skuId, so the line

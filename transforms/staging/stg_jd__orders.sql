@@ -1,5 +1,6 @@
 -- grain: one row per JD POP order (orderId), latest version landed
 -- key: channel, order_id
+-- incremental: order_id
 -- not_null: shop_id
 -- description: JD orders from JOS enSearch (SOP) and fbp.search (FBP) in the canonical order shape. Every JD value is a string;
 -- money is yuan strings, times Beijing time with no offset. JD shows the merchant an order once it

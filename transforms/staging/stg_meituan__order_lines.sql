@@ -1,5 +1,6 @@
 -- grain: one row per deal line (detail[]) of a Meituan O2O voucher order
 -- key: channel, order_id, line_id
+-- incremental: order_id
 -- not_null: quantity, line_amount_cny
 -- description: Meituan order detail lines (field names unverified): one deal, quantity = vouchers
 -- bought, price = one voucher's price in integer fen; Meituan lines carry no id, so line_id is the

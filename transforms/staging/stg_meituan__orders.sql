@@ -1,5 +1,6 @@
 -- grain: one row per Meituan O2O voucher order (order_id), latest version landed
 -- key: channel, order_id
+-- incremental: order_id
 -- not_null: shop_id, store_id
 -- description: Meituan 团购 voucher orders from order/getOrderDetail in the canonical order shape
 -- (field names unverified). An order buys one or more vouchers (coupons[]) of one deal for a store

@@ -1,5 +1,6 @@
 -- grain: one row per redeemed (核销) Meituan voucher
 -- key: voucher_code
+-- incremental: order_id
 -- not_null: order_id, channel, shop_id, purchase_store_id, redeemed_store_id, redeemed_at, amount_cny
 -- description: Meituan vouchers redeemed in a store, from the coupons[] of the latest landed order
 -- version (field names unverified). The redeeming store (use_store_id) is mapped from use_poi_code

@@ -1,5 +1,6 @@
 -- grain: one row per item (item_list entry) of a Pinduoduo order
 -- key: channel, order_id, line_id
+-- incremental: order_id
 -- not_null: quantity, line_amount_cny
 -- description: Pinduoduo order items. item_list gives the unit price (goods_price, yuan) and the
 -- count; PDD has no item id, so line_id is order_sn:sku_id. The shop's discount (seller_discount)

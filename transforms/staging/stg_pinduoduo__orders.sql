@@ -1,5 +1,6 @@
 -- grain: one row per Pinduoduo order (order_sn), latest version landed
 -- key: channel, order_id
+-- incremental: order_id
 -- not_null: shop_id
 -- description: Pinduoduo orders from pdd.order.number.list.increment.get in the canonical order
 -- shape. Money is yuan, sent as JSON numbers and landed as exact decimal strings; times are Beijing

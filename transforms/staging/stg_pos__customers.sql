@@ -1,5 +1,6 @@
 -- grain: one row per POS loyalty member, latest version landed
 -- key: channel, account_id
+-- incremental: account_id
 -- not_null: shop_id
 -- description: Store loyalty members. The POS keeps plain phones; they arrive here hashed and masked.
 with latest as (

@@ -1,5 +1,6 @@
 -- grain: one row per platform account bound to a loyalty member
 -- key: member_id, channel, account_id
+-- incremental: member_id
 -- not_null: bound_at
 -- description: Marketplace accounts bound to a brand loyalty member (Tmall/Taobao, JD and Douyin 会员通, Meituan 商家会员), as the member database records them. The strongest cross-channel link there is: the member bound the account themselves.
 -- column member_id: The member card (the POS member's account_id).

@@ -1,5 +1,6 @@
 -- grain: one row per line of a store sale
 -- key: channel, order_id, line_id
+-- incremental: order_id
 -- not_null: quantity, line_amount_cny
 -- description: POS sale lines; `is_refunded` marks lines returned at the till.
 with latest as (

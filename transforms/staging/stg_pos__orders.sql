@@ -1,5 +1,6 @@
 -- grain: one row per store sale (POS sale_id), latest version landed
 -- key: channel, order_id
+-- incremental: order_id
 -- not_null: shop_id, store_id
 -- description: Offline store sales from the POS database. A sale is paid at the till; returns
 -- come back days later. Money is integer fen in the POS; anonymous walk-in sales have no member.

@@ -1,5 +1,6 @@
 -- grain: one row per Shopify customer per shop, latest version landed
 -- key: channel, account_id
+-- incremental: account_id
 -- not_null: shop_id
 -- description: Shopify customers. Contact details arrive hashed (HMAC-SHA256) and masked, never plain.
 with latest as (

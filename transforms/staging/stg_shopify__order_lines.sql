@@ -1,5 +1,6 @@
 -- grain: one row per line item of a Shopify order (latest order version)
 -- key: channel, order_id, line_id
+-- incremental: order_id
 -- not_null: quantity, line_amount_cny
 -- description: Shopify line items; a line counts as refunded when a refund names it.
 with latest as (

@@ -1,5 +1,6 @@
 -- grain: one row per Shopify order, latest version landed
 -- key: channel, order_id
+-- incremental: order_id
 -- not_null: shop_id
 -- description: Shopify REST orders in the canonical order shape. Amounts are the shop currency
 -- (CNY: the store's base currency); the buyer's presentment currency and amount are kept beside.

@@ -1,5 +1,6 @@
 -- grain: one row per TOP sub-order (oid) of a Tmall or Taobao trade
 -- key: channel, order_id, line_id
+-- incremental: order_id
 -- not_null: quantity, line_amount_cny
 -- description: TOP sub-orders. `line_amount_cny` is the sub-order's payment: for a single-line
 -- trade TOP folds the postage into it, for multi-line trades it excludes postage.

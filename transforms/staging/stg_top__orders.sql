@@ -1,5 +1,6 @@
 -- grain: one row per Tmall or Taobao trade (TOP tid), latest version landed
 -- key: channel, order_id
+-- incremental: order_id
 -- not_null: shop_id
 -- description: Tmall and Taobao trades (both speak TOP) in the canonical order shape. TOP times are
 -- Beijing time with no offset; money is yuan strings. Refunds are per sub-order: a trade closed

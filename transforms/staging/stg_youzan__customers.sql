@@ -1,5 +1,6 @@
 -- grain: one row per Youzan member (yz_open_id) of the brand's mini-program store, latest version landed
 -- key: channel, account_id
+-- incremental: account_id
 -- not_null: shop_id, member_card_no
 -- description: Mini-program store members from Youzan (members API unverified: the sandbox's
 -- youzan.scrm.customer.search). The mobile arrives plain and is hashed (HMAC-SHA256) and masked by

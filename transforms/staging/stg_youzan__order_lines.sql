@@ -1,5 +1,6 @@
 -- grain: one row per line item (orders[] entry, oid) of a Youzan mini-program store order
 -- key: channel, order_id, line_id
+-- incremental: order_id
 -- not_null: quantity, line_amount_cny
 -- description: Youzan order lines. price is the unit price, discount the shop's discount on the
 -- line and payment the line amount after it, all yuan strings. Lines are refunded whole: a line is

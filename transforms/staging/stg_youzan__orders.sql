@@ -1,5 +1,6 @@
 -- grain: one row per Youzan order (order_info.tid) of the brand's mini-program store, latest version landed
 -- key: channel, order_id
+-- incremental: order_id
 -- not_null: shop_id
 -- description: Mini-program store orders from Youzan youzan.trades.sold.get in the canonical order
 -- shape. Money is yuan strings, times Beijing time with no offset ('' = not happened). The brand's

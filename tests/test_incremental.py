@@ -1,0 +1,148 @@
+"""The nightly path (staging models take only the records that changed) gives the warehouse a full
+rebuild gives: the test world's landing zone built in two steps, re-landed days and a removed file
+included, compared table by table with a full rebuild (real in-process Dagster runs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.definitions import defs
+from pipelines.model_assets import FULL_REBUILD_TAG
+from tests.conftest import point_pipeline_at
+
+pytestmark = pytest.mark.slow
+
+INCREMENTAL_TABLE = ["staging", "stg_top__orders"]
+# logs with a row per run or per change (their length depends on how many runs there were), and
+# the build's own bookkeeping
+RUN_LOGS = ("audit.identity_quality", "core.customer_id_history", "audit.model_state")
+
+
+def _copy(files: list[Path], source: Path, target: Path) -> None:
+    for path in files:
+        out = target / path.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, out)
+
+
+def _day(path: Path) -> str:
+    return next(p for p in path.parts if p.startswith("dt="))[3:]
+
+
+def _build(instance: dg.DagsterInstance, full: bool = False) -> None:
+    result = defs.resolve_job_def("warehouse_job").execute_in_process(
+        instance=instance, tags={FULL_REBUILD_TAG: "true"} if full else {}, raise_on_error=False
+    )
+    failures = [e.step_key for e in result.all_events if e.is_step_failure]
+    assert result.success, failures
+
+
+def _tables(data: Path) -> dict[str, tuple[int, int]]:
+    """Every table of the build's staging, core, marts and audit schemas: (rows, an
+    order-independent hash of all their values)."""
+    with duckdb.connect(str(data / "warehouse" / "build.duckdb"), read_only=True) as conn:
+        names = conn.execute(
+            "select schema_name || '.' || table_name from duckdb_tables() "
+            "where schema_name in ('staging', 'core', 'marts', 'audit') order by 1"
+        ).fetchall()
+        sums = {}
+        for (table,) in names:
+            if table in RUN_LOGS:
+                continue
+            row = conn.execute(f"select count(*), coalesce(bit_xor(hash(t)), 0) from {table} as t").fetchone()
+            assert row is not None
+            sums[table] = (int(row[0]), int(row[1]))
+    return sums
+
+
+def _build_mode(instance: dg.DagsterInstance, key: list[str]) -> tuple[str, int | None]:
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    assert event and event.asset_materialization
+    metadata = event.asset_materialization.metadata
+    changed = metadata.get("changed_records")
+    return str(metadata["build"].value), int(changed.value) if changed else None
+
+
+def test_the_nightly_path_equals_a_full_rebuild(full_run, tmp_path, monkeypatch, sandbox):
+    data = point_pipeline_at(sandbox, tmp_path, monkeypatch)
+    landed = full_run.data / "landing"
+    files = sorted(landed.glob("**/dt=*/*.parquet"))
+    days = sorted({_day(p) for p in files})
+    last_two = set(days[-2:])
+    instance = dg.DagsterInstance.ephemeral()
+
+    # the history: everything but the last two days, built once (a first build is a full one)
+    _copy([p for p in files if _day(p) not in last_two], landed, data / "landing")
+    _build(instance)
+    assert _build_mode(instance, INCREMENTAL_TABLE)[0] == "full"
+    history_orders = _tables(data)["staging.stg_top__orders"][0]
+
+    # the nightly: the last two days land, and an earlier day is landed again (a backfill: the same
+    # versions in newer files, which win the tie on extraction time)
+    again = [p for p in files if _day(p) == days[-5]]
+    _copy([p for p in files if _day(p) in last_two], landed, data / "landing")
+    for path in again:
+        copy = path.with_name("z-relanded-" + path.name)
+        shutil.copy2(path, data / "landing" / copy.relative_to(landed))
+    _build(instance)
+    mode, changed = _build_mode(instance, INCREMENTAL_TABLE)
+    assert mode == "incremental"
+    assert changed and 0 < changed < _tables(data)["staging.stg_top__orders"][0], (
+        "only the records of the new files are rebuilt"
+    )
+    assert _tables(data)["staging.stg_top__orders"][0] > history_orders
+    nightly = _tables(data)
+
+    _build(instance, full=True)
+    assert _build_mode(instance, INCREMENTAL_TABLE) == ("full", None)
+    rebuilt = _tables(data)
+    assert set(nightly) == set(rebuilt)
+    differing = {t: (nightly[t], rebuilt[t]) for t in rebuilt if nightly[t] != rebuilt[t]}
+    assert not differing, f"the nightly path differs from a full rebuild: {differing}"
+
+    # nothing new: staging stays as it is, and so does every table
+    _build(instance)
+    assert _build_mode(instance, INCREMENTAL_TABLE) == ("unchanged", 0)
+    assert _tables(data) == rebuilt
+
+    # a landed file removed (an operator took out a bad extraction): the winners are recomputed and
+    # the models reading them rebuild in full, dropping its records
+    top_files = sorted((data / "landing" / "tmall" / "orders").glob("shop=*/dt=*/*.parquet"))
+    ids = {path: set(pq.read_table(path, columns=["record_id"]).column(0).to_pylist()) for path in top_files}
+    removed = next(  # a file holding some order that no other file holds
+        path for path in top_files if ids[path] - set().union(*(v for k, v in ids.items() if k != path))
+    )
+    os.remove(removed)
+    _build(instance)
+    assert _build_mode(instance, INCREMENTAL_TABLE)[0] == "full"
+    after_removal = _tables(data)
+    _build(instance, full=True)
+    assert _tables(data) == after_removal
+    assert after_removal["staging.stg_top__orders"][0] < rebuilt["staging.stg_top__orders"][0]
+
+
+def test_a_model_whose_sql_changed_rebuilds_in_full(tmp_path, monkeypatch):
+    """The code hash: an incremental model built by other SQL is rebuilt, not patched."""
+    from warehouse.models import build_model, parse_model, prepare_connection
+    from warehouse.raw import create_raw_views
+
+    landing = tmp_path / "landing"
+    monkeypatch.chdir(tmp_path)
+    model = parse_model(Path(__file__).parents[1] / "transforms" / "staging" / "stg_pos__customers.sql")
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    prepare_connection(conn)
+    create_raw_views(conn, landing, "run-1", only={"pos__customers"})
+    assert build_model(conn, model).mode == "full"
+    create_raw_views(conn, landing, "run-2", only={"pos__customers"})
+    assert build_model(conn, model).mode == "unchanged"
+    changed = model.__class__(**{**model.__dict__, "sql": model.sql.replace("select", "select  ", 1)})
+    assert build_model(conn, changed).mode == "full"
+    assert build_model(conn, changed).mode == "unchanged"
+    conn.close()
