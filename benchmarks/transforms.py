@@ -414,13 +414,15 @@ def main() -> None:
     parser.add_argument("--scales", default="1,10", help="copies of the history to rebuild, e.g. 1,10,30")
     parser.add_argument("--nightly", action="store_true", help="measure the nightly run against history")
     parser.add_argument(
-        "--work", type=Path, required=True, help="a folder for the landing zones (tens of GB)"
+        "--work", type=Path, help="a folder for the landing zones (tens of GB)"
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         {"land": child_land, "rebuild": child_rebuild}[args.child[0]](*args.child[1:])
         return
+    if args.work is None:
+        parser.error("--work is required")
     first = args.end - timedelta(days=365 * args.years - 1)
     args.work.mkdir(parents=True, exist_ok=True)
     history = build_history(args.work, args.people, first, args.end)

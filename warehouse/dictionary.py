@@ -72,6 +72,7 @@ EXAMPLES: dict[str, str] = {
         "where unexplained_orders <> 0 or published_not_landed <> 0 or paid_difference_cny <> 0"
     ),
     "audit.identity_quality": "select * from audit.identity_quality order by measured_at desc limit 5",
+    "audit.model_state": "select * from audit.model_state order by model",
 }
 
 

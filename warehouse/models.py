@@ -184,7 +184,15 @@ class Build:
 
 
 _STATE = """
-create table if not exists audit.model_state (model varchar, code_hash varchar, consumed_seq bigint)
+create table if not exists audit.model_state (model varchar, code_hash varchar, consumed_seq bigint);
+comment on table audit.model_state is 'Where each incremental staging model stands: the code it was built '
+    'with and how much of the landing zone it has taken in. A model whose code changed, or that is behind a '
+    'reset of the records it reads, rebuilds in full. Grain: one row per incremental model.';
+comment on column audit.model_state.model is 'The model''s table (schema.name).';
+comment on column audit.model_state.code_hash is
+    'Hash of the model''s SQL and the shared macros it was last built with.';
+comment on column audit.model_state.consumed_seq is
+    'The merge of landing files (raw.merged_files.merged_seq) its rows reflect.';
 """
 
 
