@@ -6,7 +6,9 @@ from datetime import date
 
 import dagster as dg
 
-DAILY = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="Asia/Shanghai")
+# Platforms serve ~3 months back, but a retailer's history is years deep in its POS databases, export
+# files and Shopify (read_all_orders): the partitions reach back far enough to land three years.
+DAILY = dg.DailyPartitionsDefinition(start_date="2023-01-01", timezone="Asia/Shanghai")
 
 
 def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
