@@ -25,6 +25,7 @@ Dagster graph and the build order can never disagree with the code.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
@@ -148,9 +149,15 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# DuckDB's own default is 80% of the machine's memory: a build at retail scale would take it all.
+# Above this it spills to disk (the build file's `.tmp` folder). OMNI_DUCKDB_MEMORY_LIMIT overrides.
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
 def prepare_connection(conn: duckdb.DuckDBPyConnection) -> None:
-    """Session settings every build uses: UTC, and the shared macros."""
+    """Session settings every build uses: UTC, a memory limit, and the shared macros."""
     conn.execute("set TimeZone = 'UTC'")
+    conn.execute("set memory_limit = ?", [os.environ.get("OMNI_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT])
     for layer in LAYERS:
         conn.execute(f"create schema if not exists {layer}")
     conn.execute((TRANSFORMS_DIR / "macros.sql").read_text(encoding="utf-8"))
