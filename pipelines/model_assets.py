@@ -137,10 +137,11 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         finally:
             conn.close()
         changed = f", {build.changed_records} records changed" if build.changed_records is not None else ""
-        context.log.info(f"{model.table}: {rows} rows ({build.mode}{changed})")
+        size = "a view" if rows is None else f"{rows} rows"
+        context.log.info(f"{model.table}: {size} ({build.mode}{changed})")
         return dg.MaterializeResult(
             metadata={
-                "rows": rows,
+                **({"rows": rows} if rows is not None else {}),
                 "build": build.mode,
                 **({"changed_records": build.changed_records} if build.changed_records is not None else {}),
                 "table": model.table,
