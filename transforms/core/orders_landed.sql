@@ -1,6 +1,6 @@
 -- grain: one row per order that landed on any channel (its latest landed version)
 -- key: channel, order_id
--- not_null: shop_id, modified_at, record
+-- not_null: shop_id, modified_at
 -- materialized: view
 -- description: The latest landed version of every order, as the platform sent it, from every
 -- source's landing files: the starting point of reconciliation (every order here is in
@@ -11,6 +11,8 @@
 -- column order_id: The platform's order id (the landing record id).
 -- column modified_at: The platform's last modification time of this version (UTC); its China date is the landing partition.
 -- column record: The record as landed (JSON; PII already hashed or removed by the connector).
+-- (`record` is not checked for nulls here: the landing files declare it non-nullable
+-- (connectors/common/records.py) and the check would read every landed record's JSON each night)
 with landed as (
     -- one line per source, as in core.orders_checked
     select channel, shop_id, record_id, modified_at, record from raw.shopify__orders_latest
