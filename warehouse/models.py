@@ -24,9 +24,11 @@ Dagster graph and the build order can never disagree with the code.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from pathlib import Path
@@ -166,11 +168,24 @@ def prepare_connection(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute((TRANSFORMS_DIR / "macros.sql").read_text(encoding="utf-8"))
 
 
+@contextlib.contextmanager
+def _transaction(conn: duckdb.DuckDBPyConnection, model: Model) -> Iterator[None]:
+    """One model's changes in one transaction, with the crash points tests/test_crash.py kills at."""
+    conn.execute("begin transaction")
+    try:
+        yield
+        failpoint("model.uncommitted", model.table)
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    failpoint("model.committed", model.table)
+
+
 def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
     """Rebuild one model's table in a transaction; returns its row count (None for a view: counting
     it would read everything it reads)."""
-    conn.execute("begin transaction")
-    try:
+    with _transaction(conn, model):
         conn.execute(f"create or replace {model.materialized} {model.table} as\n{model.sql}")
         if model.raw_source:
             _record_state(conn, model)
@@ -181,12 +196,6 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
             conn.execute(f"comment on {model.materialized} {model.table} is {sql_literal(summary)}")
         for column, text in model.columns.items():
             conn.execute(f"comment on column {model.table}.{column} is {sql_literal(text)}")
-        failpoint("model.uncommitted", model.table)
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
-    failpoint("model.committed", model.table)
     return _count(conn, model) if model.materialized == "table" else None
 
 
@@ -252,8 +261,7 @@ def build_model(conn: duckdb.DuckDBPyConnection, model: Model, full: bool = Fals
         return Build(_count(conn, model), "unchanged", 0)
     view = changed_records_view(conn, source, consumed)
     sql = re.sub(rf"\braw\.{source}_latest\b", view, model.sql)
-    conn.execute("begin transaction")
-    try:
+    with _transaction(conn, model):
         conn.execute(
             "create or replace temp table changed_records as "
             "select distinct record_id from raw.record_winners where entity = ? and merged_seq > ?",
@@ -268,12 +276,6 @@ def build_model(conn: duckdb.DuckDBPyConnection, model: Model, full: bool = Fals
         conn.execute("drop table model_delta")
         conn.execute("drop table changed_records")
         _record_state(conn, model)
-        failpoint("model.uncommitted", model.table)
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
-    failpoint("model.committed", model.table)
     return Build(_count(conn, model), "incremental", int(changed[0]) if changed else 0)
 
 
