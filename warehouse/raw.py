@@ -2,8 +2,11 @@
 
 `raw.<source>__<entity>` holds every landed version; `raw.<source>__<entity>_latest` keeps the
 latest version of each record (by modified time, then extraction time), which is what staging
-reads. The dedup runs on the narrow key columns first and joins the JSON back afterwards: a
-window function over rows that still carry the raw JSON needs many times the memory.
+reads. Which version is the latest is kept in the table `raw.record_winners`, on the narrow key
+columns only (a window over rows that still carry the raw JSON needs many times the memory), and
+brought up to date by reading each landing file once (`merge_new_files`); `_latest` joins the JSON
+back from the files. The records whose latest version changed since a given merge are what an
+incremental staging model rebuilds (`changed_records_view`).
 
 Traffic reports are different: a day's report is a snapshot, revised as a whole (GA4 settles a
 day over ~3 days; an operator drops a corrected export file). `raw.<source>__traffic_latest` keeps
