@@ -55,3 +55,27 @@ def test_faults_take_a_profile_or_fault_names_and_name_an_unknown_one(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["demo", "--faults", "http_429,gremlins"])
     assert "unknown fault gremlins: use a profile (none, mix)" in capsys.readouterr().err
+
+
+def test_full_rebuild_reaches_the_warehouse_steps(monkeypatch):
+    """`omni run --full-rebuild` sets what the model steps read (OMNI_FULL_REBUILD) before the run."""
+    import os
+
+    import pipelines.runner
+    from pipelines.cli import cmd_run
+    from pipelines.runner import RangeRunResult
+
+    seen = []
+    monkeypatch.setenv("OMNI_FULL_REBUILD", "0")  # recorded, so the flag's setting is undone after the test
+    monkeypatch.delenv("OMNI_FULL_REBUILD")
+    monkeypatch.setattr(
+        pipelines.runner,
+        "run_range",
+        lambda *a, **k: seen.append(os.environ.get("OMNI_FULL_REBUILD")) or RangeRunResult(True, True, []),
+    )
+    day = ["--start", "2026-11-01", "--end", "2026-11-01"]
+    assert cmd_run(build_parser().parse_args(["run", *day])) == 0 and seen == [None], (
+        "by default staging builds incrementally"
+    )
+    args = build_parser().parse_args(["run", *day, "--full-rebuild"])
+    assert cmd_run(args) == 0 and seen == [None, "1"]
