@@ -50,13 +50,12 @@ def _globs(landing: Path, channels: list[str], entity: str) -> str | None:
         for channel in channels
         if any((landing / channel / entity).glob("shop=*/dt=*/*.parquet"))
     ]
-    return "[" + ", ".join(_quote(g) for g in globs) + "]" if globs else None
+    return _list(globs) if globs else None
 
 
-def _versions_sql(landing: Path, channels: list[str], entity: str) -> str:
-    files = _globs(landing, channels, entity)
-    if files is None:
-        return _EMPTY
+def _read_sql(files: str) -> str:
+    """Every landed version in `files` (a DuckDB list literal of paths or globs), with the channel,
+    shop and day its path names: the one reading of landing files the views and merges share."""
     return f"""
 select
     regexp_extract(filename, '/landing/([^/]+)/', 1) as channel,
@@ -66,7 +65,16 @@ select
     filename as landing_file
 from read_parquet({files}, hive_partitioning = true, filename = true,
                   hive_types = {{'shop': VARCHAR, 'dt': DATE}})
-where filename in (select landing_file from raw.landing_snapshot)
+"""
+
+
+def _versions_sql(landing: Path, channels: list[str], entity: str) -> str:
+    files = _globs(landing, channels, entity)
+    if files is None:
+        return _EMPTY
+    return f"""
+select * from ({_read_sql(files)})
+where landing_file in (select landing_file from raw.landing_snapshot)
 """
 
 
@@ -81,20 +89,13 @@ semi join (select channel, record_id, landing_file from raw.record_winners where
 # The records whose latest version changed after merge `{seq}`: read from the files that hold
 # their new versions only (an incremental model's input; see `changed_records_view`).
 _CHANGED = """
-select
-    regexp_extract(filename, '/landing/([^/]+)/', 1) as channel,
-    shop as shop_id,
-    cast(dt as date) as partition_date,
-    v.record_id, modified_at, status, record, extracted_at,
-    filename as landing_file
-from read_parquet({files}, hive_partitioning = true, filename = true,
-                  hive_types = {{'shop': VARCHAR, 'dt': DATE}}) as v
+select v.*
+from ({versions}) as v
 semi join (
     select channel, record_id, landing_file from raw.record_winners
     where entity = '{name}' and merged_seq > {seq}
 ) as w
-    on regexp_extract(v.filename, '/landing/([^/]+)/', 1) = w.channel
-    and v.record_id = w.record_id and v.filename = w.landing_file
+    on v.channel = w.channel and v.record_id = w.record_id and v.landing_file = w.landing_file
 """
 
 
@@ -232,11 +233,8 @@ def merge_new_files(
         conn.execute(
             f"""
             create or replace temp table new_versions as
-            select
-                regexp_extract(filename, '/landing/([^/]+)/', 1) as channel, shop as shop_id,
-                record_id, modified_at, extracted_at, filename as landing_file
-            from read_parquet({_list(new)}, hive_partitioning = true, filename = true,
-                              hive_types = {{'shop': VARCHAR, 'dt': DATE}})
+            select channel, shop_id, record_id, modified_at, extracted_at, landing_file
+            from ({_read_sql(_list(new))})
             """
         )
         conn.execute(
@@ -298,7 +296,7 @@ def changed_records_view(conn: duckdb.DuckDBPyConnection, name: str, since_seq: 
         ).fetchall()
     ]
     view = f"{name}_changed"
-    sql = _CHANGED.format(files=_list(files), name=name, seq=since_seq) if files else _EMPTY
+    sql = _CHANGED.format(versions=_read_sql(_list(files)), name=name, seq=since_seq) if files else _EMPTY
     conn.execute(f"create or replace temp view {view} as {sql}")
     return view
 
