@@ -6,8 +6,10 @@ For each size a child process builds a synthetic `marts.fct_orders` (three years
 the columns the checks read) in an in-memory DuckDB and runs the two blocking suites the pipeline
 runs on it, exactly as the asset checks do (`validate_query`): keys and not-null (with the status
 value set), and the money rules; once over the whole table, once a month at a time (the
-pipeline's way for facts). Reports seconds and the child's peak RSS; appends a Markdown table to
-benchmarks/results/validation.md with the machine and versions. The landing suite runs per
+pipeline's way for facts), and as a nightly run does: the table validated the night before and
+remembered, one day's orders added, then validated again (only the new rows are). Reports seconds
+and the child's peak RSS; appends a Markdown table to benchmarks/results/validation.md with the
+machine and versions. The landing suite runs per
 extraction (one run's partitions) and reports its own `validation_seconds` in the check metadata.
 """
 
@@ -20,6 +22,7 @@ import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +31,40 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results" / "validation.md"
 
 
+def _validate(conn: Any, month_column: str | None, memory: Any) -> tuple[Any, float, Any, float]:
+    """The two suites as the asset checks run them: each one's Validation and seconds."""
+    from pipelines.model_assets import STATUSES
+    from warehouse.quality import RowMemory, amount_expectations, key_expectations, validate_query
+
+    def keys_suite() -> dict[str, Any]:
+        return key_expectations(("order_key",), ("channel", "order_date", "status"), {"status": STATUSES})
+
+    def money_suite() -> dict[str, Any]:
+        return amount_expectations("paid_cny", "refunded_cny", "gmv_cny", "shipping_cny")
+
+    def named(suffix: str) -> Any:
+        return RowMemory(memory.path, f"{memory.check}:{suffix}") if memory else None
+
+    began = time.monotonic()
+    keys = validate_query(
+        conn, "select order_key, channel, order_date, status from fct_orders", keys_suite, month_column,
+        named("keys"),
+    )  # fmt: skip
+    keys_seconds = time.monotonic() - began
+    began = time.monotonic()
+    money = validate_query(
+        conn, "select paid_cny, refunded_cny, gmv_cny, shipping_cny, order_date from fct_orders",
+        money_suite, month_column, named("money"),
+    )  # fmt: skip
+    return keys, keys_seconds, money, time.monotonic() - began
+
+
 def measure(orders: int, mode: str) -> dict[str, Any]:
     import duckdb
     import great_expectations as gx
 
-    from pipelines.model_assets import FACT_DATE, STATUSES
-    from warehouse.quality import _context, amount_expectations, key_expectations, validate_query
+    from pipelines.model_assets import FACT_DATE
+    from warehouse.quality import RowMemory, _context
 
     conn = duckdb.connect()
     conn.execute(
@@ -47,29 +78,25 @@ def measure(orders: int, mode: str) -> dict[str, Any]:
         """
     )
     _context()
-    month_column = FACT_DATE if mode == "by month" else None
-    began = time.monotonic()
-    keys, _ = validate_query(
-        conn,
-        "select order_key, channel, order_date, status from fct_orders",
-        lambda: key_expectations(("order_key",), ("channel", "order_date", "status"), {"status": STATUSES}),
-        month_column,
-    )
-    keys_seconds = time.monotonic() - began
-    began = time.monotonic()
-    money, _ = validate_query(
-        conn,
-        "select paid_cny, refunded_cny, gmv_cny, shipping_cny, order_date from fct_orders",
-        lambda: amount_expectations("paid_cny", "refunded_cny", "gmv_cny", "shipping_cny"),
-        month_column,
-    )
-    money_seconds = time.monotonic() - began
+    month_column = None if mode == "whole table" else FACT_DATE
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = None
+        if mode == "nightly, remembered":
+            # the checks passed last night; today one day's orders (1/1096 of the table) are new
+            memory = RowMemory(Path(tmp) / "validated.duckdb", "fct_orders")
+            _validate(conn, month_column, memory)
+            conn.execute(
+                "insert into fct_orders select 'new:' || order_key, channel, order_date, status, paid_cny, "
+                "refunded_cny, gmv_cny, shipping_cny from fct_orders where order_date = date '2026-12-30'"
+            )
+        keys, keys_seconds, money, money_seconds = _validate(conn, month_column, memory)
     return {
         "orders": orders,
         "mode": mode,
         "keys_seconds": round(keys_seconds, 2),
         "money_seconds": round(money_seconds, 2),
-        "all_passed": all(o.success for o in keys + money),
+        "all_passed": all(o.success for o in keys.outcomes + money.outcomes),
+        "rows_validated": keys.rows_checked,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "gx": gx.__version__,
     }
@@ -85,7 +112,7 @@ def main() -> None:
         return
     rows = []
     for orders in args.orders:
-        for mode in ("whole table", "by month"):
+        for mode in ("whole table", "by month", "nightly, remembered"):
             out = subprocess.run(
                 [sys.executable, "-m", "benchmarks.validation", "--child", str(orders), mode],
                 capture_output=True,
@@ -98,10 +125,12 @@ def main() -> None:
         f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"great_expectations {rows[0]['gx']}\n",
-        "| fct_orders rows | validated | keys, not-null, status (s) | money (s) | peak RSS (MB) | passed |",
-        "|---:|---|---:|---:|---:|---|",
+        "| fct_orders rows | validated | rows validated | keys, not-null, status (s) | money (s) | "
+        "peak RSS (MB) | passed |",
+        "|---:|---|---:|---:|---:|---:|---|",
         *(
-            f"| {r['orders']:,} | {r['mode']} | {r['keys_seconds']} | {r['money_seconds']} | "
+            f"| {r['orders']:,} | {r['mode']} | {r['rows_validated']:,} | {r['keys_seconds']} | "
+            f"{r['money_seconds']} | "
             f"{r['peak_rss_mb']:,} | {'yes' if r['all_passed'] else 'NO'} |"
             for r in rows
         ),

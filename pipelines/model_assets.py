@@ -59,9 +59,10 @@ def _upstream(model: Model) -> list[dg.AssetKey]:
 FULL_REBUILD_TAG = "omni/full_rebuild"
 
 
-def full_rebuild(context: dg.AssetExecutionContext) -> bool:
+def full_rebuild(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> bool:
     """A run rebuilds every model from all landed files, instead of the staging models taking only
-    the records that changed, when tagged `omni/full_rebuild=true` (the UI's launchpad, `dagster job
+    the records that changed (and its checks validate every row, instead of the rows that changed
+    since their last pass), when tagged `omni/full_rebuild=true` (the UI's launchpad, `dagster job
     launch --tags`) or started with OMNI_FULL_REBUILD=1 (`omni run --full-rebuild`)."""
     tagged = context.run.tags.get(FULL_REBUILD_TAG, "").lower() == "true"
     return tagged or os.environ.get("OMNI_FULL_REBUILD", "") == "1"
@@ -166,9 +167,10 @@ def build_gx_check(
     """A Great Expectations suite over the frame `frame_sql` selects (from `table` and, for a
     foreign key, the tables in `also_reads`, which the check waits for) as a Dagster asset check
     on `table`; with `month_column` (a fact's date), validated a month at a time so memory stays
-    bounded as history grows. Blocking checks fail with ERROR and stop what depends on the table;
-    the others warn (WARN) and let it publish. A validation that crashes raises (the check errors)
-    instead of reporting bad data."""
+    bounded as history grows. Rows identical to rows of the check's last pass are not validated
+    again (warehouse/quality.py: validate_query; the metadata says how many). Blocking checks fail
+    with ERROR and stop what depends on the table; the others warn (WARN) and let it publish. A
+    validation that crashes raises (the check errors) instead of reporting bad data."""
 
     @dg.asset_check(
         asset=model_key(table),
@@ -178,23 +180,25 @@ def build_gx_check(
         additional_deps=[model_key(t) for t in also_reads],
         description=f"Great Expectations: {description}. {'Blocking' if blocking else 'Warning only'}.",
     )
-    def gx_check(omni: OmniResource) -> dg.AssetCheckResult:
-        from warehouse.quality import outcome_summary, validate_query
+    def gx_check(context: dg.AssetCheckExecutionContext, omni: OmniResource) -> dg.AssetCheckResult:
+        from warehouse.quality import RowMemory, outcome_summary, validate_query
 
         began = time.monotonic()
+        memory = RowMemory(omni.paths().validated_rows_db, f"{table}:{name}", forget=full_rebuild(context))
         conn = connect_build(omni)
         try:
-            outcomes, rows = validate_query(conn, frame_sql, expectations, month_column)
+            validation = validate_query(conn, frame_sql, expectations, month_column, memory)
         finally:
             conn.close()
-        failed = [o for o in outcomes if not o.success]
+        failed = [o for o in validation.outcomes if not o.success]
         return dg.AssetCheckResult(
             passed=not failed,
             severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
             metadata={
-                "rows_checked": rows,
+                "rows_checked": validation.rows_checked,
+                "rows_unchanged": validation.rows_known,
                 "validation_seconds": round(time.monotonic() - began, 3),
-                **outcome_summary(outcomes),
+                **outcome_summary(validation.outcomes),
             },
         )
 

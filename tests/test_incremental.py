@@ -34,12 +34,23 @@ def _day(path: Path) -> str:
     return next(p for p in path.parts if p.startswith("dt="))[3:]
 
 
-def _build(instance: dg.DagsterInstance, full: bool = False) -> None:
+def _build(instance: dg.DagsterInstance, full: bool = False) -> dg.ExecuteInProcessResult:
     result = defs.resolve_job_def("warehouse_job").execute_in_process(
         instance=instance, tags={FULL_REBUILD_TAG: "true"} if full else {}, raise_on_error=False
     )
     failures = [e.step_key for e in result.all_events if e.is_step_failure]
     assert result.success, failures
+    return result
+
+
+def _rows_validated(result: dg.ExecuteInProcessResult) -> tuple[int, int]:
+    """The orders' key check of the run: rows it validated, rows it knew from its last pass."""
+    [evaluation] = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.asset_key == dg.AssetKey(["marts", "fct_orders"]) and e.check_name == "gx_keys_and_not_null"
+    ]
+    return int(evaluation.metadata["rows_checked"].value), int(evaluation.metadata["rows_unchanged"].value)
 
 
 def _tables(data: Path) -> dict[str, tuple[int, int]]:
@@ -89,25 +100,30 @@ def test_the_nightly_path_equals_a_full_rebuild(full_run, tmp_path, monkeypatch,
     for path in again:
         copy = path.with_name("z-relanded-" + path.name)
         shutil.copy2(path, data / "landing" / copy.relative_to(landed))
-    _build(instance)
+    nightly_run = _build(instance)
     mode, changed = _build_mode(instance, INCREMENTAL_TABLE)
     assert mode == "incremental"
+    # the checks validate what changed, not the history they passed the night before
+    checked, known = _rows_validated(nightly_run)
+    assert 0 < checked < known
     assert changed and 0 < changed < _tables(data)["staging.stg_top__orders"][0], (
         "only the records of the new files are rebuilt"
     )
     assert _tables(data)["staging.stg_top__orders"][0] > history_orders
     nightly = _tables(data)
 
-    _build(instance, full=True)
+    rebuild_run = _build(instance, full=True)
     assert _build_mode(instance, INCREMENTAL_TABLE) == ("full", None)
+    assert _rows_validated(rebuild_run) == (sum(_rows_validated(nightly_run)), 0)
     rebuilt = _tables(data)
     assert set(nightly) == set(rebuilt)
     differing = {t: (nightly[t], rebuilt[t]) for t in rebuilt if nightly[t] != rebuilt[t]}
     assert not differing, f"the nightly path differs from a full rebuild: {differing}"
 
     # nothing new: staging stays as it is, and so does every table
-    _build(instance)
+    unchanged_run = _build(instance)
     assert _build_mode(instance, INCREMENTAL_TABLE) == ("unchanged", 0)
+    assert _rows_validated(unchanged_run) == (0, sum(_rows_validated(nightly_run)))
     assert _tables(data) == rebuilt
 
     # a landed file removed (an operator took out a bad extraction): the winners are recomputed and

@@ -77,12 +77,131 @@ def test_month_by_month_validation_finds_what_the_whole_table_does():
     def suite():
         return key_expectations(("order_key",), ("order_date", "status"), {"status": ["paid"]})
 
-    whole, whole_rows = validate_query(conn, "select * from t", suite)
-    by_month, month_rows = validate_query(conn, "select * from t", suite, month_column="order_date")
-    assert whole_rows == month_rows == 5
-    assert [(o.name, o.success, o.unexpected_count) for o in by_month] == [
-        (o.name, o.success, o.unexpected_count) for o in whole
+    whole = validate_query(conn, "select * from t", suite)
+    by_month = validate_query(conn, "select * from t", suite, month_column="order_date")
+    assert whole.rows_checked == by_month.rows_checked == 5
+    assert [(o.name, o.success, o.unexpected_count) for o in by_month.outcomes] == [
+        (o.name, o.success, o.unexpected_count) for o in whole.outcomes
     ]
-    failed = {o.name: o for o in by_month if not o.success}
+    failed = {o.name: o for o in by_month.outcomes if not o.success}
     assert set(failed) == {"order_key_unique", "order_date_not_null", "status_in_set"}
     assert failed["status_in_set"].unexpected_count == 2  # one in November, one in December
+
+
+def _orders_table(conn, rows: int) -> None:
+    conn.execute(
+        "create or replace table t as select 'o' || i as order_key, date '2026-01-01' + (i % 300)::int "
+        f"as order_date, 'paid' as status, (i % 97)::double as paid_cny from range({rows}) as r(i)"
+    )
+
+
+def _orders_suite():
+    return {
+        **key_expectations(("order_key",), ("order_date", "status"), {"status": ["paid"]}),
+        **amount_expectations("paid_cny", "paid_cny"),
+    }
+
+
+def _failed(validation) -> dict[str, int | None]:
+    return {o.name: o.unexpected_count for o in validation.outcomes if not o.success}
+
+
+def test_a_remembered_check_validates_only_new_rows_and_still_finds_every_kind_of_bad_row(tmp_path):
+    """The nightly check validates the rows that changed since its last pass (plus the rows sharing
+    a key with them) and gives the verdict a validation of every row gives: a bad value, a new row
+    repeating an old row's key, an old row repeated whole."""
+    import duckdb
+
+    from warehouse.quality import RowMemory, validate_query
+
+    conn = duckdb.connect()
+    memory = RowMemory(tmp_path / "validated.duckdb", "t:keys")
+    _orders_table(conn, 5000)
+    first = validate_query(conn, "select * from t", _orders_suite, "order_date", memory)
+    assert not _failed(first) and (first.rows_checked, first.rows_known) == (5000, 0)
+    again = validate_query(conn, "select * from t", _orders_suite, "order_date", memory)
+    assert not _failed(again) and (again.rows_checked, again.rows_known) == (0, 5000)
+
+    # one new good row and one changed row: only those two are validated
+    conn.execute("insert into t values ('new', date '2026-03-01', 'paid', 5)")
+    conn.execute("update t set paid_cny = 1 where order_key = 'o7'")
+    grown = validate_query(conn, "select * from t", _orders_suite, "order_date", memory)
+    assert not _failed(grown) and (grown.rows_checked, grown.rows_known) == (2, 4999)
+
+    bad = {
+        "a value out of its set": "insert into t values ('x1', date '2026-03-01', 'nonsense', 1)",
+        "a negative amount": "update t set paid_cny = -1 where order_key = 'o9'",
+        "a new row with an old key": "insert into t values ('o11', date '2026-01-12', 'paid', 3)",
+        "an old row repeated whole": "insert into t select * from t where order_key = 'o12'",
+    }
+    expected = {
+        "a value out of its set": {"status_in_set": 1},
+        "a negative amount": {"paid_cny_not_negative": 1},
+        "a new row with an old key": {"order_key_unique": 2},
+        "an old row repeated whole": {"order_key_unique": 2},
+    }
+    for what, change in bad.items():
+        conn.execute("create or replace table saved as select * from t")
+        conn.execute(change)
+        remembered = validate_query(conn, "select * from t", _orders_suite, "order_date", memory)
+        everything = validate_query(conn, "select * from t", _orders_suite, "order_date")
+        assert _failed(remembered) == _failed(everything) == expected[what], what
+        assert remembered.rows_checked <= 3, what
+        # a failure is not remembered: the same bad rows fail the next validation too
+        assert _failed(validate_query(conn, "select * from t", _orders_suite, "order_date", memory)), what
+        conn.execute("create or replace table t as select * from saved")
+
+
+def test_a_remembered_check_validates_everything_when_its_suite_changes_or_a_rebuild_asks(tmp_path):
+    import duckdb
+
+    from warehouse.quality import RowMemory, validate_query
+
+    conn = duckdb.connect()
+    path = tmp_path / "validated.duckdb"
+    _orders_table(conn, 1000)
+    validate_query(conn, "select * from t", _orders_suite, memory=RowMemory(path, "t:keys"))
+    assert validate_query(conn, "select * from t", _orders_suite, memory=RowMemory(path, "t:keys")).rows_known
+
+    def stricter():
+        return {**_orders_suite(), **currency_expectations("status")}
+
+    changed = validate_query(conn, "select * from t", stricter, memory=RowMemory(path, "t:keys"))
+    assert changed.rows_checked == 1000 and _failed(changed) == {"status_known": 1000}
+    forced = validate_query(conn, "select * from t", _orders_suite, memory=RowMemory(path, "t:keys", True))
+    assert (forced.rows_checked, forced.rows_known) == (1000, 0)
+    # another check keeps its own memory
+    other = validate_query(conn, "select * from t", _orders_suite, memory=RowMemory(path, "t:other"))
+    assert other.rows_checked == 1000
+
+
+def test_a_suite_with_an_aggregate_expectation_is_always_validated_whole(tmp_path):
+    import duckdb
+    import great_expectations.expectations as gxe
+
+    from warehouse.quality import RowMemory, validate_query
+
+    conn = duckdb.connect()
+    _orders_table(conn, 100)
+    memory = RowMemory(tmp_path / "validated.duckdb", "t:mean")
+
+    def suite():
+        return {"mean": gxe.ExpectColumnMeanToBeBetween(column="paid_cny", min_value=0, max_value=60)}
+
+    for _ in range(2):
+        assert validate_query(conn, "select * from t", suite, memory=memory).rows_checked == 100
+    conn.execute("update t set paid_cny = 10000 where order_key = 'o1'")
+    assert _failed(validate_query(conn, "select * from t", suite, memory=memory)) == {"mean": None}
+
+
+def test_each_outcome_is_the_result_of_its_own_expectation():
+    """GX returns its results grouped by column, not in the suite's order: a label must still name
+    the expectation that failed."""
+    suite = {
+        **key_expectations(("order_key",), ("status",), {"status": ["paid"]}),
+        **amount_expectations("paid_cny", "paid_cny"),
+        **currency_expectations("status"),
+    }
+    frame = pd.DataFrame({"order_key": ["a", "b"], "status": ["paid", "paid"], "paid_cny": [-1.0, 2.0]})
+    failed = {o.name: o.sample for o in validate(frame, suite) if not o.success}
+    assert failed == {"paid_cny_not_negative": [-1.0], "status_known": ["paid", "paid"]}

@@ -42,6 +42,12 @@ class WarehousePaths:
         return self.data_dir / "warehouse" / "build.duckdb"
 
     @property
+    def validated_rows_db(self) -> Path:
+        """What each check remembers of the rows its last pass validated (hashes; the build's, not
+        published): the next validation takes only rows it has not seen pass."""
+        return self.data_dir / "warehouse" / "validated_rows.duckdb"
+
+    @property
     def published_db(self) -> Path:
         """What analysts open: replaced atomically after each successful build."""
         return self.data_dir / "analytics.duckdb"

@@ -9,16 +9,21 @@ while computing a metric, which it reports as a failure with `exception_info`): 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pandas as pd
+
+from warehouse.models import sql_literal
 
 
 class ValidationCrashed(RuntimeError):
@@ -136,36 +141,197 @@ def merge_outcomes(per_slice: list[list[Outcome]]) -> list[Outcome]:
     return merged
 
 
+@dataclass(frozen=True)
+class RowMemory:
+    """Where a check remembers the rows of its last passing validation, so that the next one
+    validates only what is new (`validate_query`). `path`: a DuckDB file beside the build file (not
+    published); `check`: the check's name (its table and name); `forget`: validate every row this
+    time (a full rebuild), and remember them afresh if they pass."""
+
+    path: Path
+    check: str
+    forget: bool = False
+
+
+@dataclass(frozen=True)
+class Validation:
+    outcomes: list[Outcome]
+    rows_checked: int  # rows Great Expectations validated
+    rows_known: int  # rows identical to rows of the last passing validation: not validated again
+
+
+# Expectations whose verdict on a row depends on that row's values alone (with `mostly` at 1): a row
+# that passed them once passes them again
+_ROW_LEVEL = frozenset(
+    {
+        "ExpectColumnValuesToNotBeNull",
+        "ExpectColumnValuesToBeNull",
+        "ExpectColumnValuesToBeInSet",
+        "ExpectColumnValuesToBeBetween",
+        "ExpectColumnValueLengthsToBeBetween",
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+    }
+)
+
+
+def _unique_keys(suite: dict[str, Any]) -> list[tuple[str, ...]] | None:
+    """The column sets a suite requires unique, if every other expectation in it is row-level (the
+    suite can then be validated over the new rows alone); None if not."""
+    keys: list[tuple[str, ...]] = []
+    for expectation in suite.values():
+        kind = type(expectation).__name__
+        if getattr(expectation, "mostly", 1) != 1:
+            return None
+        if kind == "ExpectColumnValuesToBeUnique":
+            keys.append((expectation.column,))
+        elif kind == "ExpectCompoundColumnsToBeUnique":
+            keys.append(tuple(expectation.column_list))
+        elif kind not in _ROW_LEVEL:
+            return None
+    return keys
+
+
+def _fingerprint(frame_sql: str, suite: dict[str, Any]) -> str:
+    """What a remembered row passed: the frame's query and every expectation's configuration."""
+    configs = {name: e.configuration.to_json_dict() for name, e in suite.items()}
+    text = json.dumps([frame_sql, configs], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def validate_query(
     conn: duckdb.DuckDBPyConnection,
     frame_sql: str,
     expectations: Callable[[], dict[str, Any]],
     month_column: str | None = None,
-) -> tuple[list[Outcome], int]:
-    """Validate the rows `frame_sql` selects; with `month_column`, one calendar month of it at a
+    memory: RowMemory | None = None,
+) -> Validation:
+    """Validate the rows `frame_sql` selects; with `month_column`, one calendar month of them at a
     time (and the rows without a date), so memory follows the largest month, not the table. A
     row-level expectation means the same either way; a key unique within each month is unique in
-    the table when the key determines the month (an order has one order date). Returns the
-    outcomes and how many rows were checked."""
+    the table when the key determines the month (an order has one order date).
+
+    With `memory`, a suite of row-level expectations and unique keys validates only the rows that
+    are not identical (same values in every column of the frame: a 64-bit hash) to a row of its last
+    passing validation, plus, for each unique key, every row sharing a key value with such a row and
+    every row that occurs twice. That gives the verdict a validation of every row gives: a
+    remembered row passed the row-level expectations with these very values, and two remembered
+    rows with one key cannot both be here, since they were both in a frame whose keys were unique.
+    A failing validation does not replace the memory (the new rows are validated again next time);
+    a different query or suite (the fingerprint) validates everything."""
+    suite = expectations()
+    keys = _unique_keys(suite) if memory else None
+    conn.execute(
+        f"create or replace temp table check_frame as select *, hash(*columns(*)) as _row_hash "
+        f"from ({frame_sql})"
+    )
+    fingerprint = _fingerprint(frame_sql, suite)
+    remembered = None
+    try:
+        if memory and keys is not None:
+            remembered = _attach_memory(conn, memory, fingerprint)
+        todo = "check_frame"
+        if remembered:
+            _new_rows(conn, remembered, keys or [])
+            todo = "check_todo"
+        outcomes, checked = _validate_table(conn, todo, expectations, month_column)
+        total = _scalar(conn, "select count(*) from check_frame")
+        if memory and keys is not None and all(o.success for o in outcomes):
+            _remember(conn, memory, fingerprint)
+        return Validation(outcomes, checked, total - checked)
+    finally:
+        conn.execute("drop table if exists check_frame")
+        conn.execute("drop table if exists check_new")
+        conn.execute("drop table if exists check_todo")
+        if memory and keys is not None:
+            conn.execute("detach database if exists validated_rows")
+
+
+_MEMORY_TABLES = """
+create table if not exists validated_rows.checks (check_name varchar primary key, fingerprint varchar,
+    rows_table varchar, validated_at timestamptz)
+"""
+
+
+def _attach_memory(conn: duckdb.DuckDBPyConnection, memory: RowMemory, fingerprint: str) -> str | None:
+    """The table of row hashes the check's last passing validation remembered, if it is usable."""
+    memory.path.parent.mkdir(parents=True, exist_ok=True)
+    conn.execute(f"attach if not exists {sql_literal(str(memory.path))} as validated_rows")
+    conn.execute(_MEMORY_TABLES)
+    row = conn.execute(
+        "select fingerprint, rows_table from validated_rows.checks where check_name = ?", [memory.check]
+    ).fetchone()
+    if memory.forget or row is None or row[0] != fingerprint:
+        return None
+    return f"validated_rows.{_quoted(row[1])}"
+
+
+def _new_rows(conn: duckdb.DuckDBPyConnection, remembered: str, keys: list[tuple[str, ...]]) -> None:
+    """check_todo: the frame's rows that are new, with what a unique key needs beside them."""
+    conn.execute(
+        "create or replace temp table check_new as select * from check_frame as f "
+        f"anti join {remembered} as r on f._row_hash = r.row_hash"
+    )
+    conditions = ["_row_hash in (select _row_hash from check_new)"]
+    if keys:
+        conditions.append(
+            "_row_hash in (select _row_hash from check_frame group by _row_hash having count(*) > 1)"
+        )
+    for key in keys:
+        same = " and ".join(f"n.{_quoted(c)} is not distinct from f.{_quoted(c)}" for c in key)
+        conditions.append(f"exists (select 1 from check_new as n where {same})")
+    conn.execute(
+        "create or replace temp table check_todo as select * from check_frame as f where "
+        + " or ".join(conditions)
+    )
+
+
+def _remember(conn: duckdb.DuckDBPyConnection, memory: RowMemory, fingerprint: str) -> None:
+    """After a pass: the frame's rows (their hashes) are what the check remembers now."""
+    table = "rows_" + hashlib.sha256(memory.check.encode()).hexdigest()[:12]
+    conn.execute(
+        f"create or replace table validated_rows.{table} as "
+        "select distinct _row_hash as row_hash from check_frame"
+    )
+    conn.execute("delete from validated_rows.checks where check_name = ?", [memory.check])
+    conn.execute(
+        "insert into validated_rows.checks values (?, ?, ?, now())", [memory.check, fingerprint, table]
+    )
+
+
+def _validate_table(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    expectations: Callable[[], dict[str, Any]],
+    month_column: str | None,
+) -> tuple[list[Outcome], int]:
+    """Validate the temp table's rows (a month at a time with `month_column`); the outcomes and how
+    many rows were validated."""
+    frame_sql = f"select * exclude (_row_hash) from {table}"
     if month_column is None:
         frame = conn.execute(frame_sql).df()
         return validate(frame, expectations()), len(frame)
-    months = conn.execute(f"select distinct date_trunc('month', {month_column}) from ({frame_sql})")
+    months = conn.execute(f"select distinct date_trunc('month', {month_column}) from {table}")
     per_slice, rows = [], 0
     for (month,) in months.fetchall():
         if month is None:
-            sql, params = f"select * from ({frame_sql}) where {month_column} is null", []
+            sql, params = f"{frame_sql} where {month_column} is null", []
         else:
-            sql, params = (
-                f"select * from ({frame_sql}) where date_trunc('month', {month_column}) = ?",
-                [month],
-            )
+            sql, params = f"{frame_sql} where date_trunc('month', {month_column}) = ?", [month]
         frame = conn.execute(sql, params).df()
         rows += len(frame)
         per_slice.append(validate(frame, expectations()))
     if not per_slice:  # an empty table still gets its expectations evaluated
         return validate(conn.execute(frame_sql).df(), expectations()), 0
     return merge_outcomes(per_slice), rows
+
+
+def _scalar(conn: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = conn.execute(sql).fetchone()
+    return int(row[0]) if row else 0
 
 
 def outcome_summary(outcomes: list[Outcome]) -> dict[str, Any]:
@@ -205,8 +371,13 @@ def validate(frame: pd.DataFrame, expectations: dict[str, Any]) -> list[Outcome]
         context.validation_definitions.delete(name)
         context.suites.delete(name)
         context.data_sources.delete(name)
+    # GX orders its results its own way (grouped by column), not as the suite lists them: each
+    # result is matched to its expectation by the id the suite gave it
+    label_of = {e.id: label for label, e in zip(expectations, suite.expectations, strict=True)}
+    by_label = {label_of[item.expectation_config.id]: item for item in result.results}
     outcomes = []
-    for label, item in zip(expectations, result.results, strict=True):
+    for label in expectations:
+        item = by_label[label]
         info = item.exception_info or {}
         raised = info.get("raised_exception") or any(
             isinstance(v, dict) and v.get("raised_exception") for v in info.values()
