@@ -182,11 +182,56 @@ def _transaction(conn: duckdb.DuckDBPyConnection, model: Model) -> Iterator[None
     failpoint("model.committed", model.table)
 
 
+# A full build of an incremental model takes its records in batches of whole landing files of about
+# this many records: memory follows the batch, not the history (at 10M orders, unnesting every
+# order's lines in one statement did not fit DuckDB's 2 GB). OMNI_BUILD_BATCH_RECORDS overrides.
+DEFAULT_BATCH_RECORDS = 500_000
+
+
+def _batches(conn: duckdb.DuckDBPyConnection, source: str) -> list[list[str]]:
+    """The landing files holding the latest versions of `source`'s records, in batches."""
+    limit = int(os.environ.get("OMNI_BUILD_BATCH_RECORDS") or DEFAULT_BATCH_RECORDS)
+    batches: list[list[str]] = []
+    size = 0
+    for landing_file, records in conn.execute(
+        "select landing_file, count(*) from raw.record_winners where entity = ? group by 1 order by 1",
+        [source],
+    ).fetchall():
+        if not batches or size + records > limit:
+            batches.append([])
+            size = 0
+        batches[-1].append(landing_file)
+        size += records
+    return batches
+
+
+def _over(model: Model, view: str) -> str:
+    """An incremental model's SQL reading `view` instead of its whole raw source."""
+    return re.sub(rf"\braw\.{model.raw_source}_latest\b", view, model.sql)
+
+
+def _build_in_batches(conn: duckdb.DuckDBPyConnection, model: Model, batches: list[list[str]]) -> None:
+    """The same SQL over each batch's records (a record's latest version is in one file: every
+    record is in exactly one batch), appended into one table."""
+    from warehouse.raw import changed_records_view
+
+    for number, files in enumerate(batches):
+        sql = _over(model, changed_records_view(conn, str(model.raw_source), -1, files))
+        if number == 0:
+            conn.execute(f"create or replace table {model.table} as\n{sql}")
+        else:
+            conn.execute(f"insert into {model.table} by name\n{sql}")
+
+
 def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
-    """Rebuild one model's table in a transaction; returns its row count (None for a view: counting
-    it would read everything it reads)."""
+    """Rebuild one model's table in a transaction (an incremental model in batches of landing files);
+    returns its row count (None for a view: counting it would read everything it reads)."""
+    batches = _batches(conn, model.raw_source) if model.raw_source else []
     with _transaction(conn, model):
-        conn.execute(f"create or replace {model.materialized} {model.table} as\n{model.sql}")
+        if len(batches) > 1:
+            _build_in_batches(conn, model, batches)
+        else:
+            conn.execute(f"create or replace {model.materialized} {model.table} as\n{model.sql}")
         if model.raw_source:
             _record_state(conn, model)
         summary = model.description or model.grain
@@ -259,8 +304,7 @@ def build_model(conn: duckdb.DuckDBPyConnection, model: Model, full: bool = Fals
     consumed = int(state[1])
     if consumed == current_seq(conn, source):
         return Build(_count(conn, model), "unchanged", 0)
-    view = changed_records_view(conn, source, consumed)
-    sql = re.sub(rf"\braw\.{source}_latest\b", view, model.sql)
+    sql = _over(model, changed_records_view(conn, source, consumed))
     with _transaction(conn, model):
         conn.execute(
             "create or replace temp table changed_records as "
