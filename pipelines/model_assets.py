@@ -64,7 +64,7 @@ def full_rebuild(context: dg.AssetExecutionContext | dg.AssetCheckExecutionConte
     the records that changed (and its checks validate every row, instead of the rows that changed
     since their last pass), when tagged `omni/full_rebuild=true` (the UI's launchpad, `dagster job
     launch --tags`) or started with OMNI_FULL_REBUILD=1 (`omni run --full-rebuild`)."""
-    tagged = context.run.tags.get(FULL_REBUILD_TAG, "").lower() == "true"
+    tagged = context.op_execution_context.run_tags.get(FULL_REBUILD_TAG, "").lower() == "true"
     return tagged or os.environ.get("OMNI_FULL_REBUILD", "") == "1"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import dagster as dg
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -83,7 +84,7 @@ def test_a_dangling_foreign_key_fails_by_name_and_passes_once_the_parent_exists(
     tmp_path, check, tables, repair, dangling
 ):
     omni = _build(tmp_path, tables)
-    result = CHECKS[check](omni=omni)
+    result = CHECKS[check](context=dg.build_asset_check_context(), omni=omni)
     assert not result.passed
     details = result.metadata["details"].value
     failed = {name: d for name, d in details.items() if not d["success"]}
@@ -91,7 +92,7 @@ def test_a_dangling_foreign_key_fails_by_name_and_passes_once_the_parent_exists(
 
     with duckdb.connect(str(tmp_path / "warehouse" / "build.duckdb")) as conn:
         conn.execute(repair)
-    assert CHECKS[check](omni=omni).passed
+    assert CHECKS[check](context=dg.build_asset_check_context(), omni=omni).passed
 
 
 def test_an_order_with_a_buyer_account_but_no_unified_customer_is_named(tmp_path):
@@ -103,7 +104,7 @@ def test_an_order_with_a_buyer_account_but_no_unified_customer_is_named(tmp_path
             "marts.dim_customers": "select 'C1' as customer_id",
         },
     )
-    result = CHECKS["gx_orders_have_customers"](omni=omni)
+    result = CHECKS["gx_orders_have_customers"](context=dg.build_asset_check_context(), omni=omni)
     details = result.metadata["details"].value
     assert not result.passed and details["no_unattributed_order"]["sample"] == ["douyin:5"]
 

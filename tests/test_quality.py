@@ -61,10 +61,17 @@ def test_an_unknown_currency_fails_and_known_ones_pass():
     )
 
 
-def test_month_by_month_validation_finds_what_the_whole_table_does():
+def test_month_by_month_validation_finds_what_the_whole_table_does(monkeypatch):
     import duckdb
 
+    from warehouse import quality
     from warehouse.quality import validate_query
+
+    monkeypatch.setattr(quality, "MONTH_SLICE_ROWS", 0)  # this small table a month at a time
+    sliced = []
+    monkeypatch.setattr(
+        quality, "validate", lambda frame, suite: sliced.append(len(frame)) or validate(frame, suite)
+    )
 
     conn = duckdb.connect()
     conn.execute(
@@ -80,6 +87,8 @@ def test_month_by_month_validation_finds_what_the_whole_table_does():
     whole = validate_query(conn, "select * from t", suite)
     by_month = validate_query(conn, "select * from t", suite, month_column="order_date")
     assert whole.rows_checked == by_month.rows_checked == 5
+    # the whole table once, then a frame per month (October, November, December) and the undated
+    assert sliced[0] == 5 and sorted(sliced[1:]) == [1, 1, 1, 2]
     assert [(o.name, o.success, o.unexpected_count) for o in by_month.outcomes] == [
         (o.name, o.success, o.unexpected_count) for o in whole.outcomes
     ]

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -193,7 +192,7 @@ def _unique_keys(suite: dict[str, Any]) -> list[tuple[str, ...]] | None:
 
 def _fingerprint(frame_sql: str, suite: dict[str, Any]) -> str:
     """What a remembered row passed: the frame's query and every expectation's configuration."""
-    configs = {name: e.configuration.to_json_dict() for name, e in suite.items()}
+    configs = [[name, e.configuration.to_json_dict()] for name, e in suite.items()]
     text = json.dumps([frame_sql, configs], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -210,9 +209,9 @@ def validate_query(
     memory: RowMemory | None = None,
 ) -> Validation:
     """Validate the rows `frame_sql` selects; with `month_column`, one calendar month of them at a
-    time (and the rows without a date), so memory follows the largest month, not the table. A
-    row-level expectation means the same either way; a key unique within each month is unique in
-    the table when the key determines the month (an order has one order date).
+    time (and the rows without a date) once they are many, so memory follows the largest month, not
+    the table. A row-level expectation means the same either way; a key unique within each month is
+    unique in the table when the key determines the month (an order has one order date).
 
     With `memory`, a suite of row-level expectations and unique keys validates only the rows that
     are not identical (same values in every column of the frame: a 64-bit hash) to a row of its last
@@ -221,7 +220,8 @@ def validate_query(
     remembered row passed the row-level expectations with these very values, and two remembered
     rows with one key cannot both be here, since they were both in a frame whose keys were unique.
     A failing validation does not replace the memory (the new rows are validated again next time);
-    a different query or suite (the fingerprint) validates everything."""
+    a different query or suite (the fingerprint) validates everything. When no row is new, the last
+    pass's verdict stands and GX is not run."""
     suite = expectations()
     keys = _unique_keys(suite) if memory else None
     conn.execute(
@@ -233,12 +233,14 @@ def validate_query(
     try:
         if memory and keys is not None:
             remembered = _attach_memory(conn, memory, fingerprint)
-        todo = "check_frame"
+        total = _scalar(conn, "select count(*) from check_frame")
         if remembered:
             _new_rows(conn, remembered, keys or [])
-            todo = "check_todo"
+            if not _scalar(conn, "select count(*) from check_todo"):
+                # every row is one the last pass validated, with these values: its verdict stands
+                return Validation([Outcome(name, True, 0, []) for name in suite], 0, total)
+        todo = "check_todo" if remembered else "check_frame"
         outcomes, checked = _validate_table(conn, todo, expectations, month_column)
-        total = _scalar(conn, "select count(*) from check_frame")
         if memory and keys is not None and all(o.success for o in outcomes):
             _remember(conn, memory, fingerprint)
         return Validation(outcomes, checked, total - checked)
@@ -302,16 +304,21 @@ def _remember(conn: duckdb.DuckDBPyConnection, memory: RowMemory, fingerprint: s
     )
 
 
+# Below this many rows a frame is validated whole: a month at a time costs a GX run per month and
+# saves memory only beyond ~1M rows (benchmarks/results/validation.md)
+MONTH_SLICE_ROWS = 1_000_000
+
+
 def _validate_table(
     conn: duckdb.DuckDBPyConnection,
     table: str,
     expectations: Callable[[], dict[str, Any]],
     month_column: str | None,
 ) -> tuple[list[Outcome], int]:
-    """Validate the temp table's rows (a month at a time with `month_column`); the outcomes and how
-    many rows were validated."""
+    """Validate the temp table's rows (a month at a time with `month_column`, when there are more
+    than MONTH_SLICE_ROWS); the outcomes and how many rows were validated."""
     frame_sql = f"select * exclude (_row_hash) from {table}"
-    if month_column is None:
+    if month_column is None or _scalar(conn, f"select count(*) from {table}") <= MONTH_SLICE_ROWS:
         frame = conn.execute(frame_sql).df()
         return validate(frame, expectations()), len(frame)
     months = conn.execute(f"select distinct date_trunc('month', {month_column}) from {table}")
@@ -349,31 +356,44 @@ def outcome_summary(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
-def validate(frame: pd.DataFrame, expectations: dict[str, Any]) -> list[Outcome]:
-    import great_expectations as gx
-
-    context = _context()
-    name = f"v_{uuid.uuid4().hex}"
-    batch = (
-        context.data_sources.add_pandas(name)
+@functools.lru_cache(maxsize=1)
+def _frames() -> Any:
+    """The one pandas batch definition every validation passes its frame to."""
+    return (
+        _context()
+        .data_sources.add_pandas("frames")
         .add_dataframe_asset("frame")
         .add_batch_definition_whole_dataframe("all")
     )
-    suite = context.suites.add(
-        gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations.values()])
-    )
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=name, data=batch, suite=suite)
-    )
-    try:
-        result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    finally:
-        context.validation_definitions.delete(name)
-        context.suites.delete(name)
-        context.data_sources.delete(name)
-    # GX orders its results its own way (grouped by column), not as the suite lists them: each
-    # result is matched to its expectation by the id the suite gave it
-    label_of = {e.id: label for label, e in zip(expectations, suite.expectations, strict=True)}
+
+
+_DEFINITIONS: dict[str, tuple[Any, dict[str, str]]] = {}
+
+
+def _definition(expectations: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    """A suite's validation definition (made once per process: GX takes a second to register one)
+    and the label of each of its expectation ids."""
+    import great_expectations as gx
+
+    key = _fingerprint("", expectations)
+    if key not in _DEFINITIONS:
+        context = _context()
+        suite = context.suites.add(
+            gx.ExpectationSuite(name=f"s_{key}", expectations=[e.copy() for e in expectations.values()])
+        )
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"v_{key}", data=_frames(), suite=suite)
+        )
+        # GX orders its results its own way (grouped by column), not as the suite lists them: each
+        # result is matched to its expectation by the id the suite gave it
+        labels = {e.id: label for label, e in zip(expectations, suite.expectations, strict=True)}
+        _DEFINITIONS[key] = (definition, labels)
+    return _DEFINITIONS[key]
+
+
+def validate(frame: pd.DataFrame, expectations: dict[str, Any]) -> list[Outcome]:
+    definition, label_of = _definition(expectations)
+    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
     by_label = {label_of[item.expectation_config.id]: item for item in result.results}
     outcomes = []
     for label in expectations:
