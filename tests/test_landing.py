@@ -112,3 +112,26 @@ def test_a_build_run_reads_the_landing_zone_as_it_first_found_it(tmp_path):
         assert latest(conn, "run-1") == first
         second = latest(conn, "run-2")
         assert [r[0] for r in second] == ["a", "b"] and second[0][1] > first[0][1]
+
+
+def test_two_versions_of_a_record_in_one_pull_give_one_latest_row(tmp_path):
+    """A record modified while a pull pages lands twice in one file (two modified times): the raw
+    latest view, and the changed-records view an incremental model reads, hold its newest version
+    once."""
+    import duckdb
+
+    from warehouse.models import prepare_connection
+    from warehouse.raw import changed_records_view, create_raw_views
+
+    landing = tmp_path / "landing"
+    day = date(2026, 11, 5)
+    versions = [("a", datetime(2026, 11, 5, 1, tzinfo=UTC)), ("a", datetime(2026, 11, 5, 4, tzinfo=UTC))]
+    versions.append(("b", datetime(2026, 11, 5, 2, tzinfo=UTC)))
+    LandingWriter(landing).land("shopify", "orders", "s", day, day, [page(versions)], EXTRACTED)
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_connection(conn)
+        create_raw_views(conn, landing, "run-1", only={"shopify__orders"})
+        expected = [("a", datetime(2026, 11, 5, 4, tzinfo=UTC)), ("b", datetime(2026, 11, 5, 2, tzinfo=UTC))]
+        for view in ("raw.shopify__orders_latest", changed_records_view(conn, "shopify__orders", -1)):
+            rows = conn.execute(f"select record_id, modified_at from {view} order by all").fetchall()
+            assert rows == expected, view

@@ -15,7 +15,7 @@ An incremental model reads one `raw.<source>__<entity>_latest` and makes each of
 landing record, whose id (unique within the source) its `incremental` column holds. After the first
 build it is brought up to date by replacing only the rows of records whose latest version changed
 since its last build (read from the new landing files alone), which gives the table a full rebuild
-would: the same SQL runs over those records. It rebuilds in full when its SQL or the macros
+would: the same SQL runs over those records. It rebuilds in full when its SQL, the macros or the raw views
 changed, when the landing zone lost a file it had read, or when asked (`full`).
 
 Dependencies are read from the SQL itself (`raw.x`, `staging.y`, `marts.z` references), so the
@@ -258,15 +258,17 @@ comment on table audit.model_state is 'Where each incremental staging model stan
     'reset of the records it reads, rebuilds in full. Grain: one row per incremental model.';
 comment on column audit.model_state.model is 'The model''s table (schema.name).';
 comment on column audit.model_state.code_hash is
-    'Hash of the model''s SQL and the shared macros it was last built with.';
+    'Hash of the model''s SQL, the shared macros and the raw views'' SQL it was last built with.';
 comment on column audit.model_state.consumed_seq is
     'The merge of landing files (raw.merged_files.merged_seq) its rows reflect.';
 """
 
 
 def _code_hash(model: Model) -> str:
+    from warehouse.raw import view_code
+
     macros = (TRANSFORMS_DIR / "macros.sql").read_text(encoding="utf-8")
-    return hashlib.sha256(f"{model.sql}\n{macros}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{model.sql}\n{macros}\n{view_code()}".encode()).hexdigest()[:16]
 
 
 def _record_state(conn: duckdb.DuckDBPyConnection, model: Model) -> None:

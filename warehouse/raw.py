@@ -81,8 +81,12 @@ where landing_file in (select landing_file from raw.landing_snapshot)
 _LATEST = """
 select v.*
 from raw.{name} as v
-semi join (select channel, record_id, landing_file from raw.record_winners where entity = '{name}') as w
+semi join (
+    select channel, record_id, landing_file, modified_at from raw.record_winners where entity = '{name}'
+) as w
+    -- the winning version itself: a file can hold two versions of a record (modified while a pull paged)
     on v.channel = w.channel and v.record_id = w.record_id and v.landing_file = w.landing_file
+    and v.modified_at is not distinct from w.modified_at
 """
 
 
@@ -92,10 +96,11 @@ _CHANGED = """
 select v.*
 from ({versions}) as v
 semi join (
-    select channel, record_id, landing_file from raw.record_winners
+    select channel, record_id, landing_file, modified_at from raw.record_winners
     where entity = '{name}' and merged_seq > {seq}
 ) as w
     on v.channel = w.channel and v.record_id = w.record_id and v.landing_file = w.landing_file
+    and v.modified_at is not distinct from w.modified_at
 """
 
 
@@ -121,6 +126,12 @@ select v.*
 from raw.{name} as v
 semi join newest as n on v.landing_file = n.landing_file
 """
+
+
+def view_code() -> str:
+    """The SQL the latest and changed-records views are made of: part of an incremental model's code
+    (a model built over other views is rebuilt in full, not patched)."""
+    return _read_sql("{files}") + _LATEST + _CHANGED
 
 
 def _channels_sql() -> str:
