@@ -3,6 +3,7 @@ world's ground truth, run twice, with an analyst holding the published file open
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -182,17 +183,15 @@ def test_a_channel_with_bad_credentials_fails_alone(pipeline_env, sandbox, monke
     assert landed == {"shop=shopify-eu"}, "the other shop of the failing channel must still land"
 
 
-def test_landed_history_survives_the_platforms_forgetting_it(tmp_path, monkeypatch, make_sandbox):
+def test_landed_history_survives_the_platforms_forgetting_it(full_run, tmp_path, monkeypatch, make_sandbox):
     """TOP serves 3 months and Shopify 60 days: a backfill after that gets nothing back. Landing is
-    append-only, so the warehouse keeps what was landed before."""
-    server = make_sandbox()
-    data_dir = point_pipeline_at(server, tmp_path, monkeypatch)
-    world = server.world
-    assert run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral()).ok
-    before = orders_snapshot(data_dir)
-
+    append-only, so the warehouse keeps what was landed before (the shared full run, copied)."""
+    world = full_run.server.world
+    before = orders_snapshot(full_run.data)
     months_later = make_sandbox(now=world.as_of + timedelta(days=120))
-    monkeypatch.setenv("OMNI_SANDBOX_URL", months_later.url)
+    data_dir = tmp_path / "data"
+    shutil.copytree(full_run.data, data_dir)
+    point_pipeline_at(months_later, tmp_path, monkeypatch)
     assert run_range(world.start, world.end, instance=dg.DagsterInstance.ephemeral()).ok
     latest = sorted((data_dir / "landing" / "tmall" / "orders").glob("shop=*/dt=*/*.parquet"))[-1]
     assert published(data_dir, f"select count(*) as n from '{latest}'")["n"][0] == 0, "the platform forgot"

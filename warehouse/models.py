@@ -189,9 +189,15 @@ DEFAULT_BATCH_RECORDS = 500_000
 
 
 def _batches(conn: duckdb.DuckDBPyConnection, source: str) -> list[list[str]]:
-    """The landing files holding the latest versions of `source`'s records, in batches."""
+    """The landing files holding the latest versions of `source`'s records, in batches (none when
+    its raw view is not made from landing files: no `raw.record_winners`)."""
     limit = int(os.environ.get("OMNI_BUILD_BATCH_RECORDS") or DEFAULT_BATCH_RECORDS)
     batches: list[list[str]] = []
+    winners = conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'raw' and table_name = 'record_winners'"
+    ).fetchone()
+    if not (winners and winners[0]):
+        return batches
     size = 0
     for landing_file, records in conn.execute(
         "select landing_file, count(*) from raw.record_winners where entity = ? group by 1 order by 1",
