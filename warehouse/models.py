@@ -185,7 +185,7 @@ def _transaction(conn: duckdb.DuckDBPyConnection, model: Model) -> Iterator[None
 # A full build of an incremental model takes its records in batches of whole landing files of about
 # this many records: memory follows the batch, not the history (at 10M orders, unnesting every
 # order's lines in one statement did not fit DuckDB's 2 GB). OMNI_BUILD_BATCH_RECORDS overrides.
-DEFAULT_BATCH_RECORDS = 500_000
+DEFAULT_BATCH_RECORDS = 200_000
 
 
 def _batches(conn: duckdb.DuckDBPyConnection, source: str) -> list[list[str]]:
