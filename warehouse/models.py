@@ -15,8 +15,9 @@ An incremental model reads one `raw.<source>__<entity>_latest` and makes each of
 landing record, whose id (unique within the source) its `incremental` column holds. After the first
 build it is brought up to date by replacing only the rows of records whose latest version changed
 since its last build (read from the new landing files alone), which gives the table a full rebuild
-would: the same SQL runs over those records. It rebuilds in full when its SQL, the macros or the raw views
-changed, when the landing zone lost a file it had read, or when asked (`full`).
+would: the same SQL runs over those records. It rebuilds in full when its SQL, the macros or the
+raw views changed, when the landing zone lost a file it had read, or when asked (`full`); a full
+build takes the records in batches of landing files (DEFAULT_BATCH_RECORDS).
 
 Dependencies are read from the SQL itself (`raw.x`, `staging.y`, `marts.z` references), so the
 Dagster graph and the build order can never disagree with the code.
@@ -219,10 +220,10 @@ def _over(model: Model, view: str) -> str:
 def _build_in_batches(conn: duckdb.DuckDBPyConnection, model: Model, batches: list[list[str]]) -> None:
     """The same SQL over each batch's records (a record's latest version is in one file: every
     record is in exactly one batch), appended into one table."""
-    from warehouse.raw import changed_records_view
+    from warehouse.raw import batch_records_view
 
     for number, files in enumerate(batches):
-        sql = _over(model, changed_records_view(conn, str(model.raw_source), -1, files))
+        sql = _over(model, batch_records_view(conn, str(model.raw_source), files))
         if number == 0:
             conn.execute(f"create or replace table {model.table} as\n{sql}")
         else:

@@ -295,21 +295,27 @@ def _list(files: list[str]) -> str:
     return "[" + ", ".join(_quote(f) for f in files) + "]"
 
 
-def changed_records_view(
-    conn: duckdb.DuckDBPyConnection, name: str, since_seq: int, files: list[str] | None = None
-) -> str:
+def changed_records_view(conn: duckdb.DuckDBPyConnection, name: str, since_seq: int) -> str:
     """A temp view of `name`'s records whose latest version changed after merge `since_seq`, in
-    `raw.<name>_latest`'s shape, reading only the files that hold those versions (or, given `files`,
-    the records whose latest version those files hold); returns its name."""
-    if files is None:
-        files = [
-            r[0]
-            for r in conn.execute(
-                "select distinct landing_file from raw.record_winners "
-                "where entity = ? and merged_seq > ? order by 1",
-                [name, since_seq],
-            ).fetchall()
-        ]
+    `raw.<name>_latest`'s shape, reading only the files that hold those versions; returns its name."""
+    files = [
+        r[0]
+        for r in conn.execute(
+            "select distinct landing_file from raw.record_winners "
+            "where entity = ? and merged_seq > ? order by 1",
+            [name, since_seq],
+        ).fetchall()
+    ]
+    return _winners_view(conn, name, files, since_seq)
+
+
+def batch_records_view(conn: duckdb.DuckDBPyConnection, name: str, files: list[str]) -> str:
+    """A temp view of `name`'s records whose latest version one of `files` holds (a batch of a full
+    build), in `raw.<name>_latest`'s shape, reading only those files; returns its name."""
+    return _winners_view(conn, name, files, since_seq=-1)  # every merge
+
+
+def _winners_view(conn: duckdb.DuckDBPyConnection, name: str, files: list[str], since_seq: int) -> str:
     view = f"{name}_changed"
     sql = _CHANGED.format(versions=_read_sql(_list(files)), name=name, seq=since_seq) if files else _EMPTY
     conn.execute(f"create or replace temp view {view} as {sql}")
