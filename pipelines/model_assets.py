@@ -222,10 +222,11 @@ def build_model_check(model: Model) -> dg.AssetChecksDefinition:
     return build_gx_check(
         model.table,
         "gx_keys_and_not_null",
-        f"select {', '.join(columns)} from {model.table}",
+        f"select {', '.join(columns)} from {model.checked_from or model.table} as checked_rows",
         lambda: key_expectations(model.key, model.not_null, value_sets),
         f"key ({', '.join(model.key)}) unique and not null; not null: {', '.join(model.not_null) or '-'}"
-        + (f"; {' and '.join(value_sets)} in the common lifecycle" if value_sets else ""),
+        + (f"; {' and '.join(value_sets)} in the common lifecycle" if value_sets else "")
+        + (f"; rows read from {model.checked_from}" if model.checked_from else ""),
         month_column=FACT_DATE if model.layer == "marts" and FACT_DATE in model.not_null else None,
     )
 

@@ -1,7 +1,8 @@
 """The Dagster asset checks themselves, invoked on small hand-made warehouses and landing files:
 each foreign key check fails naming the dangling row and passes once its parent exists, the
 reconciliation check names the channel and day that do not add up; the landing suite fails on a
-repeated version, an out-of-partition version and an empty id."""
+repeated version, an out-of-partition version and an empty id; the landed orders' key check, read
+from raw.record_winners, fails on an order id two shops share."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from connectors.common.records import LANDING_SCHEMA
 from connectors.common.timeutil import china_days_window
 from pipelines.landing_assets import _check_landed
-from pipelines.model_assets import FOREIGN_KEY_CHECKS, RECONCILIATION_CHECK
+from pipelines.model_assets import FOREIGN_KEY_CHECKS, MODEL_CHECKS, RECONCILIATION_CHECK
 from pipelines.resources import OmniResource
 
 CHECKS = {
@@ -146,3 +147,39 @@ def test_the_landing_suite_fails_on_a_repeated_version_an_outside_day_and_an_emp
         "record_id_not_empty",
     }
     assert details["modified_at_in_partition"]["unexpected_count"] == 1
+
+
+def test_the_landed_orders_key_check_reads_the_winners_and_names_an_order_id_two_shops_share(tmp_path):
+    """core.orders_landed is a view over every landing file; its key check reads the same rows from
+    raw.record_winners (its `checked_from`) and still fails on an order id landed by two shops."""
+    landed = next(
+        c
+        for c in MODEL_CHECKS
+        if c.check_specs and next(iter(c.check_specs)).asset_key.path == ["core", "orders_landed"]
+    )
+    winners = (
+        "select * from (values "
+        "('top__orders', 'tmall', 'shop-a', '1', timestamptz '2026-11-11 02:00:00+00'), "
+        "('top__orders', 'tmall', 'shop-b', '2', timestamptz '2026-11-11 02:00:00+00'), "
+        "('top__customers', 'tmall', 'shop-b', '1', timestamptz '2026-11-11 02:00:00+00'), "
+        "('jd__orders', 'jd', 'shop-j', '1', timestamptz '2026-11-11 02:00:00+00')"
+        ") as t(entity, channel, shop_id, record_id, modified_at)"
+    )
+    omni = _build(
+        tmp_path,
+        {
+            "raw.record_winners": winners,
+            "raw.channels": "select * from (values ('tmall', 'top'), ('jd', 'jd')) as t(channel, source)",
+        },
+    )
+    assert landed(context=dg.build_asset_check_context(), omni=omni).passed  # another entity, another channel
+
+    with duckdb.connect(str(tmp_path / "warehouse" / "build.duckdb")) as conn:
+        conn.execute(
+            "update raw.record_winners set record_id = '1' "
+            "where shop_id = 'shop-b' and entity = 'top__orders'"
+        )
+    result = landed(context=dg.build_asset_check_context(), omni=omni)
+    details = result.metadata["details"].value
+    assert not result.passed
+    assert [name for name, d in details.items() if not d["success"]] == ["key_unique"]

@@ -10,6 +10,8 @@ comments declare what the runner and the checks need:
     -- column order_key: description of a column (becomes COMMENT ON COLUMN)
     -- materialized: view            (optional: a view over its inputs instead of a table copy)
     -- incremental: order_id          (optional, staging: see below)
+    -- checked_from: (select ...)     (optional: where the standard check reads the model's rows,
+                                       when reading the model itself is needlessly expensive)
 
 An incremental model reads one `raw.<source>__<entity>_latest` and makes each of its rows from one
 landing record, whose id (unique within the source) its `incremental` column holds. After the first
@@ -43,6 +45,9 @@ TRANSFORMS_DIR = Path(__file__).resolve().parent.parent / "transforms"
 # content (a full rebuild and the nightly path give equal tables but for these)
 RUN_LOG_TABLES = ("audit.identity_quality", "core.customer_id_history", "audit.model_state")
 LAYERS = ("staging", "core", "marts", "audit")
+_HEADER = re.compile(
+    r"(grain|key|not_null|description|materialized|incremental|checked_from|column ([a-z0-9_]+)):\s*(.*)"
+)
 _REF = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z0-9_]+)\b")
 
 
@@ -60,6 +65,7 @@ class Model:
     refs: tuple[str, ...] = ()  # "schema.table" this model reads
     materialized: str = "table"  # or "view"
     incremental: str | None = None  # the column holding the landing record's id
+    checked_from: str | None = None  # a relation holding the model's key and not-null columns
 
     @property
     def raw_source(self) -> str | None:
@@ -86,9 +92,7 @@ def parse_model(path: Path) -> Model:
         if not line.startswith("--"):
             break
         text = line[2:].strip()
-        match = re.match(
-            r"(grain|key|not_null|description|materialized|incremental|column ([a-z0-9_]+)):\s*(.*)", text
-        )
+        match = _HEADER.match(text)
         if match:
             current = match.group(1)
             if match.group(2):
@@ -119,6 +123,7 @@ def parse_model(path: Path) -> Model:
         refs=refs,
         materialized=_materialized(header.get("materialized", "table"), path),
         incremental=_incremental(header.get("incremental"), refs, path),
+        checked_from=header.get("checked_from"),
     )
 
 

@@ -2,6 +2,7 @@
 -- key: channel, order_id
 -- not_null: shop_id, modified_at
 -- materialized: view
+-- checked_from: (select channel, record_id as order_id, shop_id, modified_at from raw.record_winners where entity in (select source || '__orders' from raw.channels))
 -- description: The latest landed version of every order, as the platform sent it, from every
 -- source's landing files: the starting point of reconciliation (every order here is in
 -- marts.fct_orders or in audit.quarantine) and where the quarantine finds the raw record. A view,
@@ -12,7 +13,11 @@
 -- column modified_at: The platform's last modification time of this version (UTC); its China date is the landing partition.
 -- column record: The record as landed (JSON; PII already hashed or removed by the connector).
 -- (`record` is not checked for nulls here: the landing files declare it non-nullable
--- (connectors/common/records.py) and the check would read every landed record's JSON each night)
+-- (connectors/common/records.py) and the check would read every landed record's JSON each night.
+-- The check reads the keys from raw.record_winners, not through this view: each row here is one of
+-- its order rows, the winning version read from the file it names (a connector lands a version once
+-- per file), and reading them through the view would open every landing file, ~9,000 over three
+-- years, each night.)
 with landed as (
     -- one line per source, as in core.orders_checked
     select channel, shop_id, record_id, modified_at, record from raw.shopify__orders_latest
