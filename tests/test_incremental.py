@@ -162,6 +162,23 @@ def test_a_model_whose_sql_changed_rebuilds_in_full(tmp_path, monkeypatch):
     conn.close()
 
 
+def test_a_model_that_became_a_view_replaces_the_table_an_earlier_build_left(tmp_path):
+    """An upgrade that turns a model into a view (core.orders_checked did) or back builds over the
+    warehouse the earlier version built: DuckDB's `create or replace` alone refuses."""
+    from warehouse.models import Model, run_model
+
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    conn.execute("create schema core")
+    as_table = Model("core", "orders", tmp_path / "orders.sql", "select 1 as order_id")
+    as_view = Model("core", "orders", tmp_path / "orders.sql", "select 2 as order_id", materialized="view")
+    for model, rows in ((as_table, 1), (as_view, None), (as_table, 1)):
+        assert run_model(conn, model) == rows
+    assert conn.execute("select order_id from core.orders").fetchall() == [(1,)]
+    assert run_model(conn, as_view) is None
+    assert conn.execute("select order_id from core.orders").fetchall() == [(2,)]
+    conn.close()
+
+
 @pytest.mark.parametrize("source", ["top__orders", "jd__orders", "meituan__orders"])
 def test_a_full_build_in_batches_equals_one_statement(full_run, tmp_path, monkeypatch, source):
     """At retail scale a full build of an incremental model takes its records in batches of landing

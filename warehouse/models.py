@@ -240,6 +240,7 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
     returns its row count (None for a view: counting it would read everything it reads)."""
     batches = _batches(conn, model.raw_source) if model.raw_source else []
     with _transaction(conn, model):
+        _drop_other_kind(conn, model)
         if len(batches) > 1:
             _build_in_batches(conn, model, batches)
         else:
@@ -254,6 +255,19 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
         for column, text in model.columns.items():
             conn.execute(f"comment on column {model.table}.{column} is {sql_literal(text)}")
     return _count(conn, model) if model.materialized == "table" else None
+
+
+def _drop_other_kind(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """A model that became a view (or a table) replaces what an earlier build left under its name:
+    DuckDB's `create or replace` does not replace a table by a view."""
+    other = "table" if model.materialized == "view" else "view"
+    catalog = "duckdb_tables()" if other == "table" else "duckdb_views()"
+    found = conn.execute(
+        f"select count(*) from {catalog} where schema_name = ? and {other}_name = ?",
+        [model.layer, model.name],
+    ).fetchone()
+    if found and found[0]:
+        conn.execute(f"drop {other} {model.table}")
 
 
 @dataclass(frozen=True)

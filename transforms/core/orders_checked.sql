@@ -1,9 +1,12 @@
 -- grain: one row per order on any channel, as staging mapped it
 -- key: channel, order_id
 -- not_null: shop_id
+-- materialized: view
 -- description: Every channel's staging orders in one shape, each with the reason it cannot be published, if any. An order whose platform status is not in its channel's mapping, whose required amounts or creation time do not parse, goes to audit.quarantine instead of marts.fct_orders: one bad record never blocks the other orders or channels.
 -- column quarantine_reason: Why the order cannot be mapped (first that applies), null when it can.
 with orders as (
+    -- (a view: the staging tables in one shape cost little to read where they are read, while a copy
+    -- of every order took each nightly run seconds to write; marts.fct_orders is the analysts' table)
     -- one line per source: each staging model maps its platform into the canonical order shape
     select * from staging.stg_shopify__orders
     union all by name

@@ -13,11 +13,7 @@
 -- column modified_at: The platform's last modification time of this version (UTC); its China date is the landing partition.
 -- column record: The record as landed (JSON; PII already hashed or removed by the connector).
 -- (`record` is not checked for nulls here: the landing files declare it non-nullable
--- (connectors/common/records.py) and the check would read every landed record's JSON each night.
--- The check reads the keys from raw.record_winners, not through this view: each row here is one of
--- its order rows, the winning version read from the file it names (a connector lands a version once
--- per file), and reading them through the view would open every landing file, ~9,000 over three
--- years, each night.)
+-- (connectors/common/records.py) and the check would read every landed record's JSON each night)
 with landed as (
     -- one line per source, as in core.orders_checked
     select channel, shop_id, record_id, modified_at, record from raw.shopify__orders_latest
@@ -32,6 +28,10 @@ with landed as (
 ),
 
 final as (
+    -- The key check reads these rows from raw.record_winners (`checked_from`), not through this view:
+    -- each row here is one of its order rows, the winning version read from the file it names (the
+    -- landing check allows a version once per file), and reading the keys through the view would open
+    -- every order landing file, ~14,000 over three years, each night.
     select channel, shop_id, record_id as order_id, modified_at, cast(record as varchar) as record
     from landed
 )
