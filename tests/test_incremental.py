@@ -111,6 +111,9 @@ def test_the_nightly_path_equals_a_full_rebuild(full_run, tmp_path, monkeypatch,
     )
     assert _tables(data)["staging.stg_top__orders"][0] > history_orders
     nightly = _tables(data)
+    for fact in ("fct_orders", "fct_order_lines"):  # the order facts replace the changed orders' rows
+        mode, orders = _build_mode(instance, ["marts", fact])
+        assert mode == "incremental" and orders and 0 < orders < nightly["marts.fct_orders"][0], fact
 
     rebuild_run = _build(instance, full=True)
     assert _build_mode(instance, INCREMENTAL_TABLE) == ("full", None)
@@ -136,6 +139,7 @@ def test_the_nightly_path_equals_a_full_rebuild(full_run, tmp_path, monkeypatch,
     os.remove(removed)
     _build(instance)
     assert _build_mode(instance, INCREMENTAL_TABLE)[0] == "full"
+    assert _build_mode(instance, ["marts", "fct_order_lines"])[0] == "full"
     after_removal = _tables(data)
     _build(instance, full=True)
     assert _tables(data) == after_removal
@@ -177,6 +181,37 @@ def test_a_model_that_became_a_view_replaces_the_table_an_earlier_build_left(tmp
     assert run_model(conn, as_view) is None
     assert conn.execute("select order_id from core.orders").fetchall() == [(2,)]
     conn.close()
+
+
+def test_an_order_fact_replaces_the_orders_of_a_customer_identity_resolution_moved(full_run, tmp_path):
+    """marts.fct_orders takes the customer of each order's account from identity resolution: an
+    account that moved to another customer changes its orders' rows though no record changed."""
+    from warehouse.models import build_model, discover_models, prepare_connection
+
+    shutil.copytree(full_run.data / "warehouse", tmp_path / "warehouse")
+    conn = duckdb.connect(str(tmp_path / "warehouse" / "build.duckdb"))
+    prepare_connection(conn)
+    fct_orders = next(m for m in discover_models() if m.table == "marts.fct_orders")
+    build_model(conn, fct_orders)  # up to date with this code
+    channel, account, orders = conn.execute(
+        "select channel, account_id, count(*) from marts.fct_orders where account_id is not null "
+        "group by all order by 3 desc, 1, 2 limit 1"
+    ).fetchone()
+    conn.execute(
+        "update core.customer_accounts set customer_id = 'moved-customer' "
+        "where channel = ? and account_id = ?",
+        [channel, account],
+    )
+    build = build_model(conn, fct_orders)
+    assert build.mode == "incremental" and build.changed_records == orders
+    moved = conn.execute(
+        "select count(*) from marts.fct_orders where customer_id = 'moved-customer'"
+    ).fetchone()
+    nightly = conn.execute("select count(*), bit_xor(hash(t)) from marts.fct_orders as t").fetchone()
+    assert build_model(conn, fct_orders, full=True).mode == "full"
+    rebuilt = conn.execute("select count(*), bit_xor(hash(t)) from marts.fct_orders as t").fetchone()
+    conn.close()
+    assert moved == (orders,) and nightly == rebuilt
 
 
 @pytest.mark.parametrize("source", ["top__orders", "jd__orders", "meituan__orders"])

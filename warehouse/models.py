@@ -12,6 +12,8 @@ comments declare what the runner and the checks need:
     -- incremental: order_id          (optional, staging: see below)
     -- checked_from: (select ...)     (optional: where the standard check reads the model's rows,
                                        when reading the model itself is needlessly expensive)
+    -- incremental_orders: channel, order_id   (optional, order facts: see below)
+    -- orders_also_changed: select channel, order_id from ...   (optional, with the above)
 
 An incremental model reads one `raw.<source>__<entity>_latest` and makes each of its rows from one
 landing record, whose id (unique within the source) its `incremental` column holds. After the first
@@ -20,6 +22,14 @@ since its last build (read from the new landing files alone), which gives the ta
 would: the same SQL runs over those records. It rebuilds in full when its SQL, the macros or the
 raw views changed, when the landing zone lost a file it had read, or when asked (`full`); a full
 build takes the records in batches of landing files (DEFAULT_BATCH_RECORDS).
+
+An order fact (`incremental_orders`: the columns naming an order; every row belongs to one order)
+reads incremental staging models, directly or through other models. After its first build it
+replaces only the rows of the orders whose landed records those staging models took in since its
+last build, plus the orders its `orders_also_changed` query names (what else its rows depend on: a
+customer that identity resolution moved), computed by the same SQL filtered to those orders. It
+rebuilds in full when its SQL or any model upstream of it changed, when a staging model it reads
+was rebuilt from reset winners, or when asked.
 
 Dependencies are read from the SQL itself (`raw.x`, `staging.y`, `marts.z` references), so the
 Dagster graph and the build order can never disagree with the code.
@@ -46,7 +56,8 @@ TRANSFORMS_DIR = Path(__file__).resolve().parent.parent / "transforms"
 RUN_LOG_TABLES = ("audit.identity_quality", "core.customer_id_history", "audit.model_state")
 LAYERS = ("staging", "core", "marts", "audit")
 _HEADER = re.compile(
-    r"(grain|key|not_null|description|materialized|incremental|checked_from|column ([a-z0-9_]+)):\s*(.*)"
+    r"(grain|key|not_null|description|materialized|incremental|checked_from|incremental_orders"
+    r"|orders_also_changed|column ([a-z0-9_]+)):\s*(.*)"
 )
 _REF = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z0-9_]+)\b")
 
@@ -66,6 +77,8 @@ class Model:
     materialized: str = "table"  # or "view"
     incremental: str | None = None  # the column holding the landing record's id
     checked_from: str | None = None  # a relation holding the model's key and not-null columns
+    incremental_orders: tuple[str, ...] = ()  # an order fact's order columns (channel, order id)
+    orders_also_changed: str | None = None  # a query naming other orders whose rows changed
 
     @property
     def raw_source(self) -> str | None:
@@ -124,6 +137,8 @@ def parse_model(path: Path) -> Model:
         materialized=_materialized(header.get("materialized", "table"), path),
         incremental=_incremental(header.get("incremental"), refs, path),
         checked_from=header.get("checked_from"),
+        incremental_orders=_split_list(header.get("incremental_orders", "")),
+        orders_also_changed=header.get("orders_also_changed"),
     )
 
 
@@ -279,14 +294,18 @@ class Build:
 
 _STATE = """
 create table if not exists audit.model_state (model varchar, code_hash varchar, consumed_seq bigint);
-comment on table audit.model_state is 'Where each incremental staging model stands: the code it was built '
+comment on table audit.model_state is 'Where each incremental model stands: the code it was built '
     'with and how much of the landing zone it has taken in. A model whose code changed, or that is behind a '
-    'reset of the records it reads, rebuilds in full. Grain: one row per incremental model.';
+    'reset of the records it reads, rebuilds in full. Grain: one row per incremental staging model, and '
+    'one per order fact and landing source.';
 comment on column audit.model_state.model is 'The model''s table (schema.name).';
 comment on column audit.model_state.code_hash is
     'Hash of the model''s SQL, the shared macros and the raw views'' SQL it was last built with.';
 comment on column audit.model_state.consumed_seq is
     'The merge of landing files (raw.merged_files.merged_seq) its rows reflect.';
+alter table audit.model_state add column if not exists source varchar;
+comment on column audit.model_state.source is
+    'For an order fact (one row per landing source it takes orders from): the source (e.g. top__orders).';
 """
 
 
@@ -305,7 +324,7 @@ def _record_state(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
     conn.execute(_STATE)
     conn.execute("delete from audit.model_state where model = ?", [model.table])
     conn.execute(
-        "insert into audit.model_state values (?, ?, ?)",
+        "insert into audit.model_state by name select ? as model, ? as code_hash, ? as consumed_seq",
         [model.table, _code_hash(model), current_seq(conn, model.raw_source)],
     )
 
@@ -315,6 +334,8 @@ def build_model(conn: duckdb.DuckDBPyConnection, model: Model, full: bool = Fals
     raw views must be up to date: `warehouse.raw.create_raw_views`), otherwise in full."""
     from warehouse.raw import changed_records_view, current_seq, last_reset
 
+    if model.incremental_orders:
+        return _build_order_fact(conn, model, full)
     source = model.raw_source
     if source is None or full:
         return Build(run_model(conn, model), "full")
@@ -349,6 +370,129 @@ def build_model(conn: duckdb.DuckDBPyConnection, model: Model, full: bool = Fals
         conn.execute("drop table changed_records")
         _record_state(conn, model)
     return Build(_count(conn, model), "incremental", int(changed[0]) if changed else 0)
+
+
+def _upstream_models(model: Model) -> list[Model]:
+    """Every model `model` reads, directly or through others."""
+    by_table = {m.table: m for m in discover_models()}
+    found: dict[str, Model] = {}
+    todo = [r for r in model.refs if r in by_table]
+    while todo:
+        table = todo.pop()
+        if table not in found:
+            found[table] = by_table[table]
+            todo += [r for r in by_table[table].refs if r in by_table]
+    return [found[t] for t in sorted(found)]
+
+
+def _staged_seqs(conn: duckdb.DuckDBPyConnection, staging: list[Model]) -> dict[str, tuple[int, str]] | None:
+    """Per landing source, the merge every staging model of it has taken in (the least of them: an
+    order fact built now reflects the records up to there) and the code they were built with; None
+    if one was never built or is behind a reset."""
+    from warehouse.raw import last_reset
+
+    seqs: dict[str, tuple[int, str]] = {}
+    for model in staging:
+        assert model.raw_source
+        row = conn.execute(
+            "select consumed_seq, code_hash from audit.model_state where model = ?", [model.table]
+        ).fetchone()
+        if row is None or row[0] < last_reset(conn, model.raw_source):
+            return None
+        consumed, code = seqs.get(model.raw_source, (int(row[0]), ""))
+        seqs[model.raw_source] = (min(consumed, int(row[0])), code + str(row[1]))
+    return seqs
+
+
+def _build_order_fact(conn: duckdb.DuckDBPyConnection, model: Model, full: bool) -> Build:
+    """An order fact: the rows of the orders that changed since its last build, or all of them
+    (see the module's doc)."""
+    from warehouse.raw import channels_sql, current_seq, last_reset, view_code
+
+    upstream = _upstream_models(model)
+    staging = [m for m in upstream if m.layer == "staging"]
+    conn.execute(_STATE)
+    staged = _staged_seqs(conn, staging) if all(m.raw_source for m in staging) else None
+    if staged is None:
+        return Build(run_model(conn, model), "full")
+    # its code: its SQL, the SQL of every model between it and staging, and the code the staging
+    # tables were built with (what they hold, even when a staging step has not run yet)
+    text = "\n".join(
+        [model.sql, *(m.sql for m in upstream if m.layer != "staging"), *(c for _, c in staged.values())]
+    )
+    macros = (TRANSFORMS_DIR / "macros.sql").read_text(encoding="utf-8")
+    code = hashlib.sha256(f"{text}\n{macros}\n{view_code()}\n{channels_sql()}".encode()).hexdigest()[:16]
+    state = {
+        source: (int(consumed), str(hash_))
+        for source, consumed, hash_ in conn.execute(
+            "select source, consumed_seq, code_hash from audit.model_state where model = ?", [model.table]
+        ).fetchall()
+    }
+    built = _count(conn, model) if _exists(conn, model) else None
+    behind_reset = any(state[s][0] < last_reset(conn, s) for s in state)
+    if (
+        full
+        or built is None
+        or behind_reset
+        or set(state) != set(staged)
+        or any(c != code for _, c in state.values())
+    ):
+        rows = run_model(conn, model)
+        # after the table's commit: a crash in between leaves the state behind the table, which only
+        # makes the next build replace orders it already holds
+        conn.execute("begin")
+        _record_sources(conn, model, code, staged)
+        conn.execute("commit")
+        return Build(rows, "full")
+    if all(current_seq(conn, s) <= state[s][0] for s in staged) and model.orders_also_changed is None:
+        return Build(built, "unchanged", 0)
+    order = ", ".join(model.incremental_orders)
+    # every record whose latest version changed since the staging tables stood where this table last
+    # took them in (not only up to where they stand now: a staging model behind its winners still
+    # holds some newer versions than this table; the rows are made from what staging holds)
+    changed = [
+        f"select channel, record_id from raw.record_winners where entity = {sql_literal(source)} "
+        f"and merged_seq > {consumed}"
+        for source, (consumed, _) in state.items()
+    ]
+    if model.orders_also_changed:
+        changed.append(model.orders_also_changed)
+    with _transaction(conn, model):
+        conn.execute(
+            "create or replace temp table changed_orders as select distinct * from ("
+            + " union all ".join(f"({sql})" for sql in changed)
+            + f") as c({order})"
+        )
+        matches = " and ".join(f"t.{c} = c.{c}" for c in model.incremental_orders)
+        conn.execute(f"delete from {model.table} as t using changed_orders as c where {matches}")
+        conn.execute(
+            f"insert into {model.table} by name select * from (\n{model.sql}\n) as rows "
+            f"semi join changed_orders using ({order})"
+        )
+        orders = conn.execute("select count(*) from changed_orders").fetchone()
+        conn.execute("drop table changed_orders")
+        _record_sources(conn, model, code, staged)
+    return Build(_count(conn, model), "incremental", int(orders[0]) if orders else 0)
+
+
+def _record_sources(
+    conn: duckdb.DuckDBPyConnection, model: Model, code: str, staged: dict[str, tuple[int, str]]
+) -> None:
+    conn.execute("delete from audit.model_state where model = ?", [model.table])
+    for source, (consumed, _) in staged.items():
+        conn.execute(
+            "insert into audit.model_state by name "
+            "select ? as model, ? as code_hash, ? as consumed_seq, ? as source",
+            [model.table, code, consumed, source],
+        )
+
+
+def _exists(conn: duckdb.DuckDBPyConnection, model: Model) -> bool:
+    row = conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        [model.layer, model.name],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _count(conn: duckdb.DuckDBPyConnection, model: Model) -> int:

@@ -135,7 +135,7 @@ def view_code() -> str:
     return _read_sql("{files}") + _LATEST + _CHANGED
 
 
-def _channels_sql() -> str:
+def channels_sql() -> str:
     rows = ",\n    ".join(
         f"({_quote(s.channel)}, {_quote(s.label)}, {_quote(s.source)}, {_quote(s.sales_model)})"
         for s in CHANNELS.values()
@@ -350,7 +350,7 @@ def create_raw_views(
             "select landing_file from raw.landing_snapshot where landing_file is not null"
         ).fetchall()
     }
-    conn.execute(f"create or replace view raw.channels as {_channels_sql()}")
+    conn.execute(f"create or replace view raw.channels as {channels_sql()}")
     created = ["channels"]
     for source, channels in sources().items():
         entities = sorted({e for c in channels for e in CHANNELS[c].entities})

@@ -1,6 +1,7 @@
 -- grain: one row per order line on any channel
 -- key: order_line_key
 -- not_null: order_key, channel, line_id, quantity, line_amount_cny, order_date
+-- incremental_orders: channel, order_id
 -- description: Order lines from every channel, with the order's date and status for slicing.
 -- column order_line_key: '<channel>:<order_id>:<line_id>'.
 -- column order_key: The order this line belongs to (marts.fct_orders.order_key).
