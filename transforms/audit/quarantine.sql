@@ -15,8 +15,35 @@ with bad_orders as (
     where quarantine_reason is not null
 ),
 
+bad_versions as (
+    -- the landed version each bad order was read from (which file holds it). Through
+    -- core.orders_landed every landed record would be joined against every order's winning version:
+    -- at 10M orders that did not fit the build's 2 GB
+    select w.channel, w.record_id, w.landing_file, w.modified_at
+    from raw.record_winners as w
+    semi join bad_orders as b on b.channel = w.channel and b.order_id = w.record_id
+    where w.entity in (select source || '__orders' from raw.channels)
+),
+
+versions as (
+    -- every landed version, one line per source (as in core.orders_landed), read against the few above
+    select channel, record_id, landing_file, modified_at, record from raw.shopify__orders
+    union all select channel, record_id, landing_file, modified_at, record from raw.top__orders
+    union all select channel, record_id, landing_file, modified_at, record from raw.jd__orders
+    union all select channel, record_id, landing_file, modified_at, record from raw.pinduoduo__orders
+    union all select channel, record_id, landing_file, modified_at, record from raw.douyin__orders
+    union all select channel, record_id, landing_file, modified_at, record from raw.youzan__orders
+    union all select channel, record_id, landing_file, modified_at, record from raw.alibaba_1688__orders
+    union all select channel, record_id, landing_file, modified_at, record from raw.meituan__orders
+    union all select channel, record_id, landing_file, modified_at, record from raw.pos__orders
+),
+
 landed as (
-    select channel, order_id, record from core.orders_landed
+    select v.channel, v.record_id as order_id, cast(v.record as varchar) as record
+    from versions as v
+    semi join bad_versions as w
+        on v.channel = w.channel and v.record_id = w.record_id and v.landing_file = w.landing_file
+        and v.modified_at is not distinct from w.modified_at
 ),
 
 final as (
