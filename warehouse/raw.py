@@ -22,6 +22,7 @@ the nightly landing beside a rebuild; reconciliation once failed on exactly that
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Collection
 from pathlib import Path
@@ -330,6 +331,21 @@ def _winners_view(conn: duckdb.DuckDBPyConnection, name: str, files: list[str], 
     return view
 
 
+def _create_view(conn: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """(Re)create the view raw.<name> unless it already is this SQL (its comment holds the SQL's hash):
+    binding a view over thousands of landing files takes ~30 ms, and every model step makes the
+    views it reads. DuckDB expands a view's file globs when it is queried, so a kept view sees the
+    files landed since it was made."""
+    tag = hashlib.sha256(sql.encode()).hexdigest()[:16]
+    row = conn.execute(
+        "select comment from duckdb_views() where schema_name = 'raw' and view_name = ?", [name]
+    ).fetchone()
+    if row and row[0] == tag:
+        return
+    conn.execute(f"create or replace view raw.{name} as {sql}")
+    conn.execute(f"comment on view raw.{name} is {_quote(tag)}")
+
+
 def create_raw_views(
     conn: duckdb.DuckDBPyConnection,
     landing: Path,
@@ -350,7 +366,7 @@ def create_raw_views(
             "select landing_file from raw.landing_snapshot where landing_file is not null"
         ).fetchall()
     }
-    conn.execute(f"create or replace view raw.channels as {channels_sql()}")
+    _create_view(conn, "channels", channels_sql())
     created = ["channels"]
     for source, channels in sources().items():
         entities = sorted({e for c in channels for e in CHANNELS[c].entities})
@@ -359,8 +375,8 @@ def create_raw_views(
             if only is not None and name not in only:
                 continue
             merge_new_files(conn, name, _entity_files(landing, channels, entity, snapshot), run_id, full)
-            conn.execute(f"create or replace view raw.{name} as {_versions_sql(landing, channels, entity)}")
-            conn.execute(f"create or replace view raw.{name}_latest as {_LATEST.format(name=name)}")
+            _create_view(conn, name, _versions_sql(landing, channels, entity))
+            _create_view(conn, f"{name}_latest", _LATEST.format(name=name))
             created.append(name)
     for spec in TRAFFIC_SOURCES.values():
         entity = f"{TRAFFIC_ENTITY}/{spec.source}"
@@ -368,10 +384,8 @@ def create_raw_views(
         if only is not None and name not in only:
             continue
         files = _globs(landing, list(spec.channels), entity)
-        conn.execute(
-            f"create or replace view raw.{name} as {_versions_sql(landing, list(spec.channels), entity)}"
-        )
+        _create_view(conn, name, _versions_sql(landing, list(spec.channels), entity))
         latest = _LATEST_REPORT.format(files=files, name=name) if files else f"select * from raw.{name}"
-        conn.execute(f"create or replace view raw.{name}_latest as {latest}")
+        _create_view(conn, f"{name}_latest", latest)
         created.append(name)
     return created
