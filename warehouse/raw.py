@@ -357,8 +357,16 @@ def create_raw_views(
     run's landing snapshot (taken here if the run has none yet), merging the snapshot's new files
     into `raw.record_winners` first (`full`: recompute the winners from every file, once per run); a
     source with nothing landed yet gets an empty, typed view. `raw.channels` is the channel
-    registry itself (label, connector source, sales model). A view lists the landing folders that
-    exist when it is made, so each model recreates the views it reads right before it runs."""
+    registry itself (label, connector source, sales model). `raw.<entity>` and `raw.<entity>_latest`
+    (e.g. `raw.orders`) are every source's views of that entity in one (asking for one makes its
+    sources' views too). A view lists the landing folders that exist when it is made, so each model
+    recreates the views it reads right before it runs."""
+    by_entity: dict[str, list[str]] = {}
+    for source, channels in sources().items():
+        for entity in sorted({e for c in channels for e in CHANNELS[c].entities}):
+            by_entity.setdefault(entity, []).append(f"{source}__{entity}")
+    if only is not None:
+        only = {*only, *(name for entity in only if entity in by_entity for name in by_entity[entity])}
     snapshot_landing(conn, landing, run_id)
     snapshot = {
         r[0]
@@ -388,4 +396,12 @@ def create_raw_views(
         latest = _LATEST_REPORT.format(files=files, name=name) if files else f"select * from raw.{name}"
         _create_view(conn, f"{name}_latest", latest)
         created.append(name)
+    for entity, names in by_entity.items():
+        if only is not None and entity not in only:
+            continue
+        for suffix in ("", "_latest"):
+            _create_view(
+                conn, entity + suffix, " union all ".join(f"select * from raw.{n}{suffix}" for n in names)
+            )
+        created.append(entity)
     return created

@@ -26,16 +26,8 @@ bad_versions as (
 ),
 
 versions as (
-    -- every landed version, one line per source (as in core.orders_landed), read against the few above
-    select channel, record_id, landing_file, modified_at, record from raw.shopify__orders
-    union all select channel, record_id, landing_file, modified_at, record from raw.top__orders
-    union all select channel, record_id, landing_file, modified_at, record from raw.jd__orders
-    union all select channel, record_id, landing_file, modified_at, record from raw.pinduoduo__orders
-    union all select channel, record_id, landing_file, modified_at, record from raw.douyin__orders
-    union all select channel, record_id, landing_file, modified_at, record from raw.youzan__orders
-    union all select channel, record_id, landing_file, modified_at, record from raw.alibaba_1688__orders
-    union all select channel, record_id, landing_file, modified_at, record from raw.meituan__orders
-    union all select channel, record_id, landing_file, modified_at, record from raw.pos__orders
+    -- every landed version of every source's orders, read against the few above
+    select channel, record_id, landing_file, modified_at, record from raw.orders
 ),
 
 landed as (

@@ -15,16 +15,8 @@
 -- (`record` is not checked for nulls here: the landing files declare it non-nullable
 -- (connectors/common/records.py) and the check would read every landed record's JSON each night)
 with landed as (
-    -- one line per source, as in core.orders_checked
-    select channel, shop_id, record_id, modified_at, record from raw.shopify__orders_latest
-    union all select channel, shop_id, record_id, modified_at, record from raw.top__orders_latest
-    union all select channel, shop_id, record_id, modified_at, record from raw.jd__orders_latest
-    union all select channel, shop_id, record_id, modified_at, record from raw.pinduoduo__orders_latest
-    union all select channel, shop_id, record_id, modified_at, record from raw.douyin__orders_latest
-    union all select channel, shop_id, record_id, modified_at, record from raw.youzan__orders_latest
-    union all select channel, shop_id, record_id, modified_at, record from raw.alibaba_1688__orders_latest
-    union all select channel, shop_id, record_id, modified_at, record from raw.meituan__orders_latest
-    union all select channel, shop_id, record_id, modified_at, record from raw.pos__orders_latest
+    -- every source's latest order versions (raw.orders_latest: one view per source, in one)
+    select channel, shop_id, record_id, modified_at, record from raw.orders_latest
 ),
 
 final as (
