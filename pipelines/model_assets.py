@@ -47,9 +47,9 @@ def _upstream(model: Model) -> list[dg.AssetKey]:
             keys.append(model_key(ref))
             continue
         source, _, entity = name.removesuffix("_latest").partition("__")
-        if not entity and any(source in spec.entities for spec in CHANNELS.values()):
-            # every source's views of one entity (raw.orders): every channel that lands it
-            keys += [landing_key(ch, source) for ch, spec in CHANNELS.items() if source in spec.entities]
+        landing_it = [ch for ch, spec in CHANNELS.items() if source in spec.entities]
+        if not entity and landing_it:  # every source's views of one entity (raw.orders)
+            keys += [landing_key(ch, source) for ch in landing_it]
             continue
         if entity == TRAFFIC_ENTITY:
             keys += [traffic_key(ch, source) for ch in TRAFFIC_SOURCES[source].channels]

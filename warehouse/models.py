@@ -276,12 +276,7 @@ def _drop_other_kind(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
     """A model that became a view (or a table) replaces what an earlier build left under its name:
     DuckDB's `create or replace` does not replace a table by a view."""
     other = "table" if model.materialized == "view" else "view"
-    catalog = "duckdb_tables()" if other == "table" else "duckdb_views()"
-    found = conn.execute(
-        f"select count(*) from {catalog} where schema_name = ? and {other}_name = ?",
-        [model.layer, model.name],
-    ).fetchone()
-    if found and found[0]:
+    if _exists(conn, model, other):
         conn.execute(f"drop {other} {model.table}")
 
 
@@ -309,11 +304,14 @@ comment on column audit.model_state.source is
 """
 
 
-def _code_hash(model: Model) -> str:
+def _code_hash(*code: str) -> str:
+    """What a build of a model was made with: `code` (its SQL, and whatever else it depends on),
+    the shared macros and the raw views' SQL."""
     from warehouse.raw import view_code
 
     macros = (TRANSFORMS_DIR / "macros.sql").read_text(encoding="utf-8")
-    return hashlib.sha256(f"{model.sql}\n{macros}\n{view_code()}".encode()).hexdigest()[:16]
+    text = "\n".join(code)
+    return hashlib.sha256(f"{text}\n{macros}\n{view_code()}".encode()).hexdigest()[:16]
 
 
 def _record_state(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
@@ -325,7 +323,7 @@ def _record_state(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
     conn.execute("delete from audit.model_state where model = ?", [model.table])
     conn.execute(
         "insert into audit.model_state by name select ? as model, ? as code_hash, ? as consumed_seq",
-        [model.table, _code_hash(model), current_seq(conn, model.raw_source)],
+        [model.table, _code_hash(model.sql), current_seq(conn, model.raw_source)],
     )
 
 
@@ -343,11 +341,7 @@ def build_model(conn: duckdb.DuckDBPyConnection, model: Model, full: bool = Fals
     state = conn.execute(
         "select code_hash, consumed_seq from audit.model_state where model = ?", [model.table]
     ).fetchone()
-    exists = conn.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-        [model.layer, model.name],
-    ).fetchone()
-    built_before = bool(state and exists and exists[0] and state[0] == _code_hash(model))
+    built_before = bool(state and _exists(conn, model) and state[0] == _code_hash(model.sql))
     if not state or not built_before or state[1] < last_reset(conn, source):
         return Build(run_model(conn, model), "full")
     consumed = int(state[1])
@@ -407,7 +401,7 @@ def _staged_seqs(conn: duckdb.DuckDBPyConnection, staging: list[Model]) -> dict[
 def _build_order_fact(conn: duckdb.DuckDBPyConnection, model: Model, full: bool) -> Build:
     """An order fact: the rows of the orders that changed since its last build, or all of them
     (see the module's doc)."""
-    from warehouse.raw import channels_sql, current_seq, last_reset, view_code
+    from warehouse.raw import channels_sql, current_seq, last_reset
 
     upstream = _upstream_models(model)
     staging = [m for m in upstream if m.layer == "staging"]
@@ -417,11 +411,12 @@ def _build_order_fact(conn: duckdb.DuckDBPyConnection, model: Model, full: bool)
         return Build(run_model(conn, model), "full")
     # its code: its SQL, the SQL of every model between it and staging, and the code the staging
     # tables were built with (what they hold, even when a staging step has not run yet)
-    text = "\n".join(
-        [model.sql, *(m.sql for m in upstream if m.layer != "staging"), *(c for _, c in staged.values())]
+    code = _code_hash(
+        model.sql,
+        *(m.sql for m in upstream if m.layer != "staging"),
+        *(c for _, c in staged.values()),
+        channels_sql(),
     )
-    macros = (TRANSFORMS_DIR / "macros.sql").read_text(encoding="utf-8")
-    code = hashlib.sha256(f"{text}\n{macros}\n{view_code()}\n{channels_sql()}".encode()).hexdigest()[:16]
     state = {
         source: (int(consumed), str(hash_))
         for source, consumed, hash_ in conn.execute(
@@ -487,9 +482,10 @@ def _record_sources(
         )
 
 
-def _exists(conn: duckdb.DuckDBPyConnection, model: Model) -> bool:
+def _exists(conn: duckdb.DuckDBPyConnection, model: Model, kind: str = "table") -> bool:
+    """Whether the build holds a table (or `kind` "view") by the model's name."""
     row = conn.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+        f"select count(*) from duckdb_{kind}s() where schema_name = ? and {kind}_name = ?",
         [model.layer, model.name],
     ).fetchone()
     return bool(row and row[0])

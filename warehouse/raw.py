@@ -361,10 +361,14 @@ def create_raw_views(
     (e.g. `raw.orders`) are every source's views of that entity in one (asking for one makes its
     sources' views too). A view lists the landing folders that exist when it is made, so each model
     recreates the views it reads right before it runs."""
+    landed = [
+        (source, channels, entity)
+        for source, channels in sources().items()
+        for entity in sorted({e for c in channels for e in CHANNELS[c].entities})
+    ]
     by_entity: dict[str, list[str]] = {}
-    for source, channels in sources().items():
-        for entity in sorted({e for c in channels for e in CHANNELS[c].entities}):
-            by_entity.setdefault(entity, []).append(f"{source}__{entity}")
+    for source, _, entity in landed:
+        by_entity.setdefault(entity, []).append(f"{source}__{entity}")
     if only is not None:
         only = {*only, *(name for entity in only if entity in by_entity for name in by_entity[entity])}
     snapshot_landing(conn, landing, run_id)
@@ -376,16 +380,14 @@ def create_raw_views(
     }
     _create_view(conn, "channels", channels_sql())
     created = ["channels"]
-    for source, channels in sources().items():
-        entities = sorted({e for c in channels for e in CHANNELS[c].entities})
-        for entity in entities:
-            name = f"{source}__{entity}"
-            if only is not None and name not in only:
-                continue
-            merge_new_files(conn, name, _entity_files(landing, channels, entity, snapshot), run_id, full)
-            _create_view(conn, name, _versions_sql(landing, channels, entity))
-            _create_view(conn, f"{name}_latest", _LATEST.format(name=name))
-            created.append(name)
+    for source, channels, entity in landed:
+        name = f"{source}__{entity}"
+        if only is not None and name not in only:
+            continue
+        merge_new_files(conn, name, _entity_files(landing, channels, entity, snapshot), run_id, full)
+        _create_view(conn, name, _versions_sql(landing, channels, entity))
+        _create_view(conn, f"{name}_latest", _LATEST.format(name=name))
+        created.append(name)
     for spec in TRAFFIC_SOURCES.values():
         entity = f"{TRAFFIC_ENTITY}/{spec.source}"
         name = f"{spec.source}__{TRAFFIC_ENTITY}"
