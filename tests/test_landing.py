@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
@@ -135,3 +135,56 @@ def test_two_versions_of_a_record_in_one_pull_give_one_latest_row(tmp_path):
         for view in ("raw.shopify__orders_latest", changed_records_view(conn, "shopify__orders", -1)):
             rows = conn.execute(f"select record_id, modified_at from {view} order by all").fetchall()
             assert rows == expected, view
+
+
+def test_each_report_day_shows_its_newest_extraction_and_a_build_rereads_only_changed_days(tmp_path):
+    """Traffic reports: each (channel, shop, day) shows every row of its newest extraction and no
+    other — a row missing from it is gone, an empty extraction empties the day, a removed newest file
+    brings back the one before — and a build reads only the days whose newest file changed."""
+    import duckdb
+
+    from warehouse.models import prepare_connection
+    from warehouse.raw import create_raw_views
+
+    landing = tmp_path / "landing"
+    writer = LandingWriter(landing)
+    first, second = date(2026, 11, 4), date(2026, 11, 5)
+
+    def at(day, hour=3):
+        return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+    def land(rows, days, hours_later):
+        return writer.land(
+            "tmall",
+            "traffic/simba",
+            "s",
+            days[0],
+            days[-1],
+            [page(rows)],
+            EXTRACTED + timedelta(hours=hours_later),
+        ).files
+
+    def latest(conn, run_id, full=False):
+        create_raw_views(conn, landing, run_id, only={"simba__traffic"}, full=full)
+        rows = conn.execute("select partition_date, record_id from raw.simba__traffic_latest order by all")
+        return [(str(day), record) for day, record in rows.fetchall()]
+
+    def days_read(conn):
+        return conn.execute("select count(*) from raw.report_days where entity = 'simba__traffic'").fetchone()
+
+    with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
+        prepare_connection(conn)
+        assert latest(conn, "run-0") == []
+        land([("a", at(first)), ("b", at(first)), ("c", at(second))], [first, second], 0)
+        assert latest(conn, "run-1") == [("2026-11-04", "a"), ("2026-11-04", "b"), ("2026-11-05", "c")]
+        revised = land([("a", at(first, 5))], [first], 1)  # the first day revised: "b" is gone
+        [empty] = land([], [second], 1)  # the second day's new extraction found nothing
+        assert latest(conn, "run-2") == [("2026-11-04", "a")]
+        assert days_read(conn) == (2,)
+        revised[0].unlink()  # the revision removed: the first extraction's day again
+        kept = empty.read_bytes()
+        empty.write_bytes(b"not parquet")  # a day that did not change is not read again
+        assert latest(conn, "run-3") == [("2026-11-04", "a"), ("2026-11-04", "b")]
+        empty.write_bytes(kept)
+        assert latest(conn, "run-4", full=True) == latest(conn, "run-5")
+        assert days_read(conn) == (2,)

@@ -12,7 +12,9 @@ Traffic reports are different: a day's report is a snapshot, revised as a whole 
 day over ~3 days; an operator drops a corrected export file). `raw.<source>__traffic_latest` keeps
 every row of the newest extraction of each (channel, shop, day) — a row missing from the newest
 report is gone — found from the landing files themselves, so an extraction that found nothing
-(an empty file) also replaces what was there.
+(an empty file) also replaces what was there. Those rows are kept in the table `raw.report_rows`
+and replaced per day whose newest file changed (`merge_reports`): a night reads the days it
+landed, not three years of report files again.
 
 Every view reads only the files in `raw.landing_snapshot`, the landing zone as the build's run found
 it when it first read it (`snapshot_landing`): a landing run that renames new files in while the
@@ -106,28 +108,7 @@ semi join (
 """
 
 
-_LATEST_REPORT = """
-with files as (
-    select
-        file as landing_file,
-        regexp_extract(file, '/landing/([^/]+)/', 1) as channel,
-        regexp_extract(file, '/shop=([^/]+)/', 1) as shop_id,
-        regexp_extract(file, '/dt=([^/]+)/', 1) as dt
-    from glob({files})
-    where file in (select landing_file from raw.landing_snapshot)
-),
-
-newest as (
-    -- file names start with the extraction's UTC stamp, so the greatest name is the newest
-    select landing_file
-    from files
-    qualify row_number() over (partition by channel, shop_id, dt order by landing_file desc) = 1
-)
-
-select v.*
-from raw.{name} as v
-semi join newest as n on v.landing_file = n.landing_file
-"""
+_LATEST_REPORT = "select * exclude (entity) from raw.report_rows where entity = '{name}'"
 
 
 def view_code() -> str:
@@ -300,6 +281,68 @@ def merge_new_files(
     return int(changed[0]) if changed else 0
 
 
+_REPORT_STATE = f"""
+create table if not exists raw.report_rows as select cast(null as varchar) as entity, * from ({_EMPTY});
+create table if not exists raw.report_days (
+    entity varchar, channel varchar, shop_id varchar, report_day varchar, landing_file varchar
+);
+"""
+
+
+def merge_reports(
+    conn: duckdb.DuckDBPyConnection, landing: Path, name: str, files: list[str], full: bool = False
+) -> int:
+    """Bring `raw.report_rows` (every row of the newest landed extraction of each channel, shop and
+    day of report source-entity `name`) up to date with the snapshot's `files`: the days whose
+    newest file is not the one their rows came from (a new extraction, a day new or gone, a file
+    removed) get the rows of their newest file, read alone; `full` re-reads every day. Returns how
+    many days changed. File names start with the extraction's UTC stamp: the greatest is the newest."""
+    newest: dict[tuple[str, str, str], str] = {}
+    for file in files:
+        channel, *_, shop, day, _ = Path(file).relative_to(landing).parts
+        key = (channel, shop.removeprefix("shop="), day.removeprefix("dt="))
+        newest[key] = max(file, newest.get(key, file))
+    conn.execute(_REPORT_STATE)
+    applied = {
+        (channel, shop, day): file
+        for channel, shop, day, file in conn.execute(
+            "select channel, shop_id, report_day, landing_file from raw.report_days where entity = ?", [name]
+        ).fetchall()
+    }
+    changed = {key for key in newest.keys() | applied.keys() if full or newest.get(key) != applied.get(key)}
+    if not changed:
+        return 0
+    conn.execute("begin")
+    try:
+        # a day's rows all come from the one file it was applied from (`full`: whatever is there goes)
+        gone = [applied[key] for key in changed if key in applied]
+        for table in ("raw.report_rows", "raw.report_days"):
+            if full:
+                conn.execute(f"delete from {table} where entity = ?", [name])
+            else:
+                conn.execute(
+                    f"delete from {table} where entity = ? and landing_file in (select unnest(?::varchar[]))",
+                    [name, gone],
+                )
+        days = sorted(key for key in changed if key in newest)
+        if days:
+            files_read = [newest[key] for key in days]
+            conn.execute(
+                f"insert into raw.report_rows select {_quote(name)}, * from ({_read_sql(_list(files_read))})"
+            )
+            channels, shops, report_days = (list(column) for column in zip(*days, strict=True))
+            conn.execute(
+                "insert into raw.report_days select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
+                "unnest(?::varchar[]), unnest(?::varchar[])",
+                [name, channels, shops, report_days, files_read],
+            )
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    return len(changed)
+
+
 def _list(files: list[str]) -> str:
     return "[" + ", ".join(_quote(f) for f in files) + "]"
 
@@ -393,10 +436,11 @@ def create_raw_views(
         name = f"{spec.source}__{TRAFFIC_ENTITY}"
         if only is not None and name not in only:
             continue
-        files = _globs(landing, list(spec.channels), entity)
+        merge_reports(
+            conn, landing, name, _entity_files(landing, list(spec.channels), entity, snapshot), full
+        )
         _create_view(conn, name, _versions_sql(landing, list(spec.channels), entity))
-        latest = _LATEST_REPORT.format(files=files, name=name) if files else f"select * from raw.{name}"
-        _create_view(conn, f"{name}_latest", latest)
+        _create_view(conn, f"{name}_latest", _LATEST_REPORT.format(name=name))
         created.append(name)
     for entity, names in by_entity.items():
         if only is not None and entity not in only:
