@@ -13,6 +13,7 @@ Published results reproduced (data: tests/fixtures/cdnow/, Hardie's CDNOW sample
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -239,3 +240,41 @@ def test_nbd_reproduces_the_published_cdnow_fit(cdnow: dict[str, np.ndarray]) ->
     assert round(nbd.alpha, 3) == 12.072
     timing_ll = nbd.log_likelihood - float(np.sum(data["x"] * np.log(data["T"]) - gammaln(data["x"] + 1)))
     assert timing_ll == pytest.approx(-9763.7, abs=0.5)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [(0.243, 4.414, 0.793, 2.426), (1.5, 0.8, 3.0, 0.4), (0.05, 40.0, 0.01, 9.0)],
+    ids=["published", "a-above-b", "near-no-dropout"],
+)
+def test_the_fits_analytic_gradients_are_the_likelihoods_derivatives(
+    cdnow: dict[str, np.ndarray], params: tuple[float, ...]
+) -> None:
+    """The fits follow analytic gradients (a finite-difference one cost a likelihood per parameter):
+    each equals the central difference of its log-likelihood, customer by customer."""
+    from warehouse.clv import (
+        _bgnbd_gradient,
+        _bgnbd_log_likelihood,
+        _gamma_gamma_gradient,
+        _gamma_gamma_log_likelihood,
+        _nbd_gradient,
+        _nbd_log_likelihood,
+    )
+
+    x, t_x, big_t, zbar = cdnow["x"], cdnow["t_x"], cdnow["T"], cdnow["zbar"]
+    repeat = x > 0
+    cases: list[tuple[Callable[..., np.ndarray], Callable[..., np.ndarray], tuple[float, ...], tuple]] = [
+        (_bgnbd_log_likelihood, _bgnbd_gradient, params, (x, t_x, big_t)),
+        (_nbd_log_likelihood, _nbd_gradient, params[:2], (x, big_t)),
+        (_gamma_gamma_log_likelihood, _gamma_gamma_gradient, params[1:], (x[repeat], zbar[repeat])),
+    ]
+    for log_likelihood, gradient, at, data in cases:
+        analytic = gradient(*at, *data)
+        for i, value in enumerate(at):
+            step = value * 1e-6
+            up, down = list(at), list(at)
+            up[i], down[i] = value + step, value - step
+            numeric = (log_likelihood(*up, *data) - log_likelihood(*down, *data)) / (2 * step)
+            np.testing.assert_allclose(
+                analytic[:, i], numeric, rtol=1e-5, atol=1e-6, err_msg=f"{gradient} {i}"
+            )
