@@ -85,7 +85,8 @@ def _rebuild_sensor(name: str, status: dg.DagsterRunStatus, description: str) ->
         run_status=status,
         request_job=warehouse_job,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=15,
+        # a landing's data reaches the warehouse seconds after it lands; one evaluation is one query
+        minimum_interval_seconds=5,
         description=description,
     )
     def rebuild(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:

@@ -2,7 +2,7 @@
 asset per channel that loads them.
 
 Operators download 生意参谋 / 京东商智 / 拼多多数据中心 reports and drop them in the folder of the
-shop's `[[traffic]] source = "exports"` entry. The sensor looks every 30 s; when files have
+shop's `[[traffic]] source = "exports"` entry. The sensor looks every 10 s; when files have
 settled (not modified for `settle_seconds`) it starts `traffic_exports_job` for those channels. The
 asset loads each file once (by content hash): a re-dropped identical file changes nothing, a
 corrected file for the same days replaces them, a file it cannot read is moved to `_quarantine/`
@@ -92,7 +92,7 @@ traffic_exports_job = dg.define_asset_job(
 
 @dg.sensor(
     job=traffic_exports_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=10,  # one listing of the drop folders: a file loads 10-20 s after it settles
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts the export loading for the channels whose drop folders hold settled new files.",
 )
