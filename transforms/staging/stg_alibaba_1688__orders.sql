@@ -15,28 +15,38 @@ with latest as (
     from raw.alibaba_1688__orders_latest
 ),
 
+fields as (
+    -- each order's JSON parsed once, every field as its text (as `->>` gives it): one `->>` per
+    -- field parsed the whole record once per field
+    select *, json_transform(record, '{
+            "baseInfo": {"buyerLoginId": "VARCHAR", "status": "VARCHAR", "totalAmount": "VARCHAR", "discount": "VARCHAR", "shippingFee": "VARCHAR", "refund": "VARCHAR", "createTime": "VARCHAR", "payTime": "VARCHAR", "allDeliveredTime": "VARCHAR", "completeTime": "VARCHAR"},
+            "productItems": "JSON"
+        }') as f
+    from latest
+),
+
 parsed as (
     select
         -- ids
         channel,
         shop_id,
         record_id as order_id,
-        nullif(record ->> '$.baseInfo.buyerLoginId', '') as account_id,
+        nullif(f."baseInfo"."buyerLoginId", '') as account_id,
         -- status
-        record ->> '$.baseInfo.status' as platform_status,
+        f."baseInfo".status as platform_status,
         -- amounts (yuan; exact text, or a JSON number landed as text)
-        yuan_to_cny(record ->> '$.baseInfo.totalAmount') as total_cny,
-        yuan_to_cny(coalesce(record ->> '$.baseInfo.discount', '0')) as merchant_discount_cny,
-        yuan_to_cny(coalesce(record ->> '$.baseInfo.shippingFee', '0')) as shipping_cny,
-        yuan_to_cny(coalesce(record ->> '$.baseInfo.refund', '0')) as refund_cny,
-        coalesce(json_array_length(record -> '$.productItems'), 0) as line_count,
+        yuan_to_cny(f."baseInfo"."totalAmount") as total_cny,
+        yuan_to_cny(coalesce(f."baseInfo".discount, '0')) as merchant_discount_cny,
+        yuan_to_cny(coalesce(f."baseInfo"."shippingFee", '0')) as shipping_cny,
+        yuan_to_cny(coalesce(f."baseInfo".refund, '0')) as refund_cny,
+        coalesce(json_array_length(f."productItems"), 0) as line_count,
         -- timestamps (yyyyMMddHHmmssSSS+0800; the offset makes them absolute instants)
-        strptime(record ->> '$.baseInfo.createTime', '%Y%m%d%H%M%S%g%z') as created_at,
-        strptime(record ->> '$.baseInfo.payTime', '%Y%m%d%H%M%S%g%z') as paid_at,
-        strptime(record ->> '$.baseInfo.allDeliveredTime', '%Y%m%d%H%M%S%g%z') as shipped_at,
-        strptime(record ->> '$.baseInfo.completeTime', '%Y%m%d%H%M%S%g%z') as completed_at,
+        strptime(f."baseInfo"."createTime", '%Y%m%d%H%M%S%g%z') as created_at,
+        strptime(f."baseInfo"."payTime", '%Y%m%d%H%M%S%g%z') as paid_at,
+        strptime(f."baseInfo"."allDeliveredTime", '%Y%m%d%H%M%S%g%z') as shipped_at,
+        strptime(f."baseInfo"."completeTime", '%Y%m%d%H%M%S%g%z') as completed_at,
         modified_at
-    from latest
+    from fields
 ),
 
 classified as (

@@ -15,34 +15,57 @@ with latest as (
     from raw.douyin__orders_latest
 ),
 
+fields as (
+    -- each order's JSON parsed once, every field as its text (as `->>` gives it): one `->>` per
+    -- field parsed the whole record once per field
+    select *, json_transform(record, '{
+            "doudian_open_id": "VARCHAR",
+            "receiver_phone_hash": "VARCHAR",
+            "receiver_phone_virtual": "VARCHAR",
+            "order_status": "VARCHAR",
+            "pay_amount": "VARCHAR",
+            "promotion_amount": "VARCHAR",
+            "promotion_shop_amount": "VARCHAR",
+            "promotion_platform_amount": "VARCHAR",
+            "post_amount": "VARCHAR",
+            "sku_order_list": "JSON",
+            "create_time": "VARCHAR",
+            "pay_time": "VARCHAR",
+            "ship_time": "VARCHAR",
+            "finish_time": "VARCHAR",
+            "update_time": "VARCHAR"
+        }') as f
+    from latest
+),
+
 parsed as (
     select
         -- ids
         channel,
         shop_id,
         record_id as order_id,
-        nullif(record ->> '$.doudian_open_id', '') as account_id,
+        nullif(f.doudian_open_id, '') as account_id,
         -- receiver phone (decrypt_phones shops only): a keyed hash, or the virtual-number flag
-        record ->> '$.receiver_phone_hash' as receiver_phone_hash,
-        cast(record ->> '$.receiver_phone_virtual' as boolean) as receiver_phone_virtual,
+        f.receiver_phone_hash as receiver_phone_hash,
+        cast(f.receiver_phone_virtual as boolean) as receiver_phone_virtual,
         -- status (the code kept as text, e.g. '3')
-        record ->> '$.order_status' as platform_status,
-        cast(record ->> '$.order_status' as integer) as order_status,
+        f.order_status as platform_status,
+        cast(f.order_status as integer) as order_status,
         -- amounts (integer fen)
-        cast(record ->> '$.pay_amount' as bigint) as pay_fen,
-        cast(record ->> '$.promotion_amount' as bigint) as promotion_fen,
-        cast(record ->> '$.promotion_shop_amount' as bigint) as promotion_shop_fen,
-        cast(record ->> '$.promotion_platform_amount' as bigint) as promotion_platform_fen,
-        cast(record ->> '$.post_amount' as bigint) as post_fen,
-        record -> '$.sku_order_list' as sku_orders,
+        cast(f.pay_amount as bigint) as pay_fen,
+        cast(f.promotion_amount as bigint) as promotion_fen,
+        cast(f.promotion_shop_amount as bigint) as promotion_shop_fen,
+        cast(f.promotion_platform_amount as bigint) as promotion_platform_fen,
+        cast(f.post_amount as bigint) as post_fen,
+        f.sku_order_list as sku_orders,
         -- timestamps (epoch seconds)
-        epoch_to_utc(record ->> '$.create_time') as created_at,
-        epoch_to_utc(record ->> '$.pay_time') as paid_at,
-        epoch_to_utc(record ->> '$.ship_time') as shipped_at,
-        epoch_to_utc(record ->> '$.finish_time') as finished_at,
-        epoch_to_utc(record ->> '$.update_time') as updated_at,
+        epoch_to_utc(f.create_time) as created_at,
+        epoch_to_utc(f.pay_time) as paid_at,
+        epoch_to_utc(f.ship_time) as shipped_at,
+        epoch_to_utc(f.finish_time) as finished_at,
+        epoch_to_utc(f.update_time) as updated_at,
         modified_at
-    from latest
+    from fields
 ),
 
 sku_lines as (

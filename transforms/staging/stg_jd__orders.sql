@@ -13,29 +13,49 @@ with latest as (
     from raw.jd__orders_latest
 ),
 
+fields as (
+    -- each order's JSON parsed once, every field as its text (as `->>` gives it): one `->>` per
+    -- field parsed the whole record once per field
+    select *, json_transform(record, '{
+            "open_id_buyer": "VARCHAR",
+            "orderState": "VARCHAR",
+            "orderType": "VARCHAR",
+            "orderTotalPrice": "VARCHAR",
+            "orderSellerPrice": "VARCHAR",
+            "sellerDiscount": "VARCHAR",
+            "freightPrice": "VARCHAR",
+            "orderPayment": "VARCHAR",
+            "itemInfoList": "JSON",
+            "orderStartTime": "VARCHAR",
+            "paymentConfirmTime": "VARCHAR",
+            "orderEndTime": "VARCHAR"
+        }') as f
+    from latest
+),
+
 parsed as (
     select
         -- ids
         channel,
         shop_id,
         record_id as order_id,
-        nullif(record ->> '$.open_id_buyer', '') as account_id,
+        nullif(f.open_id_buyer, '') as account_id,
         -- status and kind
-        record ->> '$.orderState' as platform_status,
-        record ->> '$.orderType' as order_type,
+        f."orderState" as platform_status,
+        f."orderType" as order_type,
         -- amounts (yuan strings)
-        yuan_to_cny(record ->> '$.orderTotalPrice') as goods_before_discount_cny,
-        yuan_to_cny(record ->> '$.orderSellerPrice') as seller_price_cny,
-        yuan_to_cny(record ->> '$.sellerDiscount') as merchant_discount_cny,
-        yuan_to_cny(record ->> '$.freightPrice') as shipping_cny,
-        yuan_to_cny(record ->> '$.orderPayment') as buyer_paid_cny,
-        json_array_length(record -> '$.itemInfoList') as line_count,
+        yuan_to_cny(f."orderTotalPrice") as goods_before_discount_cny,
+        yuan_to_cny(f."orderSellerPrice") as seller_price_cny,
+        yuan_to_cny(f."sellerDiscount") as merchant_discount_cny,
+        yuan_to_cny(f."freightPrice") as shipping_cny,
+        yuan_to_cny(f."orderPayment") as buyer_paid_cny,
+        json_array_length(f."itemInfoList") as line_count,
         -- timestamps (Beijing time strings, '' when not happened)
-        cst_to_utc(record ->> '$.orderStartTime') as created_at,
-        cst_to_utc(record ->> '$.paymentConfirmTime') as paid_at,
-        cst_to_utc(record ->> '$.orderEndTime') as ended_at,
+        cst_to_utc(f."orderStartTime") as created_at,
+        cst_to_utc(f."paymentConfirmTime") as paid_at,
+        cst_to_utc(f."orderEndTime") as ended_at,
         modified_at
-    from latest
+    from fields
 ),
 
 amounts as (

@@ -15,25 +15,41 @@ with latest as (
     from raw.meituan__orders_latest
 ),
 
+fields as (
+    -- each order's JSON parsed once, every field as its text (as `->>` gives it): one `->>` per
+    -- field parsed the whole record once per field
+    select *, json_transform(record, '{
+            "store_id": "VARCHAR",
+            "user_id": "VARCHAR",
+            "status": "VARCHAR",
+            "total": "VARCHAR",
+            "original_price": "VARCHAR",
+            "detail": "JSON",
+            "coupons": "JSON",
+            "ctime": "VARCHAR"
+        }') as f
+    from latest
+),
+
 parsed as (
     select
         -- ids
         channel,
         shop_id,
         record_id as order_id,
-        record ->> '$.store_id' as store_id,
-        nullif(record ->> '$.user_id', '') as account_id,
+        f.store_id as store_id,
+        nullif(f.user_id, '') as account_id,
         -- status (the code kept as text, e.g. '8')
-        record ->> '$.status' as platform_status,
+        f.status as platform_status,
         -- amounts (integer fen)
-        cast(record ->> '$.total' as bigint) as total_fen,
-        cast(record ->> '$.original_price' as bigint) as original_fen,
-        cast(json_array_length(record -> '$.detail') as integer) as line_count,
-        record -> '$.coupons' as coupons,
+        cast(f.total as bigint) as total_fen,
+        cast(f.original_price as bigint) as original_fen,
+        cast(json_array_length(f.detail) as integer) as line_count,
+        f.coupons as coupons,
         -- timestamps (epoch seconds)
-        epoch_to_utc(record ->> '$.ctime') as created_at,
+        epoch_to_utc(f.ctime) as created_at,
         modified_at
-    from latest
+    from fields
 ),
 
 vouchers as (

@@ -16,37 +16,64 @@ with latest as (
     from raw.pinduoduo__orders_latest
 ),
 
+fields as (
+    -- each order's JSON parsed once, every field as its text (as `->>` gives it): one `->>` per
+    -- field parsed the whole record once per field
+    select *, json_transform(record, '{
+            "group_order_id": "VARCHAR",
+            "order_status": "VARCHAR",
+            "refund_status": "VARCHAR",
+            "confirm_status": "VARCHAR",
+            "group_status": "VARCHAR",
+            "trade_type": "VARCHAR",
+            "step_order_info": {"step_trade_status": "VARCHAR", "advanced_paid_fee": "VARCHAR"},
+            "pay_amount": "VARCHAR",
+            "platform_discount": "VARCHAR",
+            "seller_discount": "VARCHAR",
+            "capital_free_discount": "VARCHAR",
+            "discount_amount": "VARCHAR",
+            "postage": "VARCHAR",
+            "item_list": "JSON",
+            "created_time": "VARCHAR",
+            "pay_time": "VARCHAR",
+            "shipping_time": "VARCHAR",
+            "receive_time": "VARCHAR",
+            "updated_at": "VARCHAR"
+        }') as f
+    from latest
+),
+
 parsed as (
     select
         -- ids
         channel,
         shop_id,
         record_id as order_id,
-        nullif(record ->> '$.group_order_id', '') as group_order_id,
+        nullif(f.group_order_id, '') as group_order_id,
         -- status codes
-        cast(record ->> '$.order_status' as integer) as order_status,
-        cast(record ->> '$.refund_status' as integer) as refund_status,
-        cast(record ->> '$.confirm_status' as integer) as confirm_status,
-        cast(record ->> '$.group_status' as integer) as group_status_code,
-        cast(record ->> '$.trade_type' as integer) as trade_type,
-        cast(record ->> '$.step_order_info.step_trade_status' as integer) as step_trade_status,
+        cast(f.order_status as integer) as order_status,
+        cast(f.refund_status as integer) as refund_status,
+        cast(f.confirm_status as integer) as confirm_status,
+        cast(f.group_status as integer) as group_status_code,
+        cast(f.trade_type as integer) as trade_type,
+        cast(f.step_order_info.step_trade_status as integer) as step_trade_status,
         -- amounts (yuan)
-        yuan_to_cny(record ->> '$.pay_amount') as pay_cny,
-        yuan_to_cny(coalesce(record ->> '$.platform_discount', '0')) as platform_discount_cny,
-        yuan_to_cny(coalesce(record ->> '$.seller_discount', '0')) as seller_discount_cny,
-        yuan_to_cny(coalesce(record ->> '$.capital_free_discount', '0')) as capital_free_discount_cny,
-        yuan_to_cny(coalesce(record ->> '$.discount_amount', '0')) as discount_cny,
-        yuan_to_cny(coalesce(record ->> '$.postage', '0')) as shipping_cny,
-        yuan_to_cny(record ->> '$.step_order_info.advanced_paid_fee') as deposit_cny,
-        json_array_length(record -> '$.item_list') as line_count,
+        yuan_to_cny(f.pay_amount) as pay_cny,
+        yuan_to_cny(coalesce(f.platform_discount, '0')) as platform_discount_cny,
+        yuan_to_cny(coalesce(f.seller_discount, '0')) as seller_discount_cny,
+        yuan_to_cny(coalesce(f.capital_free_discount, '0')) as capital_free_discount_cny,
+        yuan_to_cny(coalesce(f.discount_amount, '0')) as discount_cny,
+        yuan_to_cny(coalesce(f.postage, '0')) as shipping_cny,
+        yuan_to_cny(f.step_order_info.advanced_paid_fee) as deposit_cny,
+        json_array_length(f.item_list) as line_count,
         -- timestamps
-        cst_to_utc(record ->> '$.created_time') as created_at,
-        cst_to_utc(record ->> '$.pay_time') as paid_at,
-        cst_to_utc(record ->> '$.shipping_time') as shipped_at,
-        cst_to_utc(record ->> '$.receive_time') as received_at,
-        cst_to_utc(record ->> '$.updated_at') as updated_at,
+        cst_to_utc(f.created_time) as created_at,
+        cst_to_utc(f.pay_time) as paid_at,
+        cst_to_utc(f.shipping_time) as shipped_at,
+        cst_to_utc(f.receive_time) as received_at,
+        cst_to_utc(f.updated_at) as updated_at,
         modified_at
-    from latest
+    from fields
 ),
 
 amounts as (

@@ -9,33 +9,54 @@ with latest as (
     from raw.shopify__orders_latest
 ),
 
+fields as (
+    -- each order's JSON parsed once, every field as its text (as `->>` gives it): one `->>` per
+    -- field parsed the whole record once per field
+    select *, json_transform(record, '{
+            "customer": {"id": "VARCHAR"},
+            "financial_status": "VARCHAR",
+            "fulfillment_status": "VARCHAR",
+            "total_price_set": {"shop_money": {"currency_code": "VARCHAR", "amount": "VARCHAR"}, "presentment_money": {"amount": "VARCHAR"}},
+            "presentment_currency": "VARCHAR",
+            "total_discounts": "VARCHAR",
+            "total_shipping_price_set": {"shop_money": {"amount": "VARCHAR"}},
+            "line_items": "JSON",
+            "refunds": "JSON",
+            "created_at": "VARCHAR",
+            "processed_at": "VARCHAR",
+            "closed_at": "VARCHAR",
+            "cancelled_at": "VARCHAR"
+        }') as f
+    from latest
+),
+
 parsed as (
     select
         -- ids
         channel,
         shop_id,
         record_id as order_id,
-        record ->> '$.customer.id' as account_id,
+        f.customer.id as account_id,
         -- platform status
-        record ->> '$.financial_status' as financial_status,
-        record ->> '$.fulfillment_status' as fulfillment_status,
+        f.financial_status as financial_status,
+        f.fulfillment_status as fulfillment_status,
         -- amounts
-        record ->> '$.total_price_set.shop_money.currency_code' as shop_currency,
-        record ->> '$.presentment_currency' as presentment_currency,
-        yuan_to_cny(record ->> '$.total_price_set.shop_money.amount') as total_cny,
-        yuan_to_cny(record ->> '$.total_price_set.presentment_money.amount') as total_presentment,
-        yuan_to_cny(coalesce(record ->> '$.total_discounts', '0')) as discount_cny,
-        yuan_to_cny(coalesce(record ->> '$.total_shipping_price_set.shop_money.amount', '0')) as shipping_cny,
-        json_array_length(record -> '$.line_items') as line_count,
-        record -> '$.refunds' as refunds,
+        f.total_price_set.shop_money.currency_code as shop_currency,
+        f.presentment_currency as presentment_currency,
+        yuan_to_cny(f.total_price_set.shop_money.amount) as total_cny,
+        yuan_to_cny(f.total_price_set.presentment_money.amount) as total_presentment,
+        yuan_to_cny(coalesce(f.total_discounts, '0')) as discount_cny,
+        yuan_to_cny(coalesce(f.total_shipping_price_set.shop_money.amount, '0')) as shipping_cny,
+        json_array_length(f.line_items) as line_count,
+        f.refunds as refunds,
         -- timestamps (ISO-8601 with the shop's own offset)
-        cast(record ->> '$.created_at' as timestamptz) as created_at,
-        cast(record ->> '$.processed_at' as timestamptz) as processed_at,
+        cast(f.created_at as timestamptz) as created_at,
+        cast(f.processed_at as timestamptz) as processed_at,
         cast(record ->> '$.fulfillments[0].created_at' as timestamptz) as shipped_at,
-        cast(record ->> '$.closed_at' as timestamptz) as closed_at,
-        cast(record ->> '$.cancelled_at' as timestamptz) as cancelled_at,
+        cast(f.closed_at as timestamptz) as closed_at,
+        cast(f.cancelled_at as timestamptz) as cancelled_at,
         modified_at
-    from latest
+    from fields
 ),
 
 refund_transactions as (

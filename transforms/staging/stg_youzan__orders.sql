@@ -14,29 +14,41 @@ with latest as (
     from raw.youzan__orders_latest
 ),
 
+fields as (
+    -- each order's JSON parsed once, every field as its text (as `->>` gives it): one `->>` per
+    -- field parsed the whole record once per field
+    select *, json_transform(record, '{
+            "buyer_info": {"yz_open_id": "VARCHAR"},
+            "order_info": {"status": "VARCHAR", "refund_state": "VARCHAR", "created": "VARCHAR", "pay_time": "VARCHAR", "consign_time": "VARCHAR", "success_time": "VARCHAR", "update_time": "VARCHAR"},
+            "pay_info": {"payment": "VARCHAR", "total_fee": "VARCHAR", "post_fee": "VARCHAR"},
+            "orders": "JSON"
+        }') as f
+    from latest
+),
+
 parsed as (
     select
         -- ids
         channel,
         shop_id,
         record_id as order_id,
-        nullif(record ->> '$.buyer_info.yz_open_id', '') as account_id,
+        nullif(f.buyer_info.yz_open_id, '') as account_id,
         -- status
-        record ->> '$.order_info.status' as platform_status,
-        coalesce(cast(record ->> '$.order_info.refund_state' as integer), 0) as refund_state,
+        f.order_info.status as platform_status,
+        coalesce(cast(f.order_info.refund_state as integer), 0) as refund_state,
         -- amounts (yuan strings)
-        yuan_to_cny(record ->> '$.pay_info.payment') as payment_cny,
-        yuan_to_cny(record ->> '$.pay_info.total_fee') as goods_before_discount_cny,
-        yuan_to_cny(record ->> '$.pay_info.post_fee') as shipping_cny,
-        record -> '$.orders' as lines,
+        yuan_to_cny(f.pay_info.payment) as payment_cny,
+        yuan_to_cny(f.pay_info.total_fee) as goods_before_discount_cny,
+        yuan_to_cny(f.pay_info.post_fee) as shipping_cny,
+        f.orders as lines,
         -- timestamps (Beijing time strings)
-        cst_to_utc(record ->> '$.order_info.created') as created_at,
-        cst_to_utc(record ->> '$.order_info.pay_time') as paid_at,
-        cst_to_utc(record ->> '$.order_info.consign_time') as shipped_at,
-        cst_to_utc(record ->> '$.order_info.success_time') as succeeded_at,
-        cst_to_utc(record ->> '$.order_info.update_time') as updated_at,
+        cst_to_utc(f.order_info.created) as created_at,
+        cst_to_utc(f.order_info.pay_time) as paid_at,
+        cst_to_utc(f.order_info.consign_time) as shipped_at,
+        cst_to_utc(f.order_info.success_time) as succeeded_at,
+        cst_to_utc(f.order_info.update_time) as updated_at,
         modified_at
-    from latest
+    from fields
 ),
 
 line_totals as (
