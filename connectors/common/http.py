@@ -121,8 +121,15 @@ class SharedPacer(Pacer):
     small file under the temp folder (its name a hash of `scope`), read and moved under an exclusive
     lock; a throttle answer holds every sharer back, not just the one that got it."""
 
-    def __init__(self, scope: str, rate: float | None, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        scope: str,
+        rate: float | None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,  # wall-clock seconds: the schedule spans processes
+    ) -> None:
         super().__init__(rate, sleep)
+        self.clock = clock
         folder = Path(tempfile.gettempdir()) / f"omni-pacing-{os.getuid()}"  # one user's processes
         folder.mkdir(exist_ok=True)
         self.path = folder / f"{hashlib.sha256(scope.encode()).hexdigest()[:20]}.slot"
@@ -135,7 +142,7 @@ class SharedPacer(Pacer):
                 next_slot = float(handle.read().strip() or 0)
             except ValueError:  # a torn or foreign file: start afresh
                 next_slot = 0.0
-            now = time.time()
+            now = self.clock()
             slot = max(now + pause, next_slot)
             handle.seek(0)
             handle.truncate()
