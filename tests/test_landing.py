@@ -170,7 +170,9 @@ def test_each_report_day_shows_its_newest_extraction_and_a_build_rereads_only_ch
         return [(str(day), record) for day, record in rows.fetchall()]
 
     def days_read(conn):
-        return conn.execute("select count(*) from raw.report_days where entity = 'simba__traffic'").fetchone()
+        return conn.execute(
+            "select count(*) from raw.report_files where entity = 'simba__traffic'"
+        ).fetchone()
 
     with duckdb.connect(str(tmp_path / "build.duckdb")) as conn:
         prepare_connection(conn)

@@ -24,9 +24,10 @@ the nightly landing beside a rebuild; reconciliation once failed on exactly that
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import duckdb
@@ -165,6 +166,18 @@ def snapshot_landing(conn: duckdb.DuckDBPyConnection, landing: Path, run_id: str
     return len(files)
 
 
+@contextlib.contextmanager
+def _atomic(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """A merge's statements in one transaction: all of them, or none."""
+    conn.execute("begin")
+    try:
+        yield
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+
+
 _STATE = """
 create table if not exists raw.record_winners (
     entity varchar, channel varchar, shop_id varchar, record_id varchar,
@@ -219,18 +232,16 @@ def merge_new_files(
     ).fetchone()
     if (full and not (already_reset and already_reset[0])) or not merged <= set(files):
         reset = current_seq(conn, name) + 1
-        conn.execute("begin")
-        conn.execute("delete from raw.record_winners where entity = ?", [name])
-        conn.execute("delete from raw.merged_files where entity = ?", [name])
-        conn.execute("insert into raw.winner_resets values (?, ?, ?)", [name, reset, run_id])
-        conn.execute("commit")
+        with _atomic(conn):
+            conn.execute("delete from raw.record_winners where entity = ?", [name])
+            conn.execute("delete from raw.merged_files where entity = ?", [name])
+            conn.execute("insert into raw.winner_resets values (?, ?, ?)", [name, reset, run_id])
         merged = set()
     new = [f for f in files if f not in merged]
     if not new:
         return 0
     seq = current_seq(conn, name) + 1
-    conn.execute("begin")
-    try:
+    with _atomic(conn):
         conn.execute(
             f"""
             create or replace temp table new_versions as
@@ -274,19 +285,19 @@ def merge_new_files(
         changed = conn.execute("select count(*) from new_winners").fetchone()
         conn.execute("drop table new_versions")
         conn.execute("drop table new_winners")
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
     return int(changed[0]) if changed else 0
 
 
 _REPORT_STATE = f"""
 create table if not exists raw.report_rows as select cast(null as varchar) as entity, * from ({_EMPTY});
-create table if not exists raw.report_days (
-    entity varchar, channel varchar, shop_id varchar, report_day varchar, landing_file varchar
-);
+create table if not exists raw.report_files (entity varchar, landing_file varchar);
 """
+
+
+def _report_day(landing: Path, file: str) -> tuple[str, str, str]:
+    """The channel, shop and day a report file is of (`<channel>/traffic/<source>/shop=*/dt=*/*`)."""
+    channel, *_, shop, day, _ = Path(file).relative_to(landing).parts
+    return channel, shop.removeprefix("shop="), day.removeprefix("dt=")
 
 
 def merge_reports(
@@ -294,52 +305,41 @@ def merge_reports(
 ) -> int:
     """Bring `raw.report_rows` (every row of the newest landed extraction of each channel, shop and
     day of report source-entity `name`) up to date with the snapshot's `files`: the days whose
-    newest file is not the one their rows came from (a new extraction, a day new or gone, a file
-    removed) get the rows of their newest file, read alone; `full` re-reads every day. Returns how
-    many days changed. File names start with the extraction's UTC stamp: the greatest is the newest."""
+    newest file is not the one their rows came from (`raw.report_files`: a new extraction, a day new
+    or gone, a file removed) get the rows of their newest file, read alone; `full` re-reads every
+    day. Returns how many days changed. File names start with the extraction's UTC stamp: the
+    greatest is the newest."""
     newest: dict[tuple[str, str, str], str] = {}
     for file in files:
-        channel, *_, shop, day, _ = Path(file).relative_to(landing).parts
-        key = (channel, shop.removeprefix("shop="), day.removeprefix("dt="))
-        newest[key] = max(file, newest.get(key, file))
+        day = _report_day(landing, file)
+        newest[day] = max(file, newest.get(day, file))
     conn.execute(_REPORT_STATE)
     applied = {
-        (channel, shop, day): file
-        for channel, shop, day, file in conn.execute(
-            "select channel, shop_id, report_day, landing_file from raw.report_days where entity = ?", [name]
+        _report_day(landing, file): file
+        for (file,) in conn.execute(
+            "select landing_file from raw.report_files where entity = ?", [name]
         ).fetchall()
     }
-    changed = {key for key in newest.keys() | applied.keys() if full or newest.get(key) != applied.get(key)}
+    changed = {day for day in newest.keys() | applied.keys() if full or newest.get(day) != applied.get(day)}
     if not changed:
         return 0
-    conn.execute("begin")
-    try:
-        # a day's rows all come from the one file it was applied from (`full`: whatever is there goes)
-        gone = [applied[key] for key in changed if key in applied]
-        for table in ("raw.report_rows", "raw.report_days"):
-            if full:
+    # a day's rows all come from the one file it was applied from (`full`: whatever is there goes)
+    gone = None if full else [applied[day] for day in changed if day in applied]
+    read = sorted(newest[day] for day in changed if day in newest)
+    with _atomic(conn):
+        for table in ("raw.report_rows", "raw.report_files"):
+            if gone is None:
                 conn.execute(f"delete from {table} where entity = ?", [name])
             else:
                 conn.execute(
                     f"delete from {table} where entity = ? and landing_file in (select unnest(?::varchar[]))",
                     [name, gone],
                 )
-        days = sorted(key for key in changed if key in newest)
-        if days:
-            files_read = [newest[key] for key in days]
+        if read:
             conn.execute(
-                f"insert into raw.report_rows select {_quote(name)}, * from ({_read_sql(_list(files_read))})"
+                f"insert into raw.report_rows select {_quote(name)}, * from ({_read_sql(_list(read))})"
             )
-            channels, shops, report_days = (list(column) for column in zip(*days, strict=True))
-            conn.execute(
-                "insert into raw.report_days select ?, unnest(?::varchar[]), unnest(?::varchar[]), "
-                "unnest(?::varchar[]), unnest(?::varchar[])",
-                [name, channels, shops, report_days, files_read],
-            )
-        conn.execute("commit")
-    except Exception:
-        conn.execute("rollback")
-        raise
+            conn.execute("insert into raw.report_files select ?, unnest(?::varchar[])", [name, read])
     return len(changed)
 
 
