@@ -156,13 +156,22 @@ def _bgnbd_log_likelihood(
     """Per-customer BG/NBD log-likelihood (Fader, Hardie & Lee 2005, section 3), in log form."""
     a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     a2 = betaln(a, b + x) - betaln(a, b)
+    a3, a4 = _bgnbd_alive_or_dropped(r, alpha, a, b, x, t_x, big_t)
+    return a1 + a2 + np.logaddexp(a3, a4)
+
+
+def _bgnbd_alive_or_dropped(
+    r: float, alpha: float, a: float, b: float, x: Array, t_x: Array, big_t: Array
+) -> tuple[Array, Array]:
+    """The likelihood's two cases, in logs: A3 (still alive at T) and A4 (dropped out right after
+    the last purchase; -inf without a repeat purchase)."""
     a3 = -(r + x) * np.log(alpha + big_t)
     repeat = x > 0
     # ln(a / (b + x - 1)) is only defined (and only used) for repeat customers.
     a4 = np.full_like(x, -np.inf)
     xr = x[repeat]
     a4[repeat] = np.log(a) - np.log(b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
-    return a1 + a2 + np.logaddexp(a3, a4)
+    return a3, a4
 
 
 def _bgnbd_gradient(r: float, alpha: float, a: float, b: float, x: Array, t_x: Array, big_t: Array) -> Array:
@@ -170,15 +179,12 @@ def _bgnbd_gradient(r: float, alpha: float, a: float, b: float, x: Array, t_x: A
 
     With L = logaddexp(A3, A4), dL = w3 dA3 + w4 dA4 where w3, w4 = exp(A3 - L), exp(A4 - L) (w4 = 0
     for customers without a repeat purchase); d lnGamma = digamma."""
-    a3 = -(r + x) * np.log(alpha + big_t)
-    a4 = np.full_like(x, -np.inf)
-    repeat = x > 0
-    xr = x[repeat]
-    a4[repeat] = np.log(a) - np.log(b + xr - 1) - (r + xr) * np.log(alpha + t_x[repeat])
+    a3, a4 = _bgnbd_alive_or_dropped(r, alpha, a, b, x, t_x, big_t)
     both = np.logaddexp(a3, a4)
     w3, w4 = np.exp(a3 - both), np.exp(a4 - both)
+    repeat = x > 0
     inv_b_x_1 = np.zeros_like(x)
-    inv_b_x_1[repeat] = 1.0 / (b + xr - 1)
+    inv_b_x_1[repeat] = 1.0 / (b + x[repeat] - 1)
     digamma_abx = digamma(a + b + x)
     d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * np.log(alpha + big_t) - w4 * np.log(alpha + t_x)
     d_alpha = r / alpha - (r + x) * (w3 / (alpha + big_t) + w4 / (alpha + t_x))
