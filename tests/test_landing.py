@@ -189,4 +189,6 @@ def test_each_report_day_shows_its_newest_extraction_and_a_build_rereads_only_ch
         assert latest(conn, "run-3") == [("2026-11-04", "a"), ("2026-11-04", "b")]
         empty.write_bytes(kept)
         assert latest(conn, "run-4", full=True) == latest(conn, "run-5")
+        landing = landing.rename(tmp_path / "moved")  # the data folder moved: its days are read again
+        assert latest(conn, "run-6") == [("2026-11-04", "a"), ("2026-11-04", "b")]
         assert days_read(conn) == (2,)

@@ -314,12 +314,15 @@ def merge_reports(
         day = _report_day(landing, file)
         newest[day] = max(file, newest.get(day, file))
     conn.execute(_REPORT_STATE)
-    applied = {
-        _report_day(landing, file): file
+    applied_files = [
+        file
         for (file,) in conn.execute(
             "select landing_file from raw.report_files where entity = ?", [name]
         ).fetchall()
-    }
+    ]
+    # rows read from another landing zone (the warehouse was moved or copied): every day again
+    full = full or any(not file.startswith(str(landing) + os.sep) for file in applied_files)
+    applied = {} if full else {_report_day(landing, file): file for file in applied_files}
     changed = {day for day in newest.keys() | applied.keys() if full or newest.get(day) != applied.get(day)}
     if not changed:
         return 0
