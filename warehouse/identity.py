@@ -70,6 +70,7 @@ import duckdb
 
 from connectors.common.pii import PiiHasher
 from warehouse.failpoints import failpoint
+from warehouse.models import sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -550,10 +551,6 @@ _COMMENTS = {
 }
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _table_name(name: str) -> str:
     if not _TABLE_NAME.fullmatch(name):
         raise ValueError(f"identity resolution: {name!r} is not a plain table name")
@@ -677,9 +674,9 @@ def _write(conn: duckdb.DuckDBPyConnection, run_at: datetime, fresh_history: boo
             {"run_at": run_at},
         )
         for table, (summary, columns) in _COMMENTS.items():
-            conn.execute(f"comment on table {table} is {_literal(summary)}")
+            conn.execute(f"comment on table {table} is {sql_literal(summary)}")
             for column, text in columns.items():
-                conn.execute(f"comment on column {table}.{column} is {_literal(text)}")
+                conn.execute(f"comment on column {table}.{column} is {sql_literal(text)}")
         failpoint("identity.uncommitted")
         conn.execute("commit")
     except Exception:
@@ -712,7 +709,7 @@ def resolve(
         # one RE2 alternation; with no patterns, a class that matches nothing (RE2 has no lookahead)
         pattern = "|".join(f"(?:{p})" for p in rules.blocked_patterns) or r"[^\s\S]"
         conn.execute(
-            _VALUES_SQL.format(pattern=_literal(pattern)),
+            _VALUES_SQL.format(pattern=sql_literal(pattern)),
             {
                 "blocked": [v.strip().lower() for v in rules.blocked_values],
                 "weak": list(rules.weak_types),

@@ -233,14 +233,15 @@ def validate_query(
     try:
         if memory and keys is not None:
             remembered = _attach_memory(conn, memory, fingerprint)
-        total = _scalar(conn, "select count(*) from check_frame")
+        total = todo_rows = _scalar(conn, "select count(*) from check_frame")
         if remembered:
             _new_rows(conn, remembered, keys or [])
-            if not _scalar(conn, "select count(*) from check_todo"):
+            todo_rows = _scalar(conn, "select count(*) from check_todo")
+            if not todo_rows:
                 # every row is one the last pass validated, with these values: its verdict stands
                 return Validation([Outcome(name, True, 0, []) for name in suite], 0, total)
         todo = "check_todo" if remembered else "check_frame"
-        outcomes, checked = _validate_table(conn, todo, expectations, month_column)
+        outcomes, checked = _validate_table(conn, todo, todo_rows, expectations, month_column)
         if memory and keys is not None and all(o.success for o in outcomes):
             _remember(conn, memory, fingerprint)
         return Validation(outcomes, checked, total - checked)
@@ -312,13 +313,14 @@ MONTH_SLICE_ROWS = 1_000_000
 def _validate_table(
     conn: duckdb.DuckDBPyConnection,
     table: str,
+    rows: int,
     expectations: Callable[[], dict[str, Any]],
     month_column: str | None,
 ) -> tuple[list[Outcome], int]:
-    """Validate the temp table's rows (a month at a time with `month_column`, when there are more
-    than MONTH_SLICE_ROWS); the outcomes and how many rows were validated."""
+    """Validate the temp table's `rows` rows (a month at a time with `month_column`, when there are
+    more than MONTH_SLICE_ROWS); the outcomes and how many rows were validated."""
     frame_sql = f"select * exclude (_row_hash) from {table}"
-    if month_column is None or _scalar(conn, f"select count(*) from {table}") <= MONTH_SLICE_ROWS:
+    if month_column is None or rows <= MONTH_SLICE_ROWS:
         frame = conn.execute(frame_sql).df()
         return validate(frame, expectations()), len(frame)
     months = conn.execute(f"select distinct date_trunc('month', {month_column}) from {table}")

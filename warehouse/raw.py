@@ -33,6 +33,7 @@ from pathlib import Path
 import duckdb
 
 from connectors.registry import CHANNELS, TRAFFIC_ENTITY, TRAFFIC_SOURCES, sources
+from warehouse.models import sql_literal
 
 _EMPTY = """
 select
@@ -42,10 +43,6 @@ select
     cast(null as timestamptz) as extracted_at, cast(null as varchar) as landing_file
 where false
 """
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _globs(landing: Path, channels: list[str], entity: str) -> str | None:
@@ -120,7 +117,7 @@ def view_code() -> str:
 
 def channels_sql() -> str:
     rows = ",\n    ".join(
-        f"({_quote(s.channel)}, {_quote(s.label)}, {_quote(s.source)}, {_quote(s.sales_model)})"
+        "(" + ", ".join(sql_literal(x) for x in (s.channel, s.label, s.source, s.sales_model)) + ")"
         for s in CHANNELS.values()
     )
     return f"select * from (values\n    {rows}\n) as t(channel, channel_label, source, sales_model)"
@@ -268,7 +265,7 @@ def merge_new_files(
                 partition by channel, shop_id, record_id
                 order by modified_at desc, extracted_at desc, landing_file desc
             ) = 1
-            """.replace("$name", _quote(name))
+            """.replace("$name", sql_literal(name))
         )
         conn.execute(
             """
@@ -340,14 +337,14 @@ def merge_reports(
                 )
         if read:
             conn.execute(
-                f"insert into raw.report_rows select {_quote(name)}, * from ({_read_sql(_list(read))})"
+                f"insert into raw.report_rows select {sql_literal(name)}, * from ({_read_sql(_list(read))})"
             )
             conn.execute("insert into raw.report_files select ?, unnest(?::varchar[])", [name, read])
     return len(changed)
 
 
 def _list(files: list[str]) -> str:
-    return "[" + ", ".join(_quote(f) for f in files) + "]"
+    return "[" + ", ".join(sql_literal(f) for f in files) + "]"
 
 
 def changed_records_view(conn: duckdb.DuckDBPyConnection, name: str, since_seq: int) -> str:
@@ -389,7 +386,7 @@ def _create_view(conn: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
     if row and row[0] == tag:
         return
     conn.execute(f"create or replace view raw.{name} as {sql}")
-    conn.execute(f"comment on view raw.{name} is {_quote(tag)}")
+    conn.execute(f"comment on view raw.{name} is {sql_literal(tag)}")
 
 
 def create_raw_views(
