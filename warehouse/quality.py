@@ -273,31 +273,36 @@ def _attach_memory(conn: duckdb.DuckDBPyConnection, memory: RowMemory, fingerpri
 
 
 def _new_rows(conn: duckdb.DuckDBPyConnection, remembered: str, keys: list[tuple[str, ...]]) -> None:
-    """check_todo: the frame's rows that are new, with what a unique key needs beside them."""
+    """check_todo: the frame's rows that are new, with what a unique key needs beside them. Built
+    from the hashes of the rows to validate (a union of joins against the few new rows) rather than
+    an `or` of subqueries per row, which DuckDB cannot turn into joins (0.9 s against 0.2 s over the
+    1.4M order lines)."""
     conn.execute(
         "create or replace temp table check_new as select * from check_frame as f "
         f"anti join {remembered} as r on f._row_hash = r.row_hash"
     )
-    conditions = ["_row_hash in (select _row_hash from check_new)"]
+    todo = ["select _row_hash from check_new"]
     if keys:
-        conditions.append(
-            "_row_hash in (select _row_hash from check_frame group by _row_hash having count(*) > 1)"
-        )
+        # a row that occurs twice: both copies may be remembered, and they share every key
+        todo.append("(select _row_hash from check_frame group by _row_hash having count(*) > 1)")
     for key in keys:
+        # a remembered row whose key a new row now has too; a row identical to it shares its hash
         same = " and ".join(f"n.{_quoted(c)} is not distinct from f.{_quoted(c)}" for c in key)
-        conditions.append(f"exists (select 1 from check_new as n where {same})")
+        todo.append(f"(select f._row_hash from check_frame as f semi join check_new as n on {same})")
     conn.execute(
-        "create or replace temp table check_todo as select * from check_frame as f where "
-        + " or ".join(conditions)
+        "create or replace temp table check_todo as "
+        f"with todo as ({' union all '.join(todo)}) "
+        "select * from check_frame as f semi join todo as t on t._row_hash = f._row_hash"
     )
 
 
 def _remember(conn: duckdb.DuckDBPyConnection, memory: RowMemory, fingerprint: str) -> None:
     """After a pass: the frame's rows (their hashes) are what the check remembers now."""
     table = "rows_" + hashlib.sha256(memory.check.encode()).hexdigest()[:12]
+    # not made distinct: a passing frame with a unique key has no two identical rows, and a repeated
+    # hash changes nothing in the anti join that reads it (0.03 s against 0.3 s for 1.4M rows)
     conn.execute(
-        f"create or replace table validated_rows.{table} as "
-        "select distinct _row_hash as row_hash from check_frame"
+        f"create or replace table validated_rows.{table} as select _row_hash as row_hash from check_frame"
     )
     conn.execute("delete from validated_rows.checks where check_name = ?", [memory.check])
     conn.execute(
