@@ -185,6 +185,47 @@ def test_a_model_that_became_a_view_replaces_the_table_an_earlier_build_left(tmp
     conn.close()
 
 
+def test_a_model_reads_only_the_landing_files_its_query_names(tmp_path):
+    """`landing_files_from` (audit.quarantine's: the files holding the bad orders' versions): the
+    model's `raw.orders` reads those files alone, not the entity's whole history."""
+    from datetime import UTC, datetime
+
+    from connectors.common.records import LANDING_SCHEMA
+    from warehouse.models import Model, prepare_connection, run_model
+    from warehouse.raw import create_raw_views
+
+    landing = tmp_path / "landing"
+    stamp = datetime(2026, 11, 1, tzinfo=UTC)
+    files = {}
+    for day, ids in (("2026-11-01", ["a1", "a2"]), ("2026-11-02", ["b1"])):
+        path = landing / "jd" / "orders" / "shop=jd-pop" / f"dt={day}" / "part-1.parquet"
+        path.parent.mkdir(parents=True)
+        rows = [
+            {"record_id": i, "modified_at": stamp, "status": "x", "record": "{}", "extracted_at": stamp}
+            for i in ids
+        ]
+        pq.write_table(pa.Table.from_pylist(rows, schema=LANDING_SCHEMA), path)
+        files[day] = path
+    conn = duckdb.connect(str(tmp_path / "w.duckdb"))
+    prepare_connection(conn)
+    create_raw_views(conn, landing, "run-1", only={"orders"})
+    conn.execute(f"create table named as select '{files['2026-11-01']}' as landing_file")
+    sql = "select record_id from raw.orders"
+    every_file = Model("audit", "every_file", tmp_path / "every_file.sql", sql)
+    named_only = Model(
+        "audit", "named", tmp_path / "named.sql", sql, landing_files_from="select * from named"
+    )
+    assert run_model(conn, every_file) == 3
+    assert run_model(conn, named_only) == 2
+    assert conn.execute("select record_id from audit.named order by 1").fetchall() == [("a1",), ("a2",)]
+    # the other day's file is not even opened: unreadable, it fails only the model reading every file
+    files["2026-11-02"].write_bytes(b"not a parquet file")
+    assert run_model(conn, named_only) == 2
+    with pytest.raises(duckdb.Error):
+        run_model(conn, every_file)
+    conn.close()
+
+
 def test_an_order_fact_replaces_the_orders_of_a_customer_identity_resolution_moved(full_run, tmp_path):
     """marts.fct_orders takes the customer of each order's account from identity resolution: an
     account that moved to another customer changes its orders' rows though no record changed."""

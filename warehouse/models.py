@@ -14,6 +14,8 @@ comments declare what the runner and the checks need:
                                        when reading the model itself is needlessly expensive)
     -- incremental_orders: channel, order_id   (optional, order facts: see below)
     -- orders_also_changed: select channel, order_id from ...   (optional, with the above)
+    -- landing_files_from: select landing_file from ...   (optional: the model's `raw.<entity>`
+                                       views read only the landing files this query names)
 
 An incremental model reads one `raw.<source>__<entity>_latest` and makes each of its rows from one
 landing record, whose id (unique within the source) its `incremental` column holds. After the first
@@ -57,7 +59,7 @@ RUN_LOG_TABLES = ("audit.identity_quality", "core.customer_id_history", "audit.m
 LAYERS = ("staging", "core", "marts", "audit")
 _HEADER = re.compile(
     r"(grain|key|not_null|description|materialized|incremental|checked_from|incremental_orders"
-    r"|orders_also_changed|column ([a-z0-9_]+)):\s*(.*)"
+    r"|orders_also_changed|landing_files_from|column ([a-z0-9_]+)):\s*(.*)"
 )
 _REF = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z0-9_]+)\b")
 
@@ -79,6 +81,7 @@ class Model:
     checked_from: str | None = None  # a relation holding the model's key and not-null columns
     incremental_orders: tuple[str, ...] = ()  # an order fact's order columns (channel, order id)
     orders_also_changed: str | None = None  # a query naming other orders whose rows changed
+    landing_files_from: str | None = None  # a query naming the only landing files `raw.<entity>` reads
 
     @property
     def raw_source(self) -> str | None:
@@ -139,6 +142,7 @@ def parse_model(path: Path) -> Model:
         checked_from=header.get("checked_from"),
         incremental_orders=_split_list(header.get("incremental_orders", "")),
         orders_also_changed=header.get("orders_also_changed"),
+        landing_files_from=header.get("landing_files_from"),
     )
 
 
@@ -237,6 +241,20 @@ def _over(model: Model, view: str) -> str:
     return re.sub(rf"\braw\.{model.raw_source}_latest\b", view, model.sql)
 
 
+def _over_named_files(conn: duckdb.DuckDBPyConnection, model: Model) -> str:
+    """A model's SQL with each `raw.<entity>` (every source's landed versions of an entity) reading
+    only the files its `landing_files_from` query names. DuckDB prunes the files of a join only to
+    the range between the smallest and the largest name it is given: a few records spread over
+    three years read every file."""
+    from connectors.registry import CHANNELS
+    from warehouse.raw import files_view
+
+    files = sorted({r[0] for r in conn.execute(str(model.landing_files_from)).fetchall() if r[0]})
+    view = files_view(conn, files)
+    entities = {entity for spec in CHANNELS.values() for entity in spec.entities}
+    return re.sub(rf"\braw\.({'|'.join(sorted(entities))})\b", view, model.sql)
+
+
 def _build_in_batches(conn: duckdb.DuckDBPyConnection, model: Model, batches: list[list[str]]) -> None:
     """The same SQL over each batch's records (a record's latest version is in one file: every
     record is in exactly one batch), appended into one table."""
@@ -254,12 +272,13 @@ def run_model(conn: duckdb.DuckDBPyConnection, model: Model) -> int | None:
     """Rebuild one model's table in a transaction (an incremental model in batches of landing files);
     returns its row count (None for a view: counting it would read everything it reads)."""
     batches = _batches(conn, model.raw_source) if model.raw_source else []
+    sql = _over_named_files(conn, model) if model.landing_files_from else model.sql
     with _transaction(conn, model):
         _drop_other_kind(conn, model)
         if len(batches) > 1:
             _build_in_batches(conn, model, batches)
         else:
-            conn.execute(f"create or replace {model.materialized} {model.table} as\n{model.sql}")
+            conn.execute(f"create or replace {model.materialized} {model.table} as\n{sql}")
         if model.raw_source:
             _record_state(conn, model)
         summary = model.description or model.grain

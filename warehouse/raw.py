@@ -367,6 +367,14 @@ def batch_records_view(conn: duckdb.DuckDBPyConnection, name: str, files: list[s
     return _winners_view(conn, name, files, since_seq=-1)  # every merge
 
 
+def files_view(conn: duckdb.DuckDBPyConnection, files: list[str]) -> str:
+    """A temp view of every landed version in `files`, in `raw.<entity>`'s shape, reading those
+    files alone; returns its name."""
+    view = "named_files_versions"
+    conn.execute(f"create or replace temp view {view} as {_read_sql(_list(files)) if files else _EMPTY}")
+    return view
+
+
 def _winners_view(conn: duckdb.DuckDBPyConnection, name: str, files: list[str], since_seq: int) -> str:
     view = f"{name}_changed"
     sql = _CHANGED.format(versions=_read_sql(_list(files)), name=name, seq=since_seq) if files else _EMPTY

@@ -1,6 +1,7 @@
 -- grain: one row per record that could not be mapped (its latest landed version)
 -- key: channel, entity, record_id
 -- not_null: reason, record, partition_date
+-- landing_files_from: select w.landing_file from raw.record_winners as w semi join (select channel, order_id from core.orders_checked where quarantine_reason is not null) as b on b.channel = w.channel and b.order_id = w.record_id where w.entity in (select source || '__orders' from raw.channels)
 -- description: Rows that landed but cannot be published, with why and the record as it landed, so nothing is dropped silently: every landed order is either in marts.fct_orders or here. Fix the mapping (or wait for the platform's corrected record) and rebuild: a row leaves the quarantine when its latest version maps.
 -- column channel: Sales channel of the record.
 -- column shop_id: The shop it came from.
@@ -26,7 +27,8 @@ bad_versions as (
 ),
 
 versions as (
-    -- every landed version of every source's orders, read against the few above
+    -- the landed versions in the files holding the bad orders' versions: the runner reads only the
+    -- files `landing_files_from` names (the bad_versions' files), not three years of order files
     select channel, record_id, landing_file, modified_at, record from raw.orders
 ),
 
