@@ -27,6 +27,7 @@ def test_late_shops_are_named_and_fresh_ones_pass(tmp_path):
     _landed(tmp_path, "tmall", "flagship", "2026-11-20")
     _landed(tmp_path, "jd", "pop", "2026-11-23")
     _landed(tmp_path, "douyin", "shop", "2026-11-24", with_file=False)  # a folder, nothing landed in it
+    _landed(tmp_path, "douyin", "shop", "2026-11-22")
     shops = [("tmall", "flagship"), ("jd", "pop"), ("douyin", "shop"), ("pos", "main")]
     report = {
         f"{f.channel}/{f.shop_id}": f
@@ -34,6 +35,7 @@ def test_late_shops_are_named_and_fresh_ones_pass(tmp_path):
     }
     assert {name for name, f in report.items() if f.late} == {"jd/pop", "douyin/shop", "pos/main"}
     assert report["jd/pop"].describe() == "jd/pop: newest orders day 2026-11-23, due 2026-11-24"
+    assert report["douyin/shop"].describe() == "douyin/shop: newest orders day 2026-11-22, due 2026-11-24"
     assert report["pos/main"].describe() == "pos/main: newest orders day nothing landed, due 2026-11-24"
     early = freshness(tmp_path, shops, datetime(2026, 11, 25, 7, tzinfo=CHINA_TZ))
     assert {f"{f.channel}/{f.shop_id}" for f in early if f.late} == {"douyin/shop", "pos/main"}

