@@ -14,6 +14,7 @@ comments declare what the runner and the checks need:
                                        when reading the model itself is needlessly expensive)
     -- incremental_orders: channel, order_id   (optional, order facts: see below)
     -- orders_also_changed: select channel, order_id from ...   (optional, with the above)
+    -- orders_read_from: core.orders_checked, ...   (optional, with the above: see below)
     -- landing_files_from: select landing_file from ...   (optional: the model's `raw.<entity>`
                                        views read only the landing files this query names)
 
@@ -29,7 +30,9 @@ An order fact (`incremental_orders`: the columns naming an order; every row belo
 reads incremental staging models, directly or through other models. After its first build it
 replaces only the rows of the orders whose landed records those staging models took in since its
 last build, plus the orders its `orders_also_changed` query names (what else its rows depend on: a
-customer that identity resolution moved), computed by the same SQL filtered to those orders. It
+customer that identity resolution moved), computed by the same SQL filtered to those orders (and
+reading, of each relation `orders_read_from` names, only those orders' rows: DuckDB does not push
+the filter below a union of the staging tables, and the history's every row was read). It
 rebuilds in full when its SQL or any model upstream of it changed, when a staging model it reads
 was rebuilt from reset winners, or when asked.
 
@@ -59,7 +62,7 @@ RUN_LOG_TABLES = ("audit.identity_quality", "core.customer_id_history", "audit.m
 LAYERS = ("staging", "core", "marts", "audit")
 _HEADER = re.compile(
     r"(grain|key|not_null|description|materialized|incremental|checked_from|incremental_orders"
-    r"|orders_also_changed|landing_files_from|column ([a-z0-9_]+)):\s*(.*)"
+    r"|orders_also_changed|orders_read_from|landing_files_from|column ([a-z0-9_]+)):\s*(.*)"
 )
 _REF = re.compile(r"\b(raw|staging|core|marts|audit)\.([a-z0-9_]+)\b")
 
@@ -81,6 +84,7 @@ class Model:
     checked_from: str | None = None  # a relation holding the model's key and not-null columns
     incremental_orders: tuple[str, ...] = ()  # an order fact's order columns (channel, order id)
     orders_also_changed: str | None = None  # a query naming other orders whose rows changed
+    orders_read_from: tuple[str, ...] = ()  # relations holding the orders' own rows (order columns)
     landing_files_from: str | None = None  # a query naming the only landing files `raw.<entity>` reads
 
     @property
@@ -126,6 +130,9 @@ def parse_model(path: Path) -> Model:
     # dependencies come from the SQL itself, not from tables its comments mention
     code = re.sub(r"--[^\n]*", "", sql)
     refs = tuple(sorted({f"{s}.{t}" for s, t in _REF.findall(code)} - {table}))
+    unread = set(_split_list(header.get("orders_read_from", ""))) - set(refs)
+    if unread:
+        raise ValueError(f"{path}: orders_read_from names relations the SQL does not read: {sorted(unread)}")
     return Model(
         layer=path.parent.name,
         name=path.stem,
@@ -142,6 +149,7 @@ def parse_model(path: Path) -> Model:
         checked_from=header.get("checked_from"),
         incremental_orders=_split_list(header.get("incremental_orders", "")),
         orders_also_changed=header.get("orders_also_changed"),
+        orders_read_from=_split_list(header.get("orders_read_from", "")),
         landing_files_from=header.get("landing_files_from"),
     )
 
@@ -479,8 +487,12 @@ def _build_order_fact(conn: duckdb.DuckDBPyConnection, model: Model, full: bool)
         )
         matches = " and ".join(f"t.{c} = c.{c}" for c in model.incremental_orders)
         conn.execute(f"delete from {model.table} as t using changed_orders as c where {matches}")
+        sql = model.sql
+        for relation in model.orders_read_from:
+            only_changed = f"(select * from {relation} semi join changed_orders using ({order}))"
+            sql = re.sub(rf"\b{re.escape(relation)}\b", only_changed, sql)
         conn.execute(
-            f"insert into {model.table} by name select * from (\n{model.sql}\n) as rows "
+            f"insert into {model.table} by name select * from (\n{sql}\n) as rows "
             f"semi join changed_orders using ({order})"
         )
         orders = conn.execute("select count(*) from changed_orders").fetchone()

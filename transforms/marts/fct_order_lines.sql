@@ -2,6 +2,7 @@
 -- key: order_line_key
 -- not_null: order_key, channel, line_id, quantity, line_amount_cny, order_date
 -- incremental_orders: channel, order_id
+-- orders_read_from: staging.stg_shopify__order_lines, staging.stg_top__order_lines, staging.stg_jd__order_lines, staging.stg_pinduoduo__order_lines, staging.stg_douyin__order_lines, staging.stg_youzan__order_lines, staging.stg_alibaba_1688__order_lines, staging.stg_meituan__order_lines, staging.stg_pos__order_lines
 -- description: Order lines from every channel, with the order's date and status for slicing.
 -- column order_line_key: '<channel>:<order_id>:<line_id>'.
 -- column order_key: The order this line belongs to (marts.fct_orders.order_key).

@@ -3,6 +3,7 @@
 -- not_null: order_id, channel, sales_model, shop_id, status, order_date, gmv_cny, paid_cny, refunded_cny, net_cny
 -- incremental_orders: channel, order_id
 -- orders_also_changed: select f.channel, f.order_id from marts.fct_orders as f left join core.customer_accounts as a using (channel, account_id) where f.customer_id is distinct from a.customer_id
+-- orders_read_from: core.orders_checked
 -- description: Every order from every channel in one shape. Amounts are exact CNY. GMV is what the
 -- buyer was asked to pay (placed, paid or not); paid is what was actually paid; refunded is what
 -- has been refunded so far; net = paid - refunded. Dates are China business dates.
