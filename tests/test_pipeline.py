@@ -57,7 +57,7 @@ def orders_snapshot(data_dir) -> pd.DataFrame:
     return published(data_dir, f"select {', '.join(columns)} from marts.fct_orders order by order_key")
 
 
-def test_full_range_matches_truth_and_a_second_run_changes_nothing(full_run, monkeypatch):
+def test_full_range_matches_truth_and_a_second_run_changes_nothing(full_run, tmp_path, monkeypatch):
     world = full_run.server.world
     pipeline_env = full_run.point(monkeypatch)
 
@@ -127,6 +127,11 @@ def test_full_range_matches_truth_and_a_second_run_changes_nothing(full_run, mon
     }, "every channel's orders carry the registry's sales model (1688 is b2b, Meituan o2o, ...)"
 
     # Backfill part of the range again, then all of it: landing grows, the warehouse must not change.
+    # On a copy: the shared full run's landing stays as one run left it for the tests reading it.
+    copy = tmp_path / "data"
+    shutil.copytree(pipeline_env, copy)
+    monkeypatch.setenv("OMNI_DATA_DIR", str(copy))
+    pipeline_env = copy
     before_daily = daily
     assert run_range(
         world.start + timedelta(days=2),
