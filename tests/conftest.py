@@ -143,6 +143,7 @@ def full_run(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow end-to-end tests first: spread over the workers while the quick ones fill the gaps,
-    instead of one long test running alone at the end (longest first packs two workers best)."""
+    """The slow end-to-end tests first, so that a long test never starts last: with `--dist
+    worksteal` (make test) the worker that finishes its share first takes from the other's queue,
+    whose long tests are then behind it (longest first packs two workers best)."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
