@@ -399,24 +399,37 @@ def _definition(expectations: dict[str, Any]) -> tuple[Any, dict[str, str]]:
 
 
 def validate(frame: pd.DataFrame, expectations: dict[str, Any]) -> list[Outcome]:
+    """Every expectation's outcome over `frame`. GX runs first for the verdicts alone (BOOLEAN_ONLY:
+    half the cost of a run that also counts and samples, ~6 against ~12 ms an expectation, and most
+    validations pass); only when one fails does it run again for the counts and samples. A pass
+    means no unexpected value when no expectation allows some (`mostly` below 1)."""
     definition, label_of = _definition(expectations)
-    result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    by_label = {label_of[item.expectation_config.id]: item for item in result.results}
-    outcomes = []
-    for label in expectations:
-        item = by_label[label]
+    if all(getattr(e, "mostly", 1) == 1 for e in expectations.values()):
+        verdicts = _outcomes(_run(definition, frame, "BOOLEAN_ONLY"), label_of)
+        if all(o.success for o in verdicts.values()):
+            return [Outcome(label, True, 0, []) for label in expectations]
+    counted = _outcomes(_run(definition, frame, "SUMMARY"), label_of)
+    return [counted[label] for label in expectations]
+
+
+def _run(definition: Any, frame: pd.DataFrame, result_format: str) -> Any:
+    return definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+
+
+def _outcomes(result: Any, label_of: dict[str, str]) -> dict[str, Outcome]:
+    outcomes = {}
+    for item in result.results:
+        label = label_of[item.expectation_config.id]
         info = item.exception_info or {}
         raised = info.get("raised_exception") or any(
             isinstance(v, dict) and v.get("raised_exception") for v in info.values()
         )
         if raised:
             raise ValidationCrashed(f"expectation {label} could not be evaluated: {info}")
-        outcomes.append(
-            Outcome(
-                label,
-                bool(item.success),
-                item.result.get("unexpected_count"),
-                list(item.result.get("partial_unexpected_list", []))[:5],
-            )
+        outcomes[label] = Outcome(
+            label,
+            bool(item.success),
+            (item.result or {}).get("unexpected_count"),
+            list((item.result or {}).get("partial_unexpected_list", []))[:5],
         )
     return outcomes
