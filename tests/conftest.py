@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -126,24 +128,85 @@ class FullRun:
 
 @pytest.fixture(scope="session")
 def full_run(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> FullRun:
+    """Built once per test session: under pytest-xdist the first worker to need it builds it in the
+    workers' shared folder while the others wait on a file lock (two workers each building it cost a
+    build, ~40 s, of the suite); every worker then works on its own copy of the folder and of the
+    run's Dagster records. The worlds of the workers' sandboxes are the same world."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        shared = shared.parent
+    built = shared / "full_run"
+    with FileLock(str(shared / "full_run.lock")):
+        if not (built / DAGSTER_RECORDS).exists():
+            _build_full_run(sandbox, built)
+    tmp_path = tmp_path_factory.mktemp("full_run")
+    shutil.copytree(built, tmp_path, dirs_exist_ok=True)
+    return FullRun(tmp_path / "data", _load_instance(tmp_path / DAGSTER_RECORDS), tmp_path, sandbox)
+
+
+DAGSTER_RECORDS = "dagster-records.jsonl"  # written last: its presence says the build finished
+
+
+def _build_full_run(sandbox: SandboxServer, folder: Path) -> None:
     import dagster as dg
 
     from connectors.sandbox.exports import write_exports
     from pipelines.runner import run_range
 
-    tmp_path = tmp_path_factory.mktemp("full_run")
+    folder.mkdir(parents=True, exist_ok=True)
     world = sandbox.world
     with pytest.MonkeyPatch.context() as monkeypatch:
-        data = point_pipeline_at(sandbox, tmp_path, monkeypatch)
+        data = point_pipeline_at(sandbox, folder, monkeypatch)
         write_exports(world, data / "drops")
         instance = dg.DagsterInstance.ephemeral()
         result = run_range(world.start, world.end, instance=instance, settle_seconds=0)
         assert result.ok, result.failures
-    return FullRun(data, instance, tmp_path, sandbox)
+    # the runs and their events, for each worker's own in-memory instance (an instance on disk
+    # would make every run of the tests that use it ~10 s slower: SQLite commits each event)
+    lines = []
+    for record in reversed(instance.get_run_records()):
+        run = record.dagster_run
+        if run.job_snapshot_id:
+            lines.append(
+                json.dumps({"job": dg.serialize_value(instance.get_job_snapshot(run.job_snapshot_id))})
+            )
+        if run.execution_plan_snapshot_id:
+            plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            lines.append(json.dumps({"plan": dg.serialize_value(plan)}))
+        lines.append(json.dumps({"run": dg.serialize_value(run)}))
+        lines += [
+            json.dumps({"event": dg.serialize_value(e)}) for e in instance.all_logs(record.dagster_run.run_id)
+        ]
+    (folder / DAGSTER_RECORDS).write_text("\n".join(lines) + "\n")
+
+
+def _load_instance(records: Path) -> Any:
+    import dagster as dg
+
+    instance = dg.DagsterInstance.ephemeral()
+    for line in records.read_text().splitlines():
+        [(kind, value)] = json.loads(line).items()
+        if kind == "job":
+            instance.run_storage.add_job_snapshot(dg.deserialize_value(value))
+        elif kind == "plan":
+            instance.run_storage.add_execution_plan_snapshot(dg.deserialize_value(value))
+        elif kind == "run":
+            instance.add_run(dg.deserialize_value(value, dg.DagsterRun))
+        else:
+            instance.event_log_storage.store_event(dg.deserialize_value(value, dg.EventLogEntry))
+    return instance
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow end-to-end tests first, so that a long test never starts last: with `--dist
     worksteal` (make test) the worker that finishes its share first takes from the other's queue,
-    whose long tests are then behind it (longest first packs two workers best)."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    whose long tests are then behind it (longest first packs two workers best). Among them, those
+    without the shared full run first: one worker runs them while the other builds it."""
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("slow") is None,
+            "full_run" in getattr(item, "fixturenames", ()),
+        )
+    )
