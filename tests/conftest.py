@@ -199,14 +199,20 @@ def _load_instance(records: Path) -> Any:
     return instance
 
 
+# A test marked slow without its own estimate (a module's `pytestmark`): seconds on this machine
+SLOW_SECONDS = 15
+
+
+def _expected_seconds(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("slow")
+    return 0.0 if marker is None else float(marker.kwargs.get("seconds", SLOW_SECONDS))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow end-to-end tests first, so that a long test never starts last: with `--dist
-    worksteal` (make test) the worker that finishes its share first takes from the other's queue,
-    whose long tests are then behind it (longest first packs two workers best). Among them, those
-    without the shared full run first: one worker runs them while the other builds it."""
-    items.sort(
-        key=lambda item: (
-            item.get_closest_marker("slow") is None,
-            "full_run" in getattr(item, "fixturenames", ()),
-        )
-    )
+    """The slow tests first, longest first (`@pytest.mark.slow(seconds=...)`, measured on this
+    2-core machine), so that a long test never starts last: with `--dist worksteal` (make test) the
+    worker that finishes its share takes from the end of the other's queue, and the test running
+    there and the one after it are never taken — longest first leaves those two short. At equal
+    estimates, tests without the shared full run first: one worker runs them while the other
+    builds it."""
+    items.sort(key=lambda item: (-_expected_seconds(item), "full_run" in getattr(item, "fixturenames", ())))

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow(seconds=50)
 def test_two_overlapping_runs_both_finish_and_publish_what_one_run_does(full_run, tmp_path):
     world = full_run.server.world
     env = subprocess_env(

@@ -49,6 +49,7 @@ def _omni_run(env: dict[str, str], first: str, last: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow(seconds=100)
 def test_a_killed_run_leaves_the_last_good_warehouse_and_the_rerun_completes_it(full_run, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(full_run.data, data)

@@ -63,6 +63,7 @@ def postgres_instance(tmp_path, monkeypatch):
         admin.dispose()
 
 
+@pytest.mark.slow(seconds=30)
 def test_the_warehouse_job_and_the_schedule_run_on_postgres_storage(
     postgres_instance, full_run, tmp_path, monkeypatch
 ):
@@ -110,7 +111,7 @@ def _runs(instance: dg.DagsterInstance, **tags: str) -> list[dg.DagsterRun]:
     return list(instance.get_runs(filters=dg.RunsFilter(tags=tags) if tags else None))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=180)
 def test_the_daemon_fires_the_nightly_tick_and_runs_a_cli_backfill_on_postgres(postgres_instance, tmp_path):
     """Production as operators run it: `dagster-daemon run` with the PostgreSQL instance. The nightly
     schedule (set to fire within two minutes) lands yesterday; an engineer's CLI backfill (one day,

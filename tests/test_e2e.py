@@ -42,6 +42,7 @@ def _truth_summary(truth: pd.DataFrame) -> dict[str, tuple]:
     return out
 
 
+@pytest.mark.slow(seconds=85)
 def test_demo_summary_agrees_with_the_truth_and_writes_no_secret_or_plain_pii(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "demo", "--people", "400"],
@@ -157,6 +158,7 @@ def _launch_backfill_in_the_ui(port: int, asset: str, days: list[str], artifacts
         return created.inner_text().removeprefix("Created backfill").strip()
 
 
+@pytest.mark.slow(seconds=130)
 def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_path):
     ui_port, sandbox_port = free_port(), free_port()
     storage = tmp_path / "dagster"

@@ -57,6 +57,7 @@ def test_faults_strike_at_their_rate_and_none_without_a_profile():
     assert noisy.injected == {kind: draws.count(kind) for kind in TRANSPORT_FAULTS}
 
 
+@pytest.mark.slow(seconds=55)
 def test_the_whole_range_under_the_mix_of_faults_publishes_what_a_clean_run_does(
     full_run, make_sandbox, tmp_path, monkeypatch
 ):

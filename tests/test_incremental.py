@@ -81,6 +81,7 @@ def _build_mode(instance: dg.DagsterInstance, key: list[str]) -> tuple[str, int 
     return str(metadata["build"].value), int(changed.value) if changed else None
 
 
+@pytest.mark.slow(seconds=85)
 def test_the_nightly_path_equals_a_full_rebuild(full_run, tmp_path, monkeypatch, sandbox):
     data = point_pipeline_at(sandbox, tmp_path, monkeypatch)
     landed = full_run.data / "landing"

@@ -57,6 +57,7 @@ def orders_snapshot(data_dir) -> pd.DataFrame:
     return published(data_dir, f"select {', '.join(columns)} from marts.fct_orders order by order_key")
 
 
+@pytest.mark.slow(seconds=50)
 def test_full_range_matches_truth_and_a_second_run_changes_nothing(full_run, tmp_path, monkeypatch):
     world = full_run.server.world
     pipeline_env = full_run.point(monkeypatch)
@@ -145,6 +146,7 @@ def test_full_range_matches_truth_and_a_second_run_changes_nothing(full_run, tmp
     )
 
 
+@pytest.mark.slow(seconds=60)
 def test_an_analyst_holding_the_file_open_never_blocks_a_run(pipeline_env, sandbox):
     world = sandbox.world
     first_day = world.start
@@ -163,6 +165,7 @@ def test_an_analyst_holding_the_file_open_never_blocks_a_run(pipeline_env, sandb
     assert after > before
 
 
+@pytest.mark.slow(seconds=25)
 def test_a_channel_with_bad_credentials_fails_alone(pipeline_env, sandbox, monkeypatch):
     monkeypatch.setenv("OMNI_SHOPIFY_INTL_TOKEN", "shpat_wrong")
     day = date.fromisoformat(str(sandbox.world.start))
@@ -188,6 +191,7 @@ def test_a_channel_with_bad_credentials_fails_alone(pipeline_env, sandbox, monke
     assert landed == {"shop=shopify-eu"}, "the other shop of the failing channel must still land"
 
 
+@pytest.mark.slow(seconds=30)
 def test_landed_history_survives_the_platforms_forgetting_it(full_run, tmp_path, monkeypatch, make_sandbox):
     """TOP serves 3 months and Shopify 60 days: a backfill after that gets nothing back. Landing is
     append-only, so the warehouse keeps what was landed before (the shared full run, copied)."""
