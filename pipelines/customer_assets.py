@@ -18,7 +18,7 @@ import numpy as np
 
 from connectors.common.timeutil import utc_now
 from connectors.sandbox.truth import TRUTH_ACCOUNTS_FILE
-from pipelines.model_assets import POOL, connect_build, model_key
+from pipelines.model_assets import POOL, model_key
 from pipelines.resources import OmniResource
 from warehouse.clv import (
     BgNbd,
@@ -64,8 +64,7 @@ CLV_MONTHLY_DISCOUNT = 0.01
     "and recall against the sandbox's truth are in the metadata when the truth file is present.",
 )
 def customer_accounts(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
-    conn = connect_build(omni)
-    try:
+    with omni.build_connection() as conn:
         # an `account` sighting only declares the account (a null type for the engine)
         conn.execute(
             "create or replace temp view identity_input as select channel, account_id, "
@@ -104,8 +103,6 @@ def customer_accounts(context: dg.AssetExecutionContext, omni: OmniResource) -> 
             )
         else:
             metadata["quality"] = "no ground truth (real shops): precision and recall are not measured"
-    finally:
-        conn.close()
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -193,8 +190,7 @@ order by d.customer_id
 )
 def customer_ltv(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
     started = time.monotonic()
-    conn = connect_build(omni)
-    try:
+    with omni.build_connection() as conn:
         frame = conn.execute(_CLV_INPUT).df()
         x, t_x, big_t = (frame[c].to_numpy(dtype=float) for c in ("frequency", "recency_days", "t_days"))
         monetary = frame["monetary_cny"].to_numpy(dtype=float)
@@ -230,8 +226,6 @@ def customer_ltv(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.Ma
         conn.execute(_write_ltv_sql())
         _comment_ltv(conn)
         metadata["seconds"] = round(time.monotonic() - started, 2)
-    finally:
-        conn.close()
     return dg.MaterializeResult(metadata=metadata)
 
 

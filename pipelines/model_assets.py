@@ -21,8 +21,7 @@ import pandas as pd
 from connectors.registry import CHANNELS, TRAFFIC_ENTITY, TRAFFIC_SOURCES, sources
 from pipelines.landing_assets import landing_key, traffic_key
 from pipelines.resources import OmniResource
-from warehouse.buildfile import connect_writer
-from warehouse.models import Model, build_model, discover_models, prepare_connection
+from warehouse.models import Model, build_model, discover_models
 from warehouse.publish import publish
 from warehouse.raw import create_raw_views
 
@@ -70,15 +69,6 @@ def full_rebuild(context: dg.AssetExecutionContext | dg.AssetCheckExecutionConte
     launch --tags`) or started with OMNI_FULL_REBUILD=1 (`omni run --full-rebuild`)."""
     tagged = context.op_execution_context.run_tags.get(FULL_REBUILD_TAG, "").lower() == "true"
     return tagged or os.environ.get("OMNI_FULL_REBUILD", "") == "1"
-
-
-def connect_build(omni: OmniResource) -> duckdb.DuckDBPyConnection:
-    """The build file, once no other process is writing it (see warehouse/buildfile.py)."""
-    paths = omni.paths()
-    paths.build_db.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect_writer(paths.build_db, on_wait=dg.get_dagster_logger().info)
-    prepare_connection(conn)
-    return conn
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -130,8 +120,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
     )
     def model_asset(context: dg.AssetExecutionContext, omni: OmniResource) -> dg.MaterializeResult:
         full = full_rebuild(context)
-        conn = connect_build(omni)
-        try:
+        with omni.build_connection() as conn:
             raw = {ref.split(".")[1].removesuffix("_latest") for ref in model.refs if ref.startswith("raw.")}
             if raw:
                 create_raw_views(conn, omni.paths().landing, context.run.run_id, only=raw, full=full)
@@ -140,8 +129,6 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
             # a view is not previewed: five rows of core.orders_landed took a second, reading landing files
             preview = conn.execute(f"select * from {model.table} limit 5").df() if rows is not None else None
             facts = _fact_metadata(conn, model)
-        finally:
-            conn.close()
         changed = f", {build.changed_records} records changed" if build.changed_records is not None else ""
         size = "a view" if rows is None else f"{rows} rows"
         context.log.info(f"{model.table}: {size} ({build.mode}{changed})")
@@ -190,11 +177,8 @@ def build_gx_check(
 
         began = time.monotonic()
         memory = RowMemory(omni.paths().validated_rows_db, f"{table}:{name}", forget=full_rebuild(context))
-        conn = connect_build(omni)
-        try:
+        with omni.build_connection() as conn:
             validation = validate_query(conn, frame_sql, expectations, month_column, memory)
-        finally:
-            conn.close()
         failed = [o for o in validation.outcomes if not o.success]
         return dg.AssetCheckResult(
             passed=not failed,

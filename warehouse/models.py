@@ -191,7 +191,7 @@ DEFAULT_MEMORY_LIMIT = "2GB"
 
 def prepare_connection(conn: duckdb.DuckDBPyConnection) -> None:
     """Session settings every build uses: UTC, a memory limit, and the shared macros."""
-    conn.execute("set TimeZone = 'UTC'")
+    prepare_cursor(conn)
     conn.execute("set memory_limit = ?", [os.environ.get("OMNI_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT])
     # a table built from thousands of small landing files keeps each file's rows in order in memory
     # otherwise (three years of one shop's days needed over 2 GB); no model relies on row order
@@ -199,6 +199,12 @@ def prepare_connection(conn: duckdb.DuckDBPyConnection) -> None:
     for layer in LAYERS:
         conn.execute(f"create schema if not exists {layer}")
     conn.execute((TRANSFORMS_DIR / "macros.sql").read_text(encoding="utf-8"))
+
+
+def prepare_cursor(cursor: duckdb.DuckDBPyConnection) -> None:
+    """What a further connection to a prepared database sets for itself (`conn.cursor()` inherits
+    the memory limit, the insertion order and the macros, not the time zone): UTC."""
+    cursor.execute("set TimeZone = 'UTC'")
 
 
 @contextlib.contextmanager
