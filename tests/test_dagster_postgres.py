@@ -112,6 +112,9 @@ def _runs(instance: dg.DagsterInstance, **tags: str) -> list[dg.DagsterRun]:
 
 
 @pytest.mark.slow(seconds=180)
+@pytest.mark.timeout(
+    600
+)  # real processes waiting on each other: 150-250 s here, more when the machine is busy
 def test_the_daemon_fires_the_nightly_tick_and_runs_a_cli_backfill_on_postgres(postgres_instance, tmp_path):
     """Production as operators run it: `dagster-daemon run` with the PostgreSQL instance. The nightly
     schedule (set to fire within two minutes) lands yesterday; an engineer's CLI backfill (one day,

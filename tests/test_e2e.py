@@ -159,6 +159,7 @@ def _launch_backfill_in_the_ui(port: int, asset: str, days: list[str], artifacts
 
 
 @pytest.mark.slow(seconds=130)
+@pytest.mark.timeout(600)  # the UI, the daemon and their runs: 90-140 s here, more when the machine is busy
 def test_make_ui_backfill_of_one_channel_publishes_and_sigterm_stops_everything(tmp_path):
     ui_port, sandbox_port = free_port(), free_port()
     storage = tmp_path / "dagster"
