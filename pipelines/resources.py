@@ -22,14 +22,14 @@ from warehouse.paths import WarehousePaths
 class OmniResource(dg.ConfigurableResource):
     data_dir: str = ""  # empty: OMNI_DATA_DIR, else ./data
     config_path: str = ""  # empty: OMNI_CONFIG, else config/sandbox.toml
+    # the run's connection to the build file (build_connection), closed at the run's teardown
+    _build: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def paths(self) -> WarehousePaths:
         return WarehousePaths(Path(self.data_dir).resolve() if self.data_dir else data_dir())
 
     def pipeline_config(self) -> PipelineConfig:
         return load_config(Path(self.config_path) if self.config_path else config_path())
-
-    _build: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     @contextmanager
     def build_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

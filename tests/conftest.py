@@ -176,9 +176,7 @@ def _build_full_run(sandbox: SandboxServer, folder: Path) -> None:
             plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
             lines.append(json.dumps({"plan": dg.serialize_value(plan)}))
         lines.append(json.dumps({"run": dg.serialize_value(run)}))
-        lines += [
-            json.dumps({"event": dg.serialize_value(e)}) for e in instance.all_logs(record.dagster_run.run_id)
-        ]
+        lines += [json.dumps({"event": dg.serialize_value(e)}) for e in instance.all_logs(run.run_id)]
     (folder / DAGSTER_RECORDS).write_text("\n".join(lines) + "\n")
 
 
