@@ -111,15 +111,18 @@ class WindowedOrderSource:
                 f"changes from the last {self.settle_time} yet; the rest lands on the next run"
             )
             end = max(start, settled.replace(microsecond=0))
-        seen: set[tuple[str, datetime]] = set()
         for window_start, window_end in split_window(start, end, self.window):
-            yield from self._window(window_start, window_end, seen)
+            yield from self._window(window_start, window_end)
 
     def _fetch(self, start: datetime, end: datetime, page_number: int) -> Page:
         asked_end = end - timedelta(seconds=1) if self.inclusive_end else end
         return self.fetch_page(start, asked_end, self.first_page + page_number - 1)
 
-    def _window(self, start: datetime, end: datetime, seen: set[tuple[str, datetime]]) -> Iterator[pa.Table]:
+    def _window(self, start: datetime, end: datetime) -> Iterator[pa.Table]:
+        # A version repeated across pages (re-paging, records shifting between pages) is landed
+        # once. Only this window's versions can repeat here: every other window keeps other
+        # modification times, so memory follows the window, not the pull.
+        seen: set[tuple[str, datetime]] = set()
         for _ in range(MAX_REPAGES):
             first = self._whole_page(start, end, 1)
             pages = last_page_number(first.total, self.page_size)
