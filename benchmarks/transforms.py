@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.transforms --people 20000 --years 3 --scales 1,10
     .venv/bin/python -m benchmarks.transforms --nightly
+    .venv/bin/python -m benchmarks.transforms --nightly --copies 10
 
 1. **History**: a sandbox world of `--people` over `--years` (to the day before `--end`) served by
    `omni sandbox serve` (rate limits off; TOP, Pinduoduo and Shopify serve the whole history instead
@@ -16,7 +17,8 @@
    the same landing files.
 4. `--nightly`: the day `--end` rebuilt on a warehouse holding only that day, and on one holding the
    whole history (built the day before); then the same day rebuilt in full on the history (it must
-   equal the nightly path; the table checksums are compared).
+   equal the nightly path; the table checksums are compared). With `--copies k`, on the history
+   scaled as in 2 (the day's orders k times too): how the nightly's cost grows with the history.
 
 Appends Markdown tables to benchmarks/results/transforms.md with the machine and versions.
 """
@@ -360,15 +362,21 @@ def _checksums(data: Path) -> dict[str, str]:
     return sums
 
 
-def run_nightly(work: Path, history: Path, day: date, title: str) -> None:
+def run_nightly(work: Path, history: Path, day: date, title: str, copies: int = 1) -> None:
+    """`copies` > 1: every order of the history, the day included, landed that many times (a retailer
+    that many times larger: `replicate`)."""
+    if copies > 1:
+        history = replicate(history, work, copies)
+        title = f"{title}, orders x{copies}"
     source = history / "landing"
+    suffix = f"-x{copies}" if copies > 1 else ""
     # the empty warehouse: only the day landed
-    empty = work / "nightly-empty"
+    empty = work / f"nightly-empty{suffix}"
     shutil.rmtree(empty, ignore_errors=True)
     _link_days(source, empty / "landing", lambda d: d == day)
     empty_outcome, empty_s, empty_peak = rebuild(empty)
     # the warehouse with history: built the day before, then the day lands and the nightly runs
-    full = work / "nightly-history"
+    full = work / f"nightly-history{suffix}"
     shutil.rmtree(full, ignore_errors=True)
     _link_days(source, full / "landing", lambda d: d < day)
     _, before_s, _ = rebuild(full)
@@ -416,6 +424,7 @@ def main() -> None:
     parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 30), help="the last day")
     parser.add_argument("--scales", default="1,10", help="copies of the history to rebuild, e.g. 1,10,30")
     parser.add_argument("--nightly", action="store_true", help="measure the nightly run against history")
+    parser.add_argument("--copies", type=int, default=1, help="--nightly: orders landed this many times")
     parser.add_argument("--work", type=Path, help="a folder for the landing zones (tens of GB)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -429,7 +438,7 @@ def main() -> None:
     history = build_history(args.work, args.people, first, args.end)
     title = f"{args.people} people, {first}..{args.end}"
     if args.nightly:
-        run_nightly(args.work, history, args.end, title)
+        run_nightly(args.work, history, args.end, title, args.copies)
     else:
         run_scales(args.work, history, [int(s) for s in args.scales.split(",")], title)
 
