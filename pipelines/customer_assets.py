@@ -18,7 +18,7 @@ import numpy as np
 
 from connectors.common.timeutil import utc_now
 from connectors.sandbox.truth import TRUTH_ACCOUNTS_FILE
-from pipelines.model_assets import POOL, model_key
+from pipelines.model_assets import POOL, full_rebuild, model_key
 from pipelines.resources import OmniResource
 from warehouse.clv import (
     BgNbd,
@@ -71,8 +71,13 @@ def customer_accounts(context: dg.AssetExecutionContext, omni: OmniResource) -> 
             "case when id_type = 'account' then null else id_type end as id_type, id_value, seen_at "
             "from core.identity_sightings"
         )
-        result = resolve(conn, IDENTITY_RULES, utc_now(), source="identity_input")
+        # a nightly run resolves only the components its new sightings touch; a full rebuild, all
+        result = resolve(
+            conn, IDENTITY_RULES, utc_now(), source="identity_input", incremental=not full_rebuild(context)
+        )
         metadata: dict[str, Any] = {
+            "mode": result.mode,
+            "accounts_resolved": result.accounts if result.mode == "full" else result.scope_accounts,
             "accounts": result.accounts,
             "customers": result.customers,
             "linking_identifiers": result.edges,

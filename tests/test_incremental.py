@@ -81,6 +81,12 @@ def _build_mode(instance: dg.DagsterInstance, key: list[str]) -> tuple[str, int 
     return str(metadata["build"].value), int(changed.value) if changed else None
 
 
+def _identity_run(instance: dg.DagsterInstance) -> dict[str, object]:
+    event = instance.get_latest_materialization_event(dg.AssetKey(["core", "customer_accounts"]))
+    assert event and event.asset_materialization
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
 @pytest.mark.slow(seconds=85)
 def test_the_nightly_path_equals_a_full_rebuild(full_run, tmp_path, monkeypatch, sandbox):
     data = point_pipeline_at(sandbox, tmp_path, monkeypatch)
@@ -117,10 +123,14 @@ def test_the_nightly_path_equals_a_full_rebuild(full_run, tmp_path, monkeypatch,
     for fact in ("fct_orders", "fct_order_lines"):  # the order facts replace the changed orders' rows
         mode, orders = _build_mode(instance, ["marts", fact])
         assert mode == "incremental" and orders and 0 < orders < nightly["marts.fct_orders"][0], fact
+    # identity resolution resolves again only the customers the new sightings touch
+    identity = _identity_run(instance)
+    assert identity["mode"] == "incremental" and 0 < identity["accounts_resolved"] < identity["accounts"]
 
     rebuild_run = _build(instance, full=True)
     assert _build_mode(instance, INCREMENTAL_TABLE) == ("full", None)
     assert _rows_validated(rebuild_run) == (sum(_rows_validated(nightly_run)), 0)
+    assert _identity_run(instance)["mode"] == "full"
     rebuilt = _tables(data)
     assert set(nightly) == set(rebuilt)
     differing = {t: (nightly[t], rebuilt[t]) for t in rebuilt if nightly[t] != rebuilt[t]}

@@ -59,6 +59,8 @@ Outputs (`resolve`): `core.identity_edges` (kept sightings, with their customer_
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import re
 import time
@@ -156,6 +158,8 @@ class IdentityResult:
     edges: int = 0
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> identifier values
     events: dict[str, int] = field(default_factory=dict)  # event -> rows appended to the history
+    mode: str = "full"  # or "incremental": only the components the input's changes touched
+    scope_accounts: int = 0  # incremental: the accounts resolved again
     iterations: int = 0  # label-propagation iterations of the main component pass
     platform_rounds: int = 0
     seconds: float = 0.0
@@ -197,15 +201,17 @@ where i.id_type is not null
 group by a.acc, i.id_type, i.id_value
 """
 
+# every value the sightings hold and the accounts holding it (an incremental resolve passes the
+# whole input's counts of its values instead: `_SCOPE_COUNTS_SQL`)
+_VALUE_COUNTS = "select id_type, id_value, count(*) as accounts from _idr_sight group by id_type, id_value"
+
 # `node` numbers the values in no particular order: nothing downstream depends on it. The blocked
 # pattern is inlined as an escaped literal: DuckDB compiles a constant regex once, a bound one per
 # row (3x slower at 1M values).
 _VALUES_SQL = """
 create or replace temp table _idr_val as
 with values_ as (
-    select id_type, id_value, count(*) as accounts
-    from _idr_sight
-    group by id_type, id_value
+    {value_counts}
 ),
 checked as (
     select *,
@@ -480,8 +486,10 @@ join _idr_ids as i on i.label = m.label
 
 # --- outputs -------------------------------------------------------------------------------------
 
-_OUT_EDGES_SQL = f"""
-create or replace table {EDGES} as
+# What each output table holds of this run's accounts and values (a full resolve replaces the tables
+# with them; an incremental one replaces its scope's rows: `_write`).
+_OUTPUTS = {
+    EDGES: """
 select a.channel, a.account_id, v.id_type, v.id_value, v.accounts, o.first_seen_at, o.last_seen_at,
     i.customer_id
 from _idr_obs as o
@@ -489,10 +497,8 @@ join _idr_val as v on v.node = o.node
 join _idr_cur as a on a.acc = o.acc
 join _idr_ids as i on i.label = a.label
 where v.reason is null and v.node not in (select node from _idr_pl_dropped)
-"""
-
-_OUT_DROPPED_SQL = f"""
-create or replace table {DROPPED} as
+""",
+    DROPPED: """
 select id_type, id_value, reason, accounts, detail
 from _idr_val
 where reason is not null
@@ -500,13 +506,131 @@ union all
 select v.id_type, v.id_value, 'platform_limit', v.accounts, d.detail
 from _idr_pl_dropped as d
 join _idr_val as v on v.node = d.node
-"""
-
-_OUT_ACCOUNTS_SQL = f"""
-create or replace table {ACCOUNTS} as
+""",
+    ACCOUNTS: """
 select c.channel, c.account_id, i.customer_id
 from _idr_cur as c
 join _idr_ids as i on i.label = c.label
+""",
+}
+
+# --- incremental resolution ------------------------------------------------------------------------
+#
+# A resolve's outcome decomposes over the components of the graph whose edges are the *candidate
+# links*: values of a strong type, not placeholders, held by at most `cap` accounts (what survives
+# guards 1-4). Guard 5 (conflict) looks only at one value's accounts and guard 6 (platform limit) cuts
+# inside a component, so both act inside one candidate component; an old customer id lives in one
+# old customer, hence in one candidate component. Outside the components that input rows changed,
+# everything is as the last resolve left it. So an incremental resolve:
+# 1. compares the input's rows with the last resolve's (kept hashed in STATE): the rows added and gone
+#    name the *changed* accounts and values;
+# 2. seeds its scope with the changed accounts and every account holding a changed value that may
+#    link (held by at most `cap` accounts now, or a candidate link last time), then grows it through
+#    last time's candidate links until it holds whole old candidate components (STATE_LINKS). A new
+#    candidate link either has a changed row (all its accounts are seeds) or was one last time with
+#    the same accounts, so the scope holds whole new candidate components too;
+# 3. resolves the scope's input rows as a full resolve would, except that every value's account count
+#    (guard 4, and the counts the tables report) is counted over the whole input;
+# 4. replaces the scope's accounts' rows of the output tables, and the rows of every value it counted.
+# The result equals a full resolve of the same input with the same previous ids (tests/test_identity.py
+# checks it on random graphs with every guard firing).
+
+STATE = "core.identity_state"
+STATE_LINKS = "core.identity_state_links"
+STATE_RULES = "core.identity_state_rules"
+ENGINE_VERSION = 1  # raise it when the resolution changes: the next run then resolves in full
+
+
+def _account_key(channel: str, account_id: str) -> str:
+    """128 bits naming an account (two independent 64-bit hashes: no collision at any real scale)."""
+    return (
+        f"((hash({channel}, {account_id})::uhugeint << 64) "
+        f"| hash({account_id} || chr(31) || {channel})::uhugeint)"
+    )
+
+
+def _value_key(id_type: str, id_value: str) -> str:
+    """128 bits naming an identifier value; 0 for a row that only declares its account."""
+    return (
+        f"(case when {id_type} is null then 0::uhugeint else (hash({id_type}, {id_value})::uhugeint << 64) "
+        f"| hash(coalesce({id_value}, chr(30)) || chr(31) || {id_type})::uhugeint end)"
+    )
+
+
+_INPUT_KEYS = f"""
+select {_account_key("channel", "account_id")} as ak, {_value_key("id_type", "id_value")} as vk, seen_at
+from {{source}}
+where channel is not null and account_id is not null
+"""
+
+# the value keys of the candidate links among the values resolved (platform-limit drops included)
+_LINK_KEYS = f"""
+select {_value_key("id_type", "id_value")} as vk from _idr_val where reason is null or reason = 'conflict'
+"""
+
+_DELTA_SQL = """
+create or replace temp table _idr_delta as
+select n.ak, n.vk from _idr_now as n
+anti join {state} as s on s.ak = n.ak and s.vk = n.vk and s.seen_at is not distinct from n.seen_at
+union all
+select s.ak, s.vk from {state} as s
+anti join _idr_now as n on s.ak = n.ak and s.vk = n.vk and s.seen_at is not distinct from n.seen_at
+"""
+
+_SEEDS_SQL = """
+create or replace temp table _idr_scope as
+with changed_values as (
+    select distinct vk from _idr_delta where vk <> 0
+),
+holders as (
+    select n.vk, count(distinct n.ak) as accounts
+    from _idr_now as n
+    semi join changed_values as c on c.vk = n.vk
+    group by n.vk
+),
+may_link as (
+    select c.vk
+    from changed_values as c
+    left join holders as h on h.vk = c.vk
+    where coalesce(h.accounts, 0) <= $cap or c.vk in (select vk from {links})
+)
+select ak from _idr_delta
+union
+select n.ak from _idr_now as n semi join may_link as m on m.vk = n.vk
+"""
+
+# one step of growth: the accounts joined to the scope by a value that was a candidate link
+_GROW_SQL = """
+insert into _idr_scope
+select distinct b.ak
+from {state} as a
+join {state} as b on b.vk = a.vk
+where a.ak in (select ak from _idr_scope)
+  and a.vk in (select vk from {links})
+  and b.ak not in (select ak from _idr_scope)
+"""
+
+_SCOPE_SOURCE_SQL = f"""
+create or replace temp table _idr_src as
+select i.channel, i.account_id, i.id_type, i.id_value, i.seen_at
+from {{source}} as i
+semi join _idr_scope as s on s.ak = {_account_key("i.channel", "i.account_id")}
+where i.channel is not null and i.account_id is not null
+"""
+
+# every value the scope's rows hold or the changed rows held, counted over the whole input
+_SCOPE_COUNTS_SQL = f"""
+create or replace temp table _idr_universe as
+select {_value_key("id_type", "id_value")} as vk from _idr_src where id_type is not null
+union
+select vk from _idr_delta where vk <> 0;
+
+create or replace temp table _idr_vcount as
+select i.id_type, i.id_value, count(distinct i.channel || chr(31) || i.account_id) as accounts
+from {{source}} as i
+semi join _idr_universe as u on u.vk = {_value_key("i.id_type", "i.id_value")}
+where i.channel is not null and i.account_id is not null and i.id_type is not null
+group by i.id_type, i.id_value
 """
 
 _HISTORY_DDL = f"""
@@ -519,7 +643,27 @@ create {{mode}} {HISTORY} (
 )
 """
 
+_KEY_COMMENT = "128-bit hash of "
 _COMMENTS = {
+    STATE: (
+        "Identity resolution's memory of its input, so that the next run resolves only what changed: "
+        "one row per input row the last resolve saw, hashed. Internal to the pipeline.",
+        {
+            "ak": _KEY_COMMENT + "(channel, account_id).",
+            "vk": _KEY_COMMENT + "(id_type, id_value); 0 for a row that only declares its account.",
+            "seen_at": "When the identifier was seen with the account (UTC).",
+        },
+    ),
+    STATE_LINKS: (
+        "Identity resolution's memory: the identifier values that could link accounts in the last "
+        "resolve (strong, no placeholder, within the cap), hashed. Internal to the pipeline.",
+        {"vk": _KEY_COMMENT + "(id_type, id_value)."},
+    ),
+    STATE_RULES: (
+        "Identity resolution's memory: the rules and engine version it was made with; another "
+        "resolves in full. Internal to the pipeline.",
+        {"rules": "Fingerprint of the rules and the engine version."},
+    ),
     EDGES: (
         "Identifier sightings kept for linking accounts (after every guard). Grain: one row per "
         "account and identifier value.",
@@ -660,13 +804,76 @@ def _load_previous(conn: duckdb.DuckDBPyConnection, previous: str | None) -> Non
     conn.execute(f"create or replace temp table _idr_hist as {hist_sql}")
 
 
-def _write(conn: duckdb.DuckDBPyConnection, run_at: datetime, fresh_history: bool) -> None:
+def _rules_key(rules: IdentityRules) -> str:
+    text = repr((ENGINE_VERSION, dataclasses.astuple(rules)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _incremental_possible(
+    conn: duckdb.DuckDBPyConnection, rules: IdentityRules, previous: str | None
+) -> bool:
+    """The last resolve's outputs and memory are here, made with these rules, and this run keeps the
+    ids of the default previous table (anything else resolves in full)."""
+    if previous != ACCOUNTS or not all(
+        _exists(conn, t) for t in (EDGES, DROPPED, ACCOUNTS, HISTORY, STATE, STATE_LINKS, STATE_RULES)
+    ):
+        return False
+    row = conn.execute(f"select min(rules), count(*) from {STATE_RULES}").fetchone()
+    return row is not None and row[1] == 1 and row[0] == _rules_key(rules)
+
+
+def _scope(conn: duckdb.DuckDBPyConnection, rules: IdentityRules, source: str) -> int:
+    """The accounts an incremental resolve must resolve again (`_idr_scope`), their input rows
+    (`_idr_src`) and the whole input's account counts of the values it touches (`_idr_vcount`);
+    returns how many accounts the scope holds."""
+    conn.execute(f"create or replace temp table _idr_now as {_INPUT_KEYS.format(source=source)}")
+    conn.execute(_DELTA_SQL.format(state=STATE))
+    conn.execute(_SEEDS_SQL.format(links=STATE_LINKS), {"cap": rules.max_accounts_per_identifier})
+    grow = _GROW_SQL.format(state=STATE, links=STATE_LINKS)
+    while _scalar(conn, grow):  # the number of accounts added; old components are small and few hops deep
+        pass
+    conn.execute(_SCOPE_SOURCE_SQL.format(source=source))
+    conn.execute(_SCOPE_COUNTS_SQL.format(source=source))
+    return _scalar(conn, "select count(*) from _idr_scope")
+
+
+# An incremental resolve replaces its scope's rows: the accounts it resolved again (output tables
+# keyed by account) and the values it counted (the dropped values)
+_SCOPE_DELETES = {
+    EDGES: f"{_account_key('channel', 'account_id')} in (select ak from _idr_scope)",
+    ACCOUNTS: f"{_account_key('channel', 'account_id')} in (select ak from _idr_scope)",
+    DROPPED: f"{_value_key('id_type', 'id_value')} in (select vk from _idr_universe)",
+    STATE: "ak in (select ak from _idr_scope)",
+    STATE_LINKS: "vk in (select vk from _idr_universe)",
+}
+
+
+def _write(
+    conn: duckdb.DuckDBPyConnection,
+    run_at: datetime,
+    fresh_history: bool,
+    rules: IdentityRules,
+    source: str,
+    incremental: bool,
+) -> None:
+    """The outputs and the memory in one transaction: in full, or the scope's rows replaced."""
+    outputs = {
+        **_OUTPUTS,
+        STATE: f"select distinct * from ({_INPUT_KEYS.format(source='_idr_src' if incremental else source)})",
+        STATE_LINKS: _LINK_KEYS,
+    }
     conn.execute("begin transaction")
     try:
         conn.execute("create schema if not exists core")
-        conn.execute(_OUT_EDGES_SQL)
-        conn.execute(_OUT_DROPPED_SQL)
-        conn.execute(_OUT_ACCOUNTS_SQL)
+        conn.execute("create schema if not exists audit")
+        for table, select in outputs.items():
+            if incremental:
+                conn.execute(f"delete from {table} where {_SCOPE_DELETES[table]}")
+                conn.execute(f"insert into {table} by name {select}")
+            else:
+                conn.execute(f"create or replace table {table} as {select}")
+        if not incremental:
+            conn.execute(f"create or replace table {STATE_RULES} as select ? as rules", [_rules_key(rules)])
         conn.execute(_HISTORY_DDL.format(mode="or replace table" if fresh_history else "table if not exists"))
         conn.execute(
             f"insert into {HISTORY} select customer_id, event, other_customer_id, $run_at, accounts "
@@ -691,10 +898,14 @@ def resolve(
     *,
     previous: str | None = ACCOUNTS,
     source: str = INPUT,
+    incremental: bool = False,
 ) -> IdentityResult:
     """Resolve the accounts of `source` into customers; write the `core.identity_*` and
     `core.customer_*` tables. `previous` names the previous run's (channel, account_id,
-    customer_id) table (absent table = first run; None = start over, history recreated)."""
+    customer_id) table (absent table = first run; None = start over, history recreated).
+    `incremental`: resolve only the components the input's changes since the last resolve touch
+    (see "incremental resolution" above; the same tables as a full resolve), when the last
+    resolve's memory is usable; otherwise in full."""
     began = time.perf_counter()
     rules.validate()
     if run_at.tzinfo is None:
@@ -704,12 +915,19 @@ def resolve(
     result = IdentityResult()
     try:
         _load_previous(conn, previous)  # read before this run replaces it
-        conn.execute(_ACCOUNTS_SQL.format(source=source))
-        conn.execute(_SIGHTINGS_SQL.format(source=source))
+        value_counts = _VALUE_COUNTS
+        resolved = source
+        if incremental and _incremental_possible(conn, rules, previous):
+            result.mode = "incremental"
+            result.scope_accounts = _scope(conn, rules, source)
+            resolved = "_idr_src"
+            value_counts = "select id_type, id_value, accounts from _idr_vcount"
+        conn.execute(_ACCOUNTS_SQL.format(source=resolved))
+        conn.execute(_SIGHTINGS_SQL.format(source=resolved))
         # one RE2 alternation; with no patterns, a class that matches nothing (RE2 has no lookahead)
         pattern = "|".join(f"(?:{p})" for p in rules.blocked_patterns) or r"[^\s\S]"
         conn.execute(
-            _VALUES_SQL.format(pattern=sql_literal(pattern)),
+            _VALUES_SQL.format(pattern=sql_literal(pattern), value_counts=value_counts),
             {
                 "blocked": [v.strip().lower() for v in rules.blocked_values],
                 "weak": list(rules.weak_types),
@@ -742,10 +960,14 @@ def resolve(
         if not ids or ids[0] != ids[1]:
             raise RuntimeError("identity resolution: two customers were given the same customer_id")
         conn.execute(_EVENTS_SQL)
-        _write(conn, run_at, fresh_history=previous is None)
+        _write(conn, run_at, previous is None, rules, source, incremental=result.mode == "incremental")
 
         result.accounts = _scalar(conn, f"select count(*) from {ACCOUNTS}")
-        result.customers = ids[0]
+        result.customers = (
+            ids[0]
+            if result.mode == "full"
+            else _scalar(conn, f"select count(distinct customer_id) from {ACCOUNTS}")
+        )
         result.edges = _scalar(conn, f"select count(*) from {EDGES}")
         result.dropped = dict(conn.execute(f"select reason, count(*) from {DROPPED} group by all").fetchall())
         result.events = dict(conn.execute("select event, count(*) from _idr_events group by all").fetchall())
@@ -758,8 +980,10 @@ def resolve(
             conn.execute(f"drop table if exists temp.{table}")
     result.seconds = time.perf_counter() - began
     log.info(
-        "identity: %d accounts -> %d customers in %.1fs (%d iterations, %d platform rounds), "
+        "identity (%s%s): %d accounts -> %d customers in %.1fs (%d iterations, %d platform rounds), "
         "dropped %s, events %s",
+        result.mode,
+        f", {result.scope_accounts} accounts resolved again" if result.mode == "incremental" else "",
         result.accounts,
         result.customers,
         result.seconds,
