@@ -54,7 +54,8 @@ ids whose accounts all vanished from the input get no event.
 Outputs (`resolve`): `core.identity_edges` (kept sightings, with their customer_id),
 `core.identity_dropped` (every identifier value not used for linking, one reason each),
 `core.customer_accounts` (every input account; rows without channel or account_id are ignored),
-`core.customer_id_history`. `pairwise_quality` scores them against a truth table.
+`core.customer_id_history`, and the memory an incremental resolve starts from (`core.identity_state*`:
+see "incremental resolution" below). `pairwise_quality` scores them against a truth table.
 """
 
 from __future__ import annotations
@@ -865,7 +866,6 @@ def _write(
     conn.execute("begin transaction")
     try:
         conn.execute("create schema if not exists core")
-        conn.execute("create schema if not exists audit")
         for table, select in outputs.items():
             if incremental:
                 conn.execute(f"delete from {table} where {_SCOPE_DELETES[table]}")
