@@ -569,13 +569,14 @@ _LINK_KEYS = f"""
 select {_value_key("id_type", "id_value")} as vk from _idr_val where reason is null or reason = 'conflict'
 """
 
+# the rows added (in the input, not in the memory) and gone (the other way round): one full join
+# (one hash table) rather than two anti joins
 _DELTA_SQL = """
 create or replace temp table _idr_delta as
-select n.ak, n.vk from _idr_now as n
-anti join {state} as s on s.ak = n.ak and s.vk = n.vk and s.seen_at is not distinct from n.seen_at
-union all
-select s.ak, s.vk from {state} as s
-anti join _idr_now as n on s.ak = n.ak and s.vk = n.vk and s.seen_at is not distinct from n.seen_at
+select coalesce(n.ak, s.ak) as ak, coalesce(n.vk, s.vk) as vk
+from _idr_now as n
+full join {state} as s on s.ak = n.ak and s.vk = n.vk and s.seen_at is not distinct from n.seen_at
+where n.ak is null or s.ak is null
 """
 
 _SEEDS_SQL = """
