@@ -432,13 +432,6 @@ sizes as (
     from _idr_cur
     group by label
 ),
-known as (
-    select customer_id from _idr_prev
-    union
-    select customer_id from _idr_hist
-    union
-    select other_customer_id from _idr_hist where other_customer_id is not null
-),
 fresh as (
     select z.label, z.size, z.old_accounts, s.customer_id as survivor,
         c.channel || chr(31) || c.account_id as anchor
@@ -449,6 +442,15 @@ fresh as (
 plain as (
     select *, case when survivor is null then $prefix || left(md5(anchor), 16) end as plain_id
     from fresh
+),
+known as (
+    -- the new ids some customer has had: the few new ids are looked up among every previous id (not
+    -- every previous id among the new ones: a hash table of millions of ids)
+    select p.customer_id from _idr_prev_ids as p semi join plain as x on x.plain_id = p.customer_id
+    union
+    select customer_id from _idr_hist
+    union
+    select other_customer_id from _idr_hist where other_customer_id is not null
 )
 select
     label, size, old_accounts, survivor is null as is_new,
@@ -782,7 +784,9 @@ def _platform_limit(conn: duckdb.DuckDBPyConnection, rules: IdentityRules) -> in
         log.info("identity: platform limit round %d cut %d components", rounds, bad)
 
 
-def _load_previous(conn: duckdb.DuckDBPyConnection, previous: str | None) -> None:
+def _load_previous(conn: duckdb.DuckDBPyConnection, previous: str | None, scope_only: bool) -> None:
+    """`_idr_prev`: the previous id of each account to resolve (`scope_only`: the incremental
+    scope's); `_idr_prev_ids`: every previous id (new ids must differ); `_idr_hist`: the history."""
     empty_prev = (
         "select cast(null as varchar) as channel, cast(null as varchar) as account_id, "
         "cast(null as varchar) as customer_id where false"
@@ -792,17 +796,25 @@ def _load_previous(conn: duckdb.DuckDBPyConnection, previous: str | None) -> Non
         "cast(null as varchar) as other_customer_id, cast(null as timestamptz) as run_at where false"
     )
     if previous is not None and _exists(conn, previous):
+        in_scope = (
+            f"and {_account_key('channel', 'account_id')} in (select ak from _idr_scope)"
+            if scope_only
+            else ""
+        )
         prev_sql = (
             f"select channel, account_id, min(customer_id) as customer_id from {previous} "
-            "where customer_id is not null group by channel, account_id"
+            f"where customer_id is not null {in_scope} group by channel, account_id"
         )
+        ids_sql = f"select customer_id from {previous} where customer_id is not null"
     else:
         prev_sql = empty_prev
+        ids_sql = "select customer_id from _idr_prev"
     if previous is not None and _exists(conn, HISTORY):
         hist_sql = f"select customer_id, event, other_customer_id, run_at from {HISTORY}"
     else:
         hist_sql = empty_hist
     conn.execute(f"create or replace temp table _idr_prev as {prev_sql}")
+    conn.execute(f"create or replace temp view _idr_prev_ids as {ids_sql}")
     conn.execute(f"create or replace temp table _idr_hist as {hist_sql}")
 
 
@@ -915,7 +927,6 @@ def resolve(
     previous = _table_name(previous) if previous is not None else None
     result = IdentityResult()
     try:
-        _load_previous(conn, previous)  # read before this run replaces it
         value_counts = _VALUE_COUNTS
         resolved = source
         if incremental and _incremental_possible(conn, rules, previous):
@@ -923,6 +934,7 @@ def resolve(
             result.scope_accounts = _scope(conn, rules, source)
             resolved = "_idr_src"
             value_counts = "select id_type, id_value, accounts from _idr_vcount"
+        _load_previous(conn, previous, scope_only=result.mode == "incremental")  # before this run replaces it
         conn.execute(_ACCOUNTS_SQL.format(source=resolved))
         conn.execute(_SIGHTINGS_SQL.format(source=resolved))
         # one RE2 alternation; with no patterns, a class that matches nothing (RE2 has no lookahead)
@@ -979,6 +991,7 @@ def resolve(
         ).fetchall()
         for (table,) in temps:
             conn.execute(f"drop table if exists temp.{table}")
+        conn.execute("drop view if exists temp._idr_prev_ids")
     result.seconds = time.perf_counter() - began
     log.info(
         "identity (%s%s): %d accounts -> %d customers in %.1fs (%d iterations, %d platform rounds), "
