@@ -51,8 +51,25 @@ class OmniResource(dg.ConfigurableResource):
             yield cursor
         finally:
             cursor.close()
+            # DuckDB keeps the blocks it read cached (up to its memory limit) while the file is open:
+            # a step that then pulls millions of rows into pandas (a check) would hold both. Above
+            # this, the file is closed and opened again by the next step (10M orders: peak 5.3 GB
+            # held open against 3.9 GB with a connection per step; the test world stays far below)
+            if _cached_bytes(self._build) > RELEASE_CACHE_ABOVE_BYTES:
+                self._close_build()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._close_build()
+
+    def _close_build(self) -> None:
         if self._build is not None:
             self._build.close()  # checkpoints: the file holds everything the run committed
             self._build = None
+
+
+RELEASE_CACHE_ABOVE_BYTES = 256 * 2**20
+
+
+def _cached_bytes(conn: duckdb.DuckDBPyConnection) -> int:
+    row = conn.execute("select sum(memory_usage_bytes) from duckdb_memory()").fetchone()
+    return int(row[0] or 0) if row else 0
