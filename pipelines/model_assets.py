@@ -26,8 +26,7 @@ from warehouse.publish import publish
 from warehouse.raw import create_raw_views
 
 POOL = "duckdb_writer"
-# A fact's China date: facts that have it are validated a month at a time (an order has one date,
-# so its key cannot repeat across months)
+# A fact's China date
 FACT_DATE = "order_date"
 STATUSES = ["created", "paid", "shipped", "completed", "cancelled", "refunded", "partially_refunded"]
 MODELS = discover_models()
@@ -154,14 +153,13 @@ def build_gx_check(
     description: str,
     blocking: bool = True,
     also_reads: tuple[str, ...] = (),
-    month_column: str | None = None,
 ) -> dg.AssetChecksDefinition:
     """A Great Expectations suite over the frame `frame_sql` selects (from `table` and, for a
     foreign key, the tables in `also_reads`, which the check waits for) as a Dagster asset check
-    on `table`; with `month_column` (a fact's date), validated a month at a time so memory stays
-    bounded as history grows. Rows identical to rows of the check's last pass are not validated
-    again (warehouse/quality.py: validate_query; the metadata says how many). Blocking checks fail
-    with ERROR and stop what depends on the table; the others warn (WARN) and let it publish. A
+    on `table`; a large frame is validated a slice at a time, so memory stays bounded as history
+    grows. Rows identical to rows of the check's last pass are not validated again
+    (warehouse/quality.py: validate_query; the metadata says how many). Blocking checks fail with
+    ERROR and stop what depends on the table; the others warn (WARN) and let it publish. A
     validation that crashes raises (the check errors) instead of reporting bad data."""
 
     @dg.asset_check(
@@ -178,7 +176,7 @@ def build_gx_check(
         began = time.monotonic()
         memory = RowMemory(omni.paths().validated_rows_db, f"{table}:{name}", forget=full_rebuild(context))
         with omni.build_connection() as conn:
-            validation = validate_query(conn, frame_sql, expectations, month_column, memory)
+            validation = validate_query(conn, frame_sql, expectations, memory)
         failed = [o for o in validation.outcomes if not o.success]
         return dg.AssetCheckResult(
             passed=not failed,
@@ -205,7 +203,7 @@ def build_model_check(model: Model) -> dg.AssetChecksDefinition:
     # a column checked only for nulls is read as a flag (null stays null): the check never pulls a
     # wide column (a landed record's JSON) into memory
     columns = [
-        c if c in model.key or c in value_sets or c == FACT_DATE else f"nullif({c} is not null, false) as {c}"
+        c if c in model.key or c in value_sets else f"nullif({c} is not null, false) as {c}"
         for c in dict.fromkeys((*model.key, *model.not_null))
     ]
     return build_gx_check(
@@ -216,7 +214,6 @@ def build_model_check(model: Model) -> dg.AssetChecksDefinition:
         f"key ({', '.join(model.key)}) unique and not null; not null: {', '.join(model.not_null) or '-'}"
         + (f"; {' and '.join(value_sets)} in the common lifecycle" if value_sets else "")
         + (f"; rows read from {model.checked_from}" if model.checked_from else ""),
-        month_column=FACT_DATE if model.layer == "marts" and FACT_DATE in model.not_null else None,
     )
 
 
@@ -245,19 +242,17 @@ ORDER_CHECKS = [
     build_gx_check(
         "marts.fct_orders",
         "gx_amounts",
-        "select paid_cny, refunded_cny, gmv_cny, shipping_cny, order_date from marts.fct_orders",
+        "select paid_cny, refunded_cny, gmv_cny, shipping_cny from marts.fct_orders",
         _order_amounts,
         "no negative amount (paid, refunded, GMV, shipping); refunded at most paid",
-        month_column=FACT_DATE,
     ),
     build_gx_check(
         "marts.fct_orders",
         "gx_currency_known",
-        "select currency, order_date from marts.fct_orders",
+        "select currency from marts.fct_orders",
         _order_currency,
         "the currency the buyer saw is a known one",
         blocking=False,
-        month_column=FACT_DATE,
     ),
 ]
 

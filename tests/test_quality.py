@@ -61,40 +61,93 @@ def test_an_unknown_currency_fails_and_known_ones_pass():
     )
 
 
-def test_month_by_month_validation_finds_what_the_whole_table_does(monkeypatch):
+def _sliced(monkeypatch, slice_rows: int) -> list[int]:
+    """Validations a slice of at most about `slice_rows` rows at a time; the sizes of the frames GX
+    sees, in order."""
+    from warehouse import quality
+
+    monkeypatch.setattr(quality, "SLICE_ROWS", slice_rows)
+    frames: list[int] = []
+    monkeypatch.setattr(
+        quality, "validate", lambda frame, suite: frames.append(len(frame)) or validate(frame, suite)
+    )
+    return frames
+
+
+def _outcomes(validation) -> list[tuple[str, bool, int | None]]:
+    return [(o.name, o.success, o.unexpected_count) for o in validation.outcomes]
+
+
+def test_a_large_frame_validated_in_slices_gets_the_whole_table_verdict(monkeypatch):
+    """Slices are cut by the hash of the key: a key repeated with different values elsewhere in its
+    rows (which a cut by row would split across slices) is still found, and counted once."""
     import duckdb
 
-    from warehouse import quality
     from warehouse.quality import validate_query
 
-    monkeypatch.setattr(quality, "MONTH_SLICE_ROWS", 0)  # this small table a month at a time
-    sliced = []
-    monkeypatch.setattr(
-        quality, "validate", lambda frame, suite: sliced.append(len(frame)) or validate(frame, suite)
-    )
-
+    frames = _sliced(monkeypatch, 10**9)
     conn = duckdb.connect()
     conn.execute(
-        "create table t as select * from (values "
-        "('a', date '2026-10-31', 'paid'), ('b', date '2026-11-01', 'nonsense'), "
-        "('b', date '2026-11-01', 'paid'), ('c', date '2026-12-05', 'nonsense'), ('d', null, 'paid')) "
-        "as v(order_key, order_date, status)"
+        "create table t as select 'o' || (case when i % 50 = 7 then 0 else i end) as order_key, "
+        "case when i % 41 = 3 then null else date '2026-01-01' + i::int end as order_date, "
+        "case when i % 37 = 5 then 'nonsense' else 'paid' end as status from range(400) as r(i) "
+        "union all select null, date '2026-02-01', 'paid' from range(2)"
     )
 
     def suite():
         return key_expectations(("order_key",), ("order_date", "status"), {"status": ["paid"]})
 
     whole = validate_query(conn, "select * from t", suite)
-    by_month = validate_query(conn, "select * from t", suite, month_column="order_date")
-    assert whole.rows_checked == by_month.rows_checked == 5
-    # the whole table once, then a frame per month (October, November, December) and the undated
-    assert sliced[0] == 5 and sorted(sliced[1:]) == [1, 1, 1, 2]
-    assert [(o.name, o.success, o.unexpected_count) for o in by_month.outcomes] == [
-        (o.name, o.success, o.unexpected_count) for o in whole.outcomes
+    assert frames == [402]
+    frames.clear()
+    monkeypatch.setattr("warehouse.quality.SLICE_ROWS", 40)
+    sliced = validate_query(conn, "select * from t", suite)
+    assert len(frames) == 11 and sum(frames) == sliced.rows_checked == 402
+    assert _outcomes(sliced) == _outcomes(whole)
+    # 'o0' nine times (i = 0 and every i % 50 = 7), the two null keys, ten null dates, eleven bad statuses
+    assert {name: count for name, ok, count in _outcomes(sliced) if not ok} == {
+        "order_key_unique": 9,
+        "order_key_not_null": 2,
+        "order_date_not_null": 10,
+        "status_in_set": 11,
+    }
+
+
+def test_a_compound_key_or_no_key_is_sliced_too_and_other_suites_are_not(monkeypatch):
+    import duckdb
+    import great_expectations.expectations as gxe
+
+    from warehouse.quality import validate_query
+
+    frames = _sliced(monkeypatch, 40)
+    conn = duckdb.connect()
+    # (shop, day) repeats for i and i + 199 with different amounts: a cut by row would part them
+    conn.execute(
+        "create table t as select 's' || (i % 199 % 7) as shop, (i % 199) // 7 as day, "
+        "i::double - 3 as paid_cny from range(400) as r(i)"
+    )
+    compound = validate_query(conn, "select * from t", lambda: key_expectations(("shop", "day"), ()))
+    assert len(frames) == 10 and sum(frames) == 400
+    assert _outcomes(compound) == [
+        ("key_unique", False, 400),
+        ("shop_not_null", True, 0),
+        ("day_not_null", True, 0),
     ]
-    failed = {o.name: o for o in by_month.outcomes if not o.success}
-    assert set(failed) == {"order_key_unique", "order_date_not_null", "status_in_set"}
-    assert failed["status_in_set"].unexpected_count == 2  # one in November, one in December
+
+    frames.clear()
+    money = validate_query(
+        conn, "select paid_cny from t", lambda: amount_expectations("paid_cny", "paid_cny")
+    )
+    assert len(frames) == 10 and sorted(set(frames)) == [40]  # no key: cut by row number, evenly
+    assert [(n, ok, c) for n, ok, c in _outcomes(money) if not ok] == [("paid_cny_not_negative", False, 3)]
+
+    frames.clear()
+    validate_query(
+        conn,
+        "select paid_cny from t",
+        lambda: {"mean": gxe.ExpectColumnMeanToBeBetween(column="paid_cny", min_value=0)},
+    )
+    assert frames == [400]  # an aggregate over the table: one frame, whatever its size
 
 
 def _orders_table(conn, rows: int) -> None:
@@ -115,26 +168,31 @@ def _failed(validation) -> dict[str, int | None]:
     return {o.name: o.unexpected_count for o in validation.outcomes if not o.success}
 
 
-def test_a_remembered_check_validates_only_new_rows_and_still_finds_every_kind_of_bad_row(tmp_path):
+def test_a_remembered_check_validates_only_new_rows_and_still_finds_every_kind_of_bad_row(
+    tmp_path, monkeypatch
+):
     """The nightly check validates the rows that changed since its last pass (plus the rows sharing
     a key with them) and gives the verdict a validation of every row gives: a bad value, a new row
     repeating an old row's key, an old row repeated whole."""
     import duckdb
 
+    from warehouse import quality
     from warehouse.quality import RowMemory, validate_query
+
+    monkeypatch.setattr(quality, "SLICE_ROWS", 1000)  # the first pass in slices
 
     conn = duckdb.connect()
     memory = RowMemory(tmp_path / "validated.duckdb", "t:keys")
     _orders_table(conn, 5000)
-    first = validate_query(conn, "select * from t", _orders_suite, "order_date", memory)
+    first = validate_query(conn, "select * from t", _orders_suite, memory=memory)
     assert not _failed(first) and (first.rows_checked, first.rows_known) == (5000, 0)
-    again = validate_query(conn, "select * from t", _orders_suite, "order_date", memory)
+    again = validate_query(conn, "select * from t", _orders_suite, memory=memory)
     assert not _failed(again) and (again.rows_checked, again.rows_known) == (0, 5000)
 
     # one new good row and one changed row: only those two are validated
     conn.execute("insert into t values ('new', date '2026-03-01', 'paid', 5)")
     conn.execute("update t set paid_cny = 1 where order_key = 'o7'")
-    grown = validate_query(conn, "select * from t", _orders_suite, "order_date", memory)
+    grown = validate_query(conn, "select * from t", _orders_suite, memory=memory)
     assert not _failed(grown) and (grown.rows_checked, grown.rows_known) == (2, 4999)
 
     bad = {
@@ -152,12 +210,12 @@ def test_a_remembered_check_validates_only_new_rows_and_still_finds_every_kind_o
     for what, change in bad.items():
         conn.execute("create or replace table saved as select * from t")
         conn.execute(change)
-        remembered = validate_query(conn, "select * from t", _orders_suite, "order_date", memory)
-        everything = validate_query(conn, "select * from t", _orders_suite, "order_date")
+        remembered = validate_query(conn, "select * from t", _orders_suite, memory=memory)
+        everything = validate_query(conn, "select * from t", _orders_suite)
         assert _failed(remembered) == _failed(everything) == expected[what], what
         assert remembered.rows_checked <= 3, what
         # a failure is not remembered: the same bad rows fail the next validation too
-        assert _failed(validate_query(conn, "select * from t", _orders_suite, "order_date", memory)), what
+        assert _failed(validate_query(conn, "select * from t", _orders_suite, memory=memory)), what
         conn.execute("create or replace table t as select * from saved")
 
 

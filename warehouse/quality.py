@@ -175,7 +175,7 @@ _ROW_LEVEL = frozenset(
 
 def _unique_keys(suite: dict[str, Any]) -> list[tuple[str, ...]] | None:
     """The column sets a suite requires unique, if every other expectation in it is row-level (the
-    suite can then be validated over the new rows alone); None if not."""
+    suite can then be validated over the new rows alone, and in slices); None if not."""
     keys: list[tuple[str, ...]] = []
     for expectation in suite.values():
         kind = type(expectation).__name__
@@ -205,13 +205,10 @@ def validate_query(
     conn: duckdb.DuckDBPyConnection,
     frame_sql: str,
     expectations: Callable[[], dict[str, Any]],
-    month_column: str | None = None,
     memory: RowMemory | None = None,
 ) -> Validation:
-    """Validate the rows `frame_sql` selects; with `month_column`, one calendar month of them at a
-    time (and the rows without a date) once they are many, so memory follows the largest month, not
-    the table. A row-level expectation means the same either way; a key unique within each month is
-    unique in the table when the key determines the month (an order has one order date).
+    """Validate the rows `frame_sql` selects; once they are many, a slice of about SLICE_ROWS at a
+    time, so memory follows the slice, not the table (`_validate_table`).
 
     With `memory`, a suite of row-level expectations and unique keys validates only the rows that
     are not identical (same values in every column of the frame: a 64-bit hash) to a row of its last
@@ -223,7 +220,7 @@ def validate_query(
     a different query or suite (the fingerprint) validates everything. When no row is new, the last
     pass's verdict stands and GX is not run."""
     suite = expectations()
-    keys = _unique_keys(suite) if memory else None
+    keys = _unique_keys(suite)
     conn.execute(
         f"create or replace temp table check_frame as select *, hash(*columns(*)) as _row_hash "
         f"from ({frame_sql})"
@@ -241,7 +238,7 @@ def validate_query(
                 # every row is one the last pass validated, with these values: its verdict stands
                 return Validation([Outcome(name, True, 0, []) for name in suite], 0, total)
         todo = "check_todo" if remembered else "check_frame"
-        outcomes, checked = _validate_table(conn, todo, todo_rows, expectations, month_column)
+        outcomes, checked = _validate_table(conn, todo, todo_rows, expectations, keys)
         if memory and keys is not None and all(o.success for o in outcomes):
             _remember(conn, memory, fingerprint)
         return Validation(outcomes, checked, total - checked)
@@ -310,9 +307,9 @@ def _remember(conn: duckdb.DuckDBPyConnection, memory: RowMemory, fingerprint: s
     )
 
 
-# Below this many rows a frame is validated whole: a month at a time costs a GX run per month and
-# saves memory only beyond ~1M rows (benchmarks/results/validation.md)
-MONTH_SLICE_ROWS = 1_000_000
+# Above this many rows a frame is validated a slice at a time: each slice costs a GX run, and below
+# ~1M rows slicing saves no memory worth it (benchmarks/results/validation.md)
+SLICE_ROWS = 1_000_000
 
 
 def _validate_table(
@@ -320,27 +317,27 @@ def _validate_table(
     table: str,
     rows: int,
     expectations: Callable[[], dict[str, Any]],
-    month_column: str | None,
+    keys: list[tuple[str, ...]] | None,
 ) -> tuple[list[Outcome], int]:
-    """Validate the temp table's `rows` rows (a month at a time with `month_column`, when there are
-    more than MONTH_SLICE_ROWS); the outcomes and how many rows were validated."""
+    """Validate the temp table's `rows` rows; the outcomes and how many rows were validated.
+
+    Above SLICE_ROWS, when the suite is row-level expectations and at most one unique key (`keys`),
+    in slices cut by the hash of the key (by row number without a key): rows sharing a key value
+    share a slice, so a key unique within every slice is unique in the table, and a row-level
+    expectation means the same either way; the counts add up (`merge_outcomes`). Any other suite
+    sees the whole table at once."""
     frame_sql = f"select * exclude (_row_hash) from {table}"
-    if month_column is None or rows <= MONTH_SLICE_ROWS:
+    if keys is None or len(keys) > 1 or rows <= SLICE_ROWS:
         frame = conn.execute(frame_sql).df()
         return validate(frame, expectations()), len(frame)
-    months = conn.execute(f"select distinct date_trunc('month', {month_column}) from {table}")
-    per_slice, rows = [], 0
-    for (month,) in months.fetchall():
-        if month is None:
-            sql, params = f"{frame_sql} where {month_column} is null", []
-        else:
-            sql, params = f"{frame_sql} where date_trunc('month', {month_column}) = ?", [month]
-        frame = conn.execute(sql, params).df()
-        rows += len(frame)
+    cut_by = f"hash({', '.join(_quoted(c) for c in keys[0])})" if keys else "rowid"
+    slices = -(-rows // SLICE_ROWS)
+    per_slice, validated = [], 0
+    for number in range(slices):
+        frame = conn.execute(f"{frame_sql} where {cut_by} % {slices} = {number}").df()
+        validated += len(frame)
         per_slice.append(validate(frame, expectations()))
-    if not per_slice:  # an empty table still gets its expectations evaluated
-        return validate(conn.execute(frame_sql).df(), expectations()), 0
-    return merge_outcomes(per_slice), rows
+    return merge_outcomes(per_slice), validated
 
 
 def _scalar(conn: duckdb.DuckDBPyConnection, sql: str) -> int:
