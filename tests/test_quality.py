@@ -149,6 +149,17 @@ def test_a_compound_key_or_no_key_is_sliced_too_and_other_suites_are_not(monkeyp
     )
     assert frames == [400]  # an aggregate over the table: one frame, whatever its size
 
+    frames.clear()
+    validate_query(
+        conn,
+        "select shop, paid_cny from t",
+        lambda: {
+            "shop_unique": gxe.ExpectColumnValuesToBeUnique(column="shop"),
+            "paid_unique": gxe.ExpectColumnValuesToBeUnique(column="paid_cny"),
+        },
+    )
+    assert frames == [400]  # two unique keys: no one cut keeps both keys' repeats together
+
 
 def _orders_table(conn, rows: int) -> None:
     conn.execute(
