@@ -1,13 +1,15 @@
 """Identity resolution at scale on a synthetic identifier graph (run on demand, not in tests).
 
-    .venv/bin/python -m benchmarks.identity --accounts 100000 1000000
+    .venv/bin/python -m benchmarks.identity --accounts 100000 1000000 [--pipeline-settings]
 
 For each size, one child process writes the synthetic `identity_input` (+ `identity_truth`) into
 a DuckDB file; a second child opens that file and runs `resolve` twice (first run, then a rerun
 with the first run's ids as previous state), then a night: new sightings (`_NIGHT_SQL`) resolved
 incrementally, and a full resolve after it that must change nothing; each peak RSS is the engine's
-alone. Appends a
-Markdown table to benchmarks/results/identity.md with the machine and versions.
+alone. The engine runs under DuckDB's default memory limit (80% of the machine's), or with
+`--pipeline-settings` under the pipeline's build connection's (`prepare_connection`: 2 GB, spilling
+beyond it). Appends a Markdown table to benchmarks/results/identity.md with the machine and
+versions.
 
 The world: people with 1-3 accounts across eight channels (about 2 accounts a person); a hashed
 phone on 60-90% of accounts depending on the channel; families of three where one family in ten
@@ -169,6 +171,9 @@ def _outputs(conn: Any) -> list[Any]:
     ]
 
 
+PIPELINE_SETTINGS = "OMNI_BENCH_PIPELINE_SETTINGS"  # set for the children by --pipeline-settings
+
+
 def run_engine(path: str) -> dict[str, Any]:
     import duckdb
 
@@ -177,6 +182,11 @@ def run_engine(path: str) -> dict[str, Any]:
 
     conn = duckdb.connect(path)
     conn.execute("set TimeZone = 'UTC'")
+    if os.environ.get(PIPELINE_SETTINGS):
+        # the build connection's own settings: its memory limit (spilling beyond it), no insertion order
+        from warehouse.models import prepare_connection
+
+        prepare_connection(conn)
     rules = IDENTITY_RULES  # the pipeline's own rules
     first = resolve(conn, rules, datetime(2026, 11, 1, tzinfo=UTC))
     conn.execute("create temp table bench_before as select * from core.customer_accounts")
@@ -228,8 +238,16 @@ def _child(*args: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--pipeline-settings",
+        action="store_true",
+        help="resolve under the build connection's settings (its DuckDB memory limit) instead of "
+        "DuckDB's defaults (80%% of the machine's memory)",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pipeline_settings:
+        os.environ[PIPELINE_SETTINGS] = "1"
     if args.child:
         step, path, accounts = args.child
         print(json.dumps(build_world(path, int(accounts)) if step == "build" else run_engine(path)))
@@ -243,6 +261,8 @@ def main() -> None:
             print(accounts, figures, flush=True)
     import duckdb
 
+    from warehouse.models import DEFAULT_MEMORY_LIMIT
+
     RESULTS.parent.mkdir(exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as out:
         out.write(f"\n## {time.strftime('%Y-%m-%d %H:%M')} — identity resolution, synthetic graph\n\n")
@@ -250,7 +270,13 @@ def main() -> None:
             f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"duckdb {duckdb.__version__}; the pipeline's `IDENTITY_RULES`; DuckDB file on local disk; "
             "seconds = one `resolve` (first run / rerun with the previous ids); peak RSS of the "
-            "process running both\n\n"
+            "process running both; "
+            + (
+                "the build connection's settings (`prepare_connection`: DuckDB memory limit "
+                f"{os.environ.get('OMNI_DUCKDB_MEMORY_LIMIT') or DEFAULT_MEMORY_LIMIT})\n\n"
+                if args.pipeline_settings
+                else "DuckDB's default memory limit\n\n"
+            )
         )
         out.write(
             "| accounts | input rows | customers | CC iterations | platform rounds | seconds | rerun s "
