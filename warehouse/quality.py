@@ -229,9 +229,6 @@ def validate_query(
         cut_by, key_hash = "_key_hash", f"hash({', '.join(_quoted(c) for c in keys[0])})"
     elif keys == []:
         cut_by = "rowid"
-    # the table validated is stored in the order of its cut, so that a slice's rows lie together and
-    # DuckDB reads only their row groups (`_validate_table`)
-    in_cut_order = " order by _key_hash" if cut_by == "_key_hash" else ""
     fingerprint = _fingerprint(frame_sql, suite)
     remembered = None
     try:
@@ -240,12 +237,10 @@ def validate_query(
         conn.execute(
             "create or replace temp table check_frame as "
             f"select *, hash(*columns(*)) as _row_hash, {key_hash}::ubigint as _key_hash from ({frame_sql})"
-            # remembered: the few new rows are validated (check_todo), not the frame
-            + ("" if remembered else in_cut_order)
         )
         total = todo_rows = _scalar(conn, "select count(*) from check_frame")
         if remembered:
-            _new_rows(conn, remembered, keys or [], in_cut_order)
+            _new_rows(conn, remembered, keys or [])
             todo_rows = _scalar(conn, "select count(*) from check_todo")
             if not todo_rows:
                 # every row is one the last pass validated, with these values: its verdict stands
@@ -282,9 +277,7 @@ def _attach_memory(conn: duckdb.DuckDBPyConnection, memory: RowMemory, fingerpri
     return f"validated_rows.{_quoted(row[1])}"
 
 
-def _new_rows(
-    conn: duckdb.DuckDBPyConnection, remembered: str, keys: list[tuple[str, ...]], order_by: str
-) -> None:
+def _new_rows(conn: duckdb.DuckDBPyConnection, remembered: str, keys: list[tuple[str, ...]]) -> None:
     """check_todo: the frame's rows that are new, with what a unique key needs beside them. Built
     from the hashes of the rows to validate (a union of joins against the few new rows) rather than
     an `or` of subqueries per row, which DuckDB cannot turn into joins (0.9 s against 0.2 s over the
@@ -304,7 +297,7 @@ def _new_rows(
     conn.execute(
         "create or replace temp table check_todo as "
         f"with todo as ({' union all '.join(todo)}) "
-        "select * from check_frame as f semi join todo as t on t._row_hash = f._row_hash" + order_by
+        "select * from check_frame as f semi join todo as t on t._row_hash = f._row_hash"
     )
 
 
@@ -341,21 +334,30 @@ def _validate_table(
     number (`cut_by` "rowid", no key): rows sharing a key value share a slice, so a key unique
     within every slice is unique in the table, and a row-level expectation means the same either
     way; the counts add up (`merge_outcomes`). Any other suite (`cut_by` None) sees the whole table
-    at once. A slice is a range of the cut, and the table is stored in that order
-    (`validate_query`): DuckDB skips the row groups outside the range. Cut by `% slices` instead,
-    every slice scanned the whole table, and the time grew with the square of the rows (30M rows:
-    52 s of reading slices against 9, benchmarks/results/validation.md)."""
-    frame_sql = f"select * exclude (_row_hash, _key_hash) from {table}"
+    at once. A slice is a range of the cut, read from a table stored in that order (row ids are;
+    for the key's hash, a sorted copy), so DuckDB skips the row groups outside the range. Cut by
+    `% slices` instead, every slice scanned the whole table, and the time grew with the square of
+    the rows (30M rows: 52 s of reading slices against 9, benchmarks/results/validation.md)."""
     if cut_by is None or rows <= SLICE_ROWS:
-        frame = conn.execute(frame_sql).df()
+        frame = conn.execute(f"select * exclude (_row_hash, _key_hash) from {table}").df()
         return validate(frame, expectations()), len(frame)
+    if cut_by == "_key_hash":
+        # sorted as a copy of the table, not while the frame's query runs: that ran out of the
+        # build's 2 GB at 27M orders (the query reading core.orders_checked's view and sorting at once)
+        conn.execute(f"create or replace temp table check_slices as select * from {table} order by _key_hash")
+        table = "check_slices"
     per_slice, validated = [], 0
-    for low, high in _slice_ranges(conn, table, cut_by, -(-rows // SLICE_ROWS)):
-        # bounds written into the query: as parameters DuckDB cannot use them to skip row groups
-        # (a slice of 30M rows read in 1.1 s against 0.14)
-        frame = conn.execute(f"{frame_sql} where {cut_by} between {low} and {high}").df()
-        validated += len(frame)
-        per_slice.append(validate(frame, expectations()))
+    columns = "* exclude (_row_hash, _key_hash)"
+    try:
+        for low, high in _slice_ranges(conn, table, cut_by, -(-rows // SLICE_ROWS)):
+            # bounds written into the query: as parameters DuckDB cannot use them to skip row groups
+            # (a slice of 30M rows read in 1.1 s against 0.14)
+            where = f"{cut_by} between {low} and {high}"
+            frame = conn.execute(f"select {columns} from {table} where {where}").df()
+            validated += len(frame)
+            per_slice.append(validate(frame, expectations()))
+    finally:
+        conn.execute("drop table if exists check_slices")
     return merge_outcomes(per_slice), validated
 
 
