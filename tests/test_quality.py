@@ -286,8 +286,8 @@ def test_each_outcome_is_the_result_of_its_own_expectation():
 
 
 def test_each_slice_reads_only_its_own_part_of_the_frame(monkeypatch, tmp_path):
-    """The frame is stored in the order of its cut and a slice is a range of it, so DuckDB skips the
-    row groups outside the range (cut by `% n`, every slice scanned the whole frame: quadratic).
+    """A slice is a range of the key's hash read from a copy of the frame sorted by it, so DuckDB
+    skips the row groups outside the range (cut by `% n`, every slice scanned the whole frame).
     Counted as rows scanned in DuckDB's profile of each slice's query, not timed."""
     import json
 
