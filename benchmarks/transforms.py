@@ -1,8 +1,8 @@
 """Transform scaling and the nightly run's cost against history (run on demand, not in tests).
 
-    .venv/bin/python -m benchmarks.transforms --people 20000 --years 3 --scales 1,10
-    .venv/bin/python -m benchmarks.transforms --nightly
-    .venv/bin/python -m benchmarks.transforms --nightly --copies 10
+    .venv/bin/python -m benchmarks.transforms --work DIR --people 20000 --years 3 --scales 1,10
+    .venv/bin/python -m benchmarks.transforms --work DIR --nightly
+    .venv/bin/python -m benchmarks.transforms --work DIR --nightly --copies 10
 
 1. **History**: a sandbox world of `--people` over `--years` (to the day before `--end`) served by
    `omni sandbox serve` (rate limits off; TOP, Pinduoduo and Shopify serve the whole history instead
