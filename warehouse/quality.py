@@ -229,15 +229,15 @@ def validate_query(
         cut_by, key_hash = "_key_hash", f"hash({', '.join(_quoted(c) for c in keys[0])})"
     elif keys == []:
         cut_by = "rowid"
+    conn.execute(
+        "create or replace temp table check_frame as "
+        f"select *, hash(*columns(*)) as _row_hash, {key_hash}::ubigint as _key_hash from ({frame_sql})"
+    )
     fingerprint = _fingerprint(frame_sql, suite)
     remembered = None
     try:
         if memory and keys is not None:
             remembered = _attach_memory(conn, memory, fingerprint)
-        conn.execute(
-            "create or replace temp table check_frame as "
-            f"select *, hash(*columns(*)) as _row_hash, {key_hash}::ubigint as _key_hash from ({frame_sql})"
-        )
         total = todo_rows = _scalar(conn, "select count(*) from check_frame")
         if remembered:
             _new_rows(conn, remembered, keys or [])
@@ -338,8 +338,9 @@ def _validate_table(
     for the key's hash, a sorted copy), so DuckDB skips the row groups outside the range. Cut by
     `% slices` instead, every slice scanned the whole table, and the time grew with the square of
     the rows (30M rows: 52 s of reading slices against 9, benchmarks/results/validation.md)."""
+    columns = "* exclude (_row_hash, _key_hash)"
     if cut_by is None or rows <= SLICE_ROWS:
-        frame = conn.execute(f"select * exclude (_row_hash, _key_hash) from {table}").df()
+        frame = conn.execute(f"select {columns} from {table}").df()
         return validate(frame, expectations()), len(frame)
     if cut_by == "_key_hash":
         # sorted as a copy of the table, not while the frame's query runs: that ran out of the
@@ -347,11 +348,10 @@ def _validate_table(
         conn.execute(f"create or replace temp table check_slices as select * from {table} order by _key_hash")
         table = "check_slices"
     per_slice, validated = [], 0
-    columns = "* exclude (_row_hash, _key_hash)"
     try:
         for low, high in _slice_ranges(conn, table, cut_by, -(-rows // SLICE_ROWS)):
             # bounds written into the query: as parameters DuckDB cannot use them to skip row groups
-            # (a slice of 30M rows read in 1.1 s against 0.14)
+            # (a 1M-row slice of a 30M-row table read in 1.1 s against 0.14)
             where = f"{cut_by} between {low} and {high}"
             frame = conn.execute(f"select {columns} from {table} where {where}").df()
             validated += len(frame)
