@@ -203,6 +203,7 @@ def run_engine(path: str) -> dict[str, Any]:
     after_night = _outputs(conn)
     check = resolve(conn, rules, datetime(2026, 11, 4, tzinfo=UTC))
     night_agrees = _outputs(conn) == after_night and not check.events
+    memory_limit = conn.execute("select current_setting('memory_limit')").fetchone()[0]  # type: ignore[index]
     conn.close()
     return {
         "accounts": first.accounts,
@@ -219,6 +220,7 @@ def run_engine(path: str) -> dict[str, Any]:
         "night_seconds": night.seconds,
         "night_full_seconds": check.seconds,
         "night_agrees": night_agrees,
+        "memory_limit": memory_limit,
         "precision": quality.precision,
         "recall": quality.recall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -261,8 +263,6 @@ def main() -> None:
             print(accounts, figures, flush=True)
     import duckdb
 
-    from warehouse.models import DEFAULT_MEMORY_LIMIT
-
     RESULTS.parent.mkdir(exist_ok=True)
     with RESULTS.open("a", encoding="utf-8") as out:
         out.write(f"\n## {time.strftime('%Y-%m-%d %H:%M')} — identity resolution, synthetic graph\n\n")
@@ -272,11 +272,11 @@ def main() -> None:
             "seconds = one `resolve` (first run / rerun with the previous ids); peak RSS of the "
             "process running both; "
             + (
-                "the build connection's settings (`prepare_connection`: DuckDB memory limit "
-                f"{os.environ.get('OMNI_DUCKDB_MEMORY_LIMIT') or DEFAULT_MEMORY_LIMIT})\n\n"
+                "the build connection's settings (`prepare_connection`)"
                 if args.pipeline_settings
-                else "DuckDB's default memory limit\n\n"
+                else "DuckDB's default settings"
             )
+            + f", DuckDB memory limit {rows[0]['memory_limit']}\n\n"
         )
         out.write(
             "| accounts | input rows | customers | CC iterations | platform rounds | seconds | rerun s "
