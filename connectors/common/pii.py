@@ -28,9 +28,10 @@ def normalise_phone(value: str) -> str | None:
 
 def mask_phone(value: str | None) -> str | None:
     """The masked form platforms show and operators recognise: 138****8000."""
-    if not value:
-        return None
-    digits = normalise_phone(value)
+    return _mask_digits(normalise_phone(value)) if value else None
+
+
+def _mask_digits(digits: str | None) -> str | None:
     if not digits or len(digits) < 7:
         return None
     return f"{digits[:3]}****{digits[-4:]}"
@@ -80,8 +81,14 @@ class PiiHasher:
     def __init__(self, key: str | bytes) -> None:
         if not key:
             raise ValueError("the PII hashing key is empty: set OMNI_PII_KEY")
-        self._keyed = hmac.new(key.encode("utf-8") if isinstance(key, str) else key, digestmod=hashlib.sha256)
+        self._key = key.encode("utf-8") if isinstance(key, str) else key
+        self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)
         self._digest = functools.lru_cache(maxsize=self.CACHE_SIZE)(self._hmac)
+
+    def __reduce__(self) -> tuple[type[PiiHasher], tuple[bytes]]:
+        # Pickled only to reach a connector's page workers (connectors.common.page_workers), through
+        # the pipe they share with this process: a hasher is never written to a file.
+        return PiiHasher, (self._key,)
 
     def _hmac(self, kind: str, normalised: str) -> str:
         mac = self._keyed.copy()  # the key's inner and outer pads, computed once
@@ -91,7 +98,10 @@ class PiiHasher:
     def phone(self, value: str | None) -> str | None:
         if not value:
             return None
-        digits = normalise_phone(str(value))
+        return self.phone_digits(normalise_phone(str(value)))
+
+    def phone_digits(self, digits: str | None) -> str | None:
+        """`phone` of a number already normalised (normalise_phone)."""
         return self._digest("phone", digits) if digits else None
 
     def email(self, value: str | None) -> str | None:
@@ -131,8 +141,8 @@ def scrub_fields(
         if key in record:
             value = record.pop(key)
             digits = normalise_phone(str(value)) if value else None  # once, for the hash and the mask
-            record[f"{key}_hash"] = pii.phone(digits)
-            record[f"{key}_masked"] = mask_phone(digits)
+            record[f"{key}_hash"] = pii.phone_digits(digits)
+            record[f"{key}_masked"] = _mask_digits(digits)
     for key in emails:
         if key in record:
             record[f"{key}_hash"] = pii.email(record.pop(key))
