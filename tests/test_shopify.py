@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import multiprocessing
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from connectors.common.errors import CredentialError
 from connectors.common.timeutil import china_date, china_days_window, utc_now
 from connectors.config import ShopConfig
 from connectors.sandbox.credentials import shopify_token
+from connectors.sandbox.faults import TRANSPORT_FAULT_RATES
 from connectors.sandbox.truth import truth_accounts, truth_orders
 from connectors.shopify.source import ShopifySource
 
@@ -240,3 +242,33 @@ def test_a_window_beyond_60_days_is_flagged(sandbox, pii):
     yesterday = china_date(utc_now()) - timedelta(days=1)
     pull_all(recent, "orders", *china_days_window(yesterday, yesterday))
     assert recent.stats.notes == []
+
+
+@pytest.mark.parametrize("entity", ["orders", "customers"])
+def test_pages_worked_in_other_processes_land_what_one_process_lands(sandbox, pii, entity):
+    window = whole_world(sandbox)
+    here = ShopifySource(shop_config(sandbox, "shopify-intl", page_size=1, page_workers=0), pii)
+    elsewhere = ShopifySource(
+        shop_config(sandbox, "shopify-intl", page_size=1, page_workers=2, inline_pages=1), pii
+    )
+    pages = elsewhere.pull(entity, *window)
+    first = [next(pages), next(pages), next(pages)]
+    assert len(multiprocessing.active_children()) == 2, "pages past the first are worked elsewhere"
+    worked = pa.concat_tables(first + list(pages))
+    assert not multiprocessing.active_children()
+    landed = pull_all(here, entity, *window)
+    assert elsewhere.stats.pages == here.stats.pages >= 8
+    assert worked.drop_columns("extracted_at").equals(landed.drop_columns("extracted_at"))
+
+
+def test_a_page_cut_short_is_fetched_again(make_sandbox, pii, monkeypatch):
+    monkeypatch.setitem(TRANSPORT_FAULT_RATES, "truncated_json", 0.3)  # the sandbox runs in this process
+    server = make_sandbox(faults=frozenset({"truncated_json"}))
+    source = ShopifySource(shop_config(server, "shopify-intl", page_size=1, inline_pages=2), pii)
+    table = pull_all(source, "orders", *whole_world(server))
+    assert server.injected_faults()["truncated_json"] >= 1
+    assert source.stats.retries >= server.injected_faults()["truncated_json"]
+    truth = truth_orders(server.world)
+    assert sorted(table.column("record_id").to_pylist()) == sorted(
+        truth[truth["shop_id"] == "shopify-intl"]["order_id"]
+    )

@@ -8,6 +8,7 @@ lost. Pages are Arrow tables from the start: nothing downstream walks Python row
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,8 +28,13 @@ LANDING_SCHEMA = pa.schema(
 
 
 def dumps_record(record: Any) -> str:
-    """JSON text of a record; big integers stay exact (orjson writes int64 as digits)."""
-    return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    """JSON text of a record; big integers stay exact (orjson writes int64 as digits). Keys that are
+    not strings are written as text; orjson's option for them is a quarter slower on every record,
+    so it is used only for the records that need it."""
+    try:
+        return orjson.dumps(record).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
 def landing_page(
@@ -51,6 +57,37 @@ def landing_page(
         ],
         schema=LANDING_SCHEMA,
     )
+
+
+@dataclass
+class LandingRows:
+    """A page's landing columns as plain lists, before they become an Arrow page: what a page worker
+    (connectors.common.page_workers) sends back. Plain lists pickle cheaply, and a worker that never
+    builds an Arrow array never loads pandas (pyarrow imports it on its first array: ~50 MB each)."""
+
+    record_ids: list[str] = field(default_factory=list)
+    modified_at: list[datetime] = field(default_factory=list)
+    statuses: list[str | None] = field(default_factory=list)
+    records_json: list[str] = field(default_factory=list)
+
+    def append(self, record_id: str, modified_at: datetime, status: str | None, record_json: str) -> None:
+        self.record_ids.append(record_id)
+        self.modified_at.append(modified_at)
+        self.statuses.append(status)
+        self.records_json.append(record_json)
+
+    def unseen(self, seen: set[tuple[str, datetime]]) -> LandingRows:
+        """These rows without the record versions in `seen` (a record modified while a pull pages may
+        come twice; staging keeps the latest version), which then holds these too."""
+        unseen = LandingRows()
+        for row in zip(self.record_ids, self.modified_at, self.statuses, self.records_json, strict=True):
+            if row[:2] not in seen:
+                seen.add(row[:2])
+                unseen.append(*row)
+        return unseen
+
+    def page(self, extracted_at: datetime) -> pa.Table:
+        return landing_page(self.record_ids, self.modified_at, self.statuses, self.records_json, extracted_at)
 
 
 def decimals_as_text(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,6 +18,15 @@ from connectors.config import ShopConfig
 
 API_VERSION = "2024-10"
 MAX_PAGE_SIZE = 250
+
+
+@dataclass(frozen=True)
+class Page:
+    """One downloaded page: where it came from (to fetch it again) and its body, unparsed."""
+
+    url: str
+    params: dict[str, Any] | None
+    body: bytes
 
 
 class ShopifyClient:
@@ -45,7 +55,7 @@ class ShopifyClient:
         if excess > 0:
             self.sleep(excess / self.leak_per_second)
 
-    def _check(self, response: requests.Response) -> tuple[Any, str | None]:
+    def _check(self, response: requests.Response) -> tuple[bytes, str | None]:
         channel, shop_id = self.shop.channel, self.shop.shop_id
         status = response.status_code
         if status == 429:
@@ -66,18 +76,33 @@ class ShopifyClient:
             raise FatalError(
                 channel, shop_id, f"Shopify HTTP {status} for {response.url}: {response.text[:300]}"
             )
-        body = orjson.loads(response.content)
         self._pace(response.headers.get("X-Shopify-Shop-Api-Call-Limit"))
-        return body, parse_link_header(response.headers.get("Link")).get("next")
+        return response.content, parse_link_header(response.headers.get("Link")).get("next")
 
-    def pages(self, resource: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
-        """Every page of `resource` for the filters in `params`, following `rel=next` verbatim."""
+    def _check_parsed(self, response: requests.Response) -> tuple[bytes, str | None]:
+        """As `_check`, and the body must parse (a body cut short is retried like a dropped connection)."""
+        body, next_url = self._check(response)
+        orjson.loads(body)
+        return body, next_url
+
+    def pages(self, resource: str, params: dict[str, Any]) -> Iterator[Page]:
+        """Every page of `resource` for the filters in `params`, following `rel=next` verbatim. The
+        bodies come unparsed (the paging needs only the Link header), so the caller may parse them
+        elsewhere; one that does not parse is fetched again with `refetch`."""
         url: str | None = f"{self.base_url}/{resource}.json"
         query: dict[str, Any] | None = params
         guard = CursorGuard(self.shop.channel, self.shop.shop_id)
         while url:
             body, next_url = self.http.request("GET", url, self._check, params=query, headers=self.headers)
-            yield body.get(resource) or []
+            yield Page(url, query, body)
             if next_url:
                 guard.check(next_url)
             url, query = next_url, None  # the cursor carries the filters
+
+    def refetch(self, page: Page) -> Page:
+        """The page again, retried until its body parses (or the retries run out)."""
+        self.http.stats.retries += 1
+        body, _ = self.http.request(
+            "GET", page.url, self._check_parsed, params=page.params, headers=self.headers
+        )
+        return Page(page.url, page.params, body)

@@ -7,21 +7,27 @@ phones, names, address lines) is hashed before the page leaves this module.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
+from connectors.common.errors import ProtocolError
 from connectors.common.http import HttpClient, PullStats
+from connectors.common.page_workers import in_workers
 from connectors.common.pii import PiiHasher, scrub_fields
-from connectors.common.records import dumps_record, landing_page
+from connectors.common.records import LandingRows, dumps_record
 from connectors.common.timeutil import utc_now
 from connectors.config import ShopConfig
-from connectors.shopify.client import MAX_PAGE_SIZE, ShopifyClient
+from connectors.shopify.client import MAX_PAGE_SIZE, Page, ShopifyClient
 
 _ADDRESS_KEYS = ("billing_address", "shipping_address", "default_address")
 SHOPIFY_HISTORY = timedelta(days=60)
+PAGE_WORKERS = 2  # a pull's processes then keep two cores busy (benchmarks/results/peers.md)
+INLINE_PAGES = 4  # a pull of up to this many pages (1,000 orders) starts no process
 
 
 def scrub_shopify(record: dict[str, Any], pii: PiiHasher) -> dict[str, Any]:
@@ -49,6 +55,25 @@ def scrub_shopify(record: dict[str, Any], pii: PiiHasher) -> dict[str, Any]:
     return record
 
 
+def landing_rows(
+    pii: PiiHasher, page: Page, *, entity: str, start: datetime, end: datetime
+) -> LandingRows | None:
+    """One page as landing rows: parsed, kept to the window, PII scrubbed; None when its body does
+    not parse (cut short in transit: the caller fetches the page again). On a long pull this runs in
+    a page worker (connectors.common.page_workers), so it takes all it needs as arguments."""
+    try:
+        records = orjson.loads(page.body).get(entity) or []
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    rows = LandingRows()
+    for record in records:
+        updated = datetime.fromisoformat(record["updated_at"]).astimezone(UTC)
+        if start <= updated < end:
+            status = record.get("financial_status") if entity == "orders" else record.get("state")
+            rows.append(str(record["id"]), updated, status, dumps_record(scrub_shopify(record, pii)))
+    return rows
+
+
 class ShopifySource:
     entities = ("orders", "customers")
 
@@ -57,6 +82,10 @@ class ShopifySource:
         self.pii = pii
         self.stats = PullStats()
         self.page_size = min(int(shop.option("page_size", MAX_PAGE_SIZE)), MAX_PAGE_SIZE)
+        # Parsing and scrubbing a page costs more than downloading it: after the first few pages of
+        # a pull, pages are worked on in this many other processes (0: all in this one).
+        self.page_workers = int(shop.option("page_workers", PAGE_WORKERS))
+        self.inline_pages = int(shop.option("inline_pages", INLINE_PAGES))
         self.client = ShopifyClient(shop, HttpClient(shop.channel, shop.shop_id, stats=self.stats))
 
     def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
@@ -76,24 +105,22 @@ class ShopifySource:
                     "window starts more than 60 days ago: Shopify serves older orders only to apps with the "
                     "read_all_orders scope"
                 )
-        # A record modified while we page may come twice; keep each version once (staging keeps the latest).
+        rows_of = functools.partial(landing_rows, entity=entity, start=start, end=end)
+        pages = self.client.pages(entity, params)
         seen: set[tuple[str, datetime]] = set()
-        for records in self.client.pages(entity, params):
+        for page, rows in in_workers(
+            rows_of, self.pii, pages, workers=self.page_workers, inline_pages=self.inline_pages
+        ):
+            if rows is None:  # its body was cut short: fetched again here, with the client's retries
+                rows = rows_of(self.pii, self.client.refetch(page))
+                if rows is None:
+                    detail = f"a page of {entity} is not an object holding {entity}: {page.url}"
+                    raise ProtocolError(self.shop.channel, self.shop.shop_id, detail)
             self.stats.pages += 1
-            ids, modified, statuses, bodies = [], [], [], []
-            for record in records:
-                record_id = str(record["id"])
-                updated = datetime.fromisoformat(record["updated_at"]).astimezone(UTC)
-                if not start <= updated < end or (record_id, updated) in seen:
-                    continue
-                seen.add((record_id, updated))
-                ids.append(record_id)
-                modified.append(updated)
-                statuses.append(record.get("financial_status") if entity == "orders" else record.get("state"))
-                bodies.append(dumps_record(scrub_shopify(record, self.pii)))
-            self.stats.rows += len(ids)
-            if ids:
-                yield landing_page(ids, modified, statuses, bodies, utc_now())
+            rows = rows.unseen(seen)
+            self.stats.rows += len(rows.record_ids)
+            if rows.record_ids:
+                yield rows.page(utc_now())
 
     def close(self) -> None:
         self.client.http.session.close()
