@@ -6,8 +6,9 @@ Starts a Shopify-shaped replay server in its own process on a free loopback port
 order objects (real orders rendered by the sandbox's Shopify simulator, padded with the fields a real
 shop's orders carry and replicated with fresh ids and `updated_at` spread over 30 China days, or
 `--days`), every page's bytes rendered once at start, Link-header cursor paging as Shopify does it, no
-rate limit. Then each loader lands the same N orders in a fresh child process (so its peak RSS is that
-loader alone) and prints a JSON line; the server counts the requests, bytes and orders it served to
+rate limit. Then each loader lands the same N orders in a fresh child process (so its peak RSS, summed over
+the processes it starts, is that loader alone) and prints a JSON line; the server counts the requests,
+bytes and orders it served to
 each. Appends a Markdown table to benchmarks/results/peers.md with the machine and versions.
 
 dlt comes from the `bench` extra (`pip install -e '.[bench]' -c <(echo 'setuptools<66')`); without it
@@ -40,6 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from benchmarks.rss import communicate_sampling
 
 RESULTS = Path(__file__).resolve().parent / "results" / "peers.md"
 API_VERSION = "2024-10"
@@ -658,23 +661,28 @@ def _measure(index: int, name: str, port: int, n: int, tmp: Path) -> dict[str, A
         "DLT_DATA_DIR": str(work / "dlt_home"),
     }
     _stats(port, reset=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.peers", "--child", str(index), str(port), str(n), str(work)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.peers", "--child", str(index), str(port), str(n), str(work)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=max(900, n // 40),
-        )
+        stdout, stderr, tree_peak = communicate_sampling(process, timeout=max(900, n // 40))
     except subprocess.TimeoutExpired as exc:
+        process.kill()
+        process.wait()
         return {"failed": f"FAILED: no result after {exc.timeout:.0f} s"}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     served = _stats(port)
-    if out.returncode != 0:
-        lines = (out.stderr or out.stdout).strip().splitlines() or [f"exit {out.returncode}"]
+    if process.returncode != 0:
+        lines = (stderr or stdout).strip().splitlines() or [f"exit {process.returncode}"]
         return {"failed": f"FAILED: {lines[-1][:200]}", **served}
-    figures: dict[str, Any] = {**json.loads(out.stdout.strip().splitlines()[-1]), **served}
+    figures: dict[str, Any] = {**json.loads(stdout.strip().splitlines()[-1]), **served}
+    # the loader's own processes together (our connector's page workers, DuckDB's are threads)
+    figures["peak_rss_mb"] = max(figures["peak_rss_mb"], tree_peak)
     if figures["rows"] != n:
         figures["failed"] = f"FAILED: landed {figures['rows']} of {n} orders"
     return figures

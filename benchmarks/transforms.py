@@ -32,12 +32,12 @@ import platform
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 from benchmarks.connectors import sandbox
+from benchmarks.rss import communicate_sampling
 from warehouse.models import RUN_LOG_TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,49 +103,13 @@ def child_rebuild() -> None:
 # --- measuring a child --------------------------------------------------------------------------
 
 
-def _tree_rss_mb(root: int) -> float:
-    """RSS of `root` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        pid = int(entry.name)
-        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += rss.get(pid, 0)
-        stack += children.get(pid, [])
-    return total / 1024
-
-
 def measure(command: list[str], env: dict[str, str]) -> tuple[dict, float, float]:  # type: ignore[type-arg]
     """Run `command`, sampling its process tree's RSS; returns its last stdout line as JSON, the
     wall seconds and the peak RSS (MB)."""
     began = time.monotonic()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    peak = 0.0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, _tree_rss_mb(process.pid))
-            done.wait(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, _ = process.communicate()
+    out, _, peak = communicate_sampling(process)
     seconds = time.monotonic() - began
-    done.set()
-    sampler.join()
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode})")
     return json.loads(out.strip().splitlines()[-1]), seconds, peak
