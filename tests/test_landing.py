@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from connectors.common.records import dumps_record, landing_page
+from connectors.common.records import LandingRows, dumps_record, landing_page, version_key
 from warehouse.landing import LandingWriter, partition_dir
 
 EXTRACTED = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -192,3 +192,22 @@ def test_each_report_day_shows_its_newest_extraction_and_a_build_rereads_only_ch
         landing = landing.rename(tmp_path / "moved")  # the data folder moved: its days are read again
         assert latest(conn, "run-6") == [("2026-11-04", "a"), ("2026-11-04", "b")]
         assert days_read(conn) == (2,)
+
+
+def test_a_pull_lands_each_record_version_once():
+    at = datetime(2026, 11, 11, 3, 0, tzinfo=UTC)
+    later = at + timedelta(microseconds=1)
+    seen: set[object] = set()
+    first = LandingRows()
+    for record_id, modified in [("5500000000001", at), ("5500000000001", later), ("A-1", at), ("12", at)]:
+        first.append(record_id, modified, None, "{}")
+    assert first.unseen(seen).record_ids == ["5500000000001", "5500000000001", "A-1", "12"]
+    again = LandingRows()
+    versions = [("5500000000001", later), ("A-1", at), ("012", at), ("12", later), ("A-1", later)]
+    for record_id, modified in versions:
+        again.append(record_id, modified, None, "{}")
+    assert again.unseen(seen).record_ids == ["012", "12", "A-1"], "only the versions not landed yet"
+    # numeric ids are packed into one exact integer; ids that would pack alike are kept apart
+    assert version_key("12", at) != version_key("012", at) != version_key("\u0661\u0662", at)
+    assert version_key("12", at) == version_key("12", at) and isinstance(version_key("12", at), int)
+    assert version_key("12", datetime(1969, 12, 31, tzinfo=UTC)) == ("12", datetime(1969, 12, 31, tzinfo=UTC))

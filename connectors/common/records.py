@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -76,18 +76,35 @@ class LandingRows:
         self.statuses.append(status)
         self.records_json.append(record_json)
 
-    def unseen(self, seen: set[tuple[str, datetime]]) -> LandingRows:
+    def unseen(self, seen: set[object]) -> LandingRows:
         """These rows without the record versions in `seen` (a record modified while a pull pages may
         come twice; staging keeps the latest version), which then holds these too."""
         unseen = LandingRows()
         for row in zip(self.record_ids, self.modified_at, self.statuses, self.records_json, strict=True):
-            if row[:2] not in seen:
-                seen.add(row[:2])
+            version = version_key(row[0], row[1])
+            if version not in seen:
+                seen.add(version)
                 unseen.append(*row)
         return unseen
 
     def page(self, extracted_at: datetime) -> pa.Table:
         return landing_page(self.record_ids, self.modified_at, self.statuses, self.records_json, extracted_at)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def version_key(record_id: str, modified_at: datetime) -> object:
+    """A record version as a member of a pull's `seen` set, which holds every version the pull has
+    landed: for a numeric id, the id and the modification time in microseconds packed into one exact
+    integer (about 80 bytes a version, where the tuple of the id string and the datetime, which it
+    keeps alive, takes about 210: a 500k-order day's set is 40 MB, not 105); else the tuple."""
+    if record_id.isascii() and record_id.isdigit() and not record_id.startswith("0"):  # one text per int
+        micros = (modified_at - _EPOCH) // _MICROSECOND
+        if 0 <= micros < 1 << 64:
+            return int(record_id) << 64 | micros
+    return record_id, modified_at
 
 
 def decimals_as_text(value: Any) -> Any:

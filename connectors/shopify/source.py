@@ -107,7 +107,7 @@ class ShopifySource:
                 )
         rows_of = functools.partial(landing_rows, entity=entity, start=start, end=end)
         pages = self.client.pages(entity, params)
-        seen: set[tuple[str, datetime]] = set()
+        seen: set[object] = set()
         for page, rows in in_workers(
             rows_of, self.pii, pages, workers=self.page_workers, inline_pages=self.inline_pages
         ):
