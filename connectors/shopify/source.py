@@ -27,7 +27,9 @@ from connectors.shopify.client import MAX_PAGE_SIZE, Page, ShopifyClient
 _ADDRESS_KEYS = ("billing_address", "shipping_address", "default_address")
 SHOPIFY_HISTORY = timedelta(days=60)
 PAGE_WORKERS = 2  # a pull's processes then keep two cores busy (benchmarks/results/peers.md)
-INLINE_PAGES = 4  # a pull of up to this many pages (1,000 orders) starts no process
+# Starting the workers costs about a second (each imports this module): measured, that pays off
+# from about 20 pages of 250 orders (benchmarks/results/peers.md); shorter pulls start no process.
+INLINE_PAGES = 20
 
 
 def scrub_shopify(record: dict[str, Any], pii: PiiHasher) -> dict[str, Any]:
