@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from connectors.common.page_workers import in_workers
 from connectors.common.pii import PiiHasher
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _tagged(context: str, item: int) -> tuple[str, int, int]:
@@ -81,3 +87,38 @@ def test_when_a_worker_dies_the_rest_is_worked_here_in_order():
     assert worked[6][1][1] == os.getpid(), "the page its worker died on is worked here"
     assert worked[-1][1][1] == os.getpid()
     assert not multiprocessing.active_children()
+
+
+def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path):
+    script = tmp_path / "pull.py"
+    script.write_text(
+        "import multiprocessing, sys, time\n"
+        "from connectors.common.page_workers import in_workers\n"
+        "from tests.test_page_workers import _tagged\n"
+        "if __name__ == '__main__':\n"
+        "    for item, _ in in_workers(_tagged, '', range(10**9), workers=2, inline_pages=0):\n"
+        "        if item == 3:\n"
+        "            print(*(p.pid for p in multiprocessing.active_children()), flush=True)\n"
+        "        time.sleep(0.01)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    pull = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert pull.stdout is not None
+        workers = [int(pid) for pid in pull.stdout.readline().split()]
+    finally:
+        pull.kill()  # SIGKILL: no clean-up of its own runs
+        pull.wait()
+    assert len(workers) == 2
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers), "a worker outlived the pull that started it"

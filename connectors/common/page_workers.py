@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,13 +33,23 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 IN_FLIGHT_PER_WORKER = 2  # one being worked on, one waiting: the worker never idles for the download
+PARENT_CHECK_SECONDS = 0.5
 
 _context: Any = None  # a worker process's copy of the caller's context, set once when it starts
 
 
-def _start_worker(context: Any) -> None:
+def _start_worker(context: Any, parent: int) -> None:
     global _context
     _context = context
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (SIGKILL, an out-of-memory kill, a run terminated) would
+    wait for pages forever: it ends itself once it has been handed to another parent."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _work_in_worker(work: Callable[[Any, T], R], item: T) -> R:
@@ -73,7 +86,7 @@ def in_workers(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),  # fork is unsafe in a process with threads
         initializer=_start_worker,
-        initargs=(context,),
+        initargs=(context, os.getpid()),
     )
     log.info("pages after the first %d are worked in %d processes", inline_pages, workers)
     waiting: deque[T] = deque()  # sent to a worker (or about to be), not yet returned, in order
