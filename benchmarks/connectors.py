@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+from benchmarks.rss import communicate_sampling
+
 RESULTS = Path(__file__).resolve().parent / "results" / "connectors.md"
 
 
@@ -164,14 +166,16 @@ def main() -> None:
             ("meituan", "meituan-o2o"),
             ("pos", "pos-main"),
         ]:
-            out = subprocess.run(
-                child_command(channel, shop_id, first, args.end, Path(tmp) / "landing", pacing=False),
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
+            command = child_command(channel, shop_id, first, args.end, Path(tmp) / "landing", pacing=False)
+            process = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
-            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            stdout, stderr, tree_peak = communicate_sampling(process)
+            if process.returncode:
+                raise SystemExit(f"{channel} {shop_id} failed: {stderr.strip()[-500:]}")
+            figures = json.loads(stdout.strip().splitlines()[-1])
+            # the pull's processes together (a long Shopify pull's page workers)
+            figures["peak_rss_mb"] = max(figures["peak_rss_mb"], tree_peak)
             figures["rows_per_s"] = figures["rows"] / figures["seconds"] if figures["seconds"] else 0
             rows.append((channel, shop_id, figures))
             print(channel, shop_id, figures, flush=True)
