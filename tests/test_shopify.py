@@ -272,3 +272,23 @@ def test_a_page_cut_short_is_fetched_again(make_sandbox, pii, monkeypatch):
     assert sorted(table.column("record_id").to_pylist()) == sorted(
         truth[truth["shop_id"] == "shopify-intl"]["order_id"]
     )
+
+
+def test_an_answer_that_is_not_the_page_does_not_end_the_paging(sandbox, pii):
+    """A proxy's or gateway's page served with 200 mid-pull has no Link header either: the pull must
+    not take it for the last page (it is asked for again), and must land every order."""
+    source = ShopifySource(shop_config(sandbox, "shopify-intl", page_size=1, inline_pages=1), pii)
+    answers = itertools.count(1)
+
+    def proxy_once(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if next(answers) == 3:
+            response._content = b"<html><body>504 Gateway Time-out</body></html>"
+            del response.headers["Link"]
+
+    source.client.http.session.hooks["response"].append(proxy_once)
+    table = pull_all(source, "orders", *whole_world(sandbox))
+    truth = truth_orders(sandbox.world)
+    assert sorted(table.column("record_id").to_pylist()) == sorted(
+        truth[truth["shop_id"] == "shopify-intl"]["order_id"]
+    )
+    assert source.stats.retries == 1

@@ -85,15 +85,25 @@ class ShopifyClient:
         orjson.loads(body)
         return body, next_url
 
+    def _check_paged(self, response: requests.Response) -> tuple[bytes, str | None]:
+        """As `_check`; a page without a next link must also parse before the paging ends on it (an
+        answer that is not the page, e.g. a proxy's, would have no Link header either)."""
+        body, next_url = self._check(response)
+        if next_url is None:
+            orjson.loads(body)
+        return body, next_url
+
     def pages(self, resource: str, params: dict[str, Any]) -> Iterator[Page]:
         """Every page of `resource` for the filters in `params`, following `rel=next` verbatim. The
-        bodies come unparsed (the paging needs only the Link header), so the caller may parse them
-        elsewhere; one that does not parse is fetched again with `refetch`."""
+        bodies come unparsed but the last (the paging needs only the Link header), so the caller may
+        parse them elsewhere; one that does not parse is fetched again with `refetch`."""
         url: str | None = f"{self.base_url}/{resource}.json"
         query: dict[str, Any] | None = params
         guard = CursorGuard(self.shop.channel, self.shop.shop_id)
         while url:
-            body, next_url = self.http.request("GET", url, self._check, params=query, headers=self.headers)
+            body, next_url = self.http.request(
+                "GET", url, self._check_paged, params=query, headers=self.headers
+            )
             yield Page(url, query, body)
             if next_url:
                 guard.check(next_url)
