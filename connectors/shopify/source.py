@@ -8,6 +8,7 @@ phones, names, address lines) is hashed before the page leaves this module.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,9 @@ from connectors.shopify.client import MAX_PAGE_SIZE, Page, ShopifyClient
 
 _ADDRESS_KEYS = ("billing_address", "shipping_address", "default_address")
 SHOPIFY_HISTORY = timedelta(days=60)
-PAGE_WORKERS = 2  # a pull's processes then keep two cores busy (benchmarks/results/peers.md)
+# Two workers and the downloading process keep two cores busy (benchmarks/results/peers.md); on one
+# core, workers would only add their start-up and the pickling.
+PAGE_WORKERS = 2 if (os.cpu_count() or 1) > 1 else 0
 # Starting the workers costs about a second (each imports this module): measured, that pays off
 # from about 20 pages of 250 orders (benchmarks/results/peers.md); shorter pulls start no process.
 INLINE_PAGES = 20
