@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -122,3 +123,8 @@ def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path):
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(alive(pid) for pid in workers), "a worker outlived the pull that started it"
+
+
+def test_a_hasher_is_not_pickled_except_to_start_a_worker():
+    with pytest.raises(TypeError, match="its key must not reach a file"):
+        pickle.dumps(PiiHasher("the-test-key"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import multiprocessing.context
 import re
 from dataclasses import dataclass
 
@@ -86,8 +87,13 @@ class PiiHasher:
         self._digest = functools.lru_cache(maxsize=self.CACHE_SIZE)(self._hmac)
 
     def __reduce__(self) -> tuple[type[PiiHasher], tuple[bytes]]:
-        # Pickled only to reach a connector's page workers (connectors.common.page_workers), through
-        # the pipe they share with this process: a hasher is never written to a file.
+        """A hasher (and its key) is pickled only to start a connector's page worker, through the pipe
+        the new process reads its start-up from (connectors.common.page_workers); anywhere else, so
+        that it cannot reach a file (an IO manager's pickle, a cache), pickling it fails."""
+        if multiprocessing.context.get_spawning_popen() is None:
+            raise TypeError(
+                "a PiiHasher is not pickled (its key must not reach a file) except to start a worker"
+            )
         return PiiHasher, (self._key,)
 
     def _hmac(self, kind: str, normalised: str) -> str:
