@@ -1,8 +1,10 @@
 """Shopify streams: orders (with line items, fulfillments and refunds) and customers.
 
 Shopify has no window cap, so a whole range is one cursor chain on `updated_at`. Rows are kept
-to the half-open window (Shopify's bounds are inclusive) and de-duplicated by id; PII (emails,
-phones, names, address lines) is hashed before the page leaves this module.
+to the half-open window (Shopify's bounds are inclusive) and de-duplicated by id and version; PII
+(emails, phones, names, address lines) is hashed before the page leaves this module. Parsing and
+scrubbing cost more than downloading: past a long pull's first pages, `landing_rows` runs in page
+worker processes (connectors.common.page_workers) while the pull downloads the next pages.
 """
 
 from __future__ import annotations
