@@ -81,9 +81,7 @@ class LandingRows:
         come twice; staging keeps the latest version), which then holds these too."""
         unseen = LandingRows()
         for row in zip(self.record_ids, self.modified_at, self.statuses, self.records_json, strict=True):
-            version = version_key(row[0], row[1])
-            if version not in seen:
-                seen.add(version)
+            if first_seen(seen, row[0], row[1]):
                 unseen.append(*row)
         return unseen
 
@@ -95,11 +93,21 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def first_seen(seen: set[object], record_id: str, modified_at: datetime) -> bool:
+    """Whether this record version is new to `seen` (a pull's, or a window's, landed versions);
+    it is in `seen` afterwards either way."""
+    version = version_key(record_id, modified_at)
+    if version in seen:
+        return False
+    seen.add(version)
+    return True
+
+
 def version_key(record_id: str, modified_at: datetime) -> object:
     """A record version as a member of a pull's `seen` set, which holds every version the pull has
     landed: for a numeric id, the id and the modification time in microseconds packed into one exact
-    integer (about 80 bytes a version, where the tuple of the id string and the datetime, which it
-    keeps alive, takes about 210: a 500k-order day's set is 40 MB, not 105); else the tuple."""
+    integer (82 bytes a version measured with tracemalloc, where the tuple takes 98 and keeps the
+    page's id string and datetime alive, about 110 more); else the tuple."""
     if record_id.isascii() and record_id.isdigit() and not record_id.startswith("0"):  # one text per int
         micros = (modified_at - _EPOCH) // _MICROSECOND
         if 0 <= micros < 1 << 64:

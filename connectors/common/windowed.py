@@ -28,7 +28,7 @@ from connectors.common.errors import FatalError, ProtocolError
 from connectors.common.http import HttpClient, PullStats
 from connectors.common.paging import last_page_number
 from connectors.common.pii import PiiHasher
-from connectors.common.records import dumps_record, landing_page
+from connectors.common.records import LandingRows, dumps_record, first_seen
 from connectors.common.timeutil import split_window, utc_now
 from connectors.config import ShopConfig
 
@@ -122,7 +122,7 @@ class WindowedOrderSource:
         # A version repeated across pages (re-paging, records shifting between pages) is landed
         # once. Only this window's versions can repeat here: every other window keeps other
         # modification times, so memory follows the window, not the pull.
-        seen: set[tuple[str, datetime]] = set()
+        seen: set[object] = set()
         for _ in range(MAX_REPAGES):
             first = self._whole_page(start, end, 1)
             pages = last_page_number(first.total, self.page_size)
@@ -166,23 +166,20 @@ class WindowedOrderSource:
         )
 
     def _landed(
-        self, records: list[dict[str, Any]], start: datetime, end: datetime, seen: set[tuple[str, datetime]]
+        self, records: list[dict[str, Any]], start: datetime, end: datetime, seen: set[object]
     ) -> Iterator[pa.Table]:
         self.stats.pages += 1
-        ids, modified, statuses, bodies = [], [], [], []
+        rows = LandingRows()
         for record in records:
             identity = self.identify(record)
-            key = (identity.record_id, identity.modified_at)
-            if not start <= identity.modified_at < end or key in seen:
-                continue
-            seen.add(key)
-            ids.append(identity.record_id)
-            modified.append(identity.modified_at)
-            statuses.append(identity.status)
-            bodies.append(dumps_record(self.scrub(record)))
-        self.stats.rows += len(ids)
-        if ids:
-            yield landing_page(ids, modified, statuses, bodies, utc_now())
+            modified_at = identity.modified_at
+            # a repeated version is dropped before the record is scrubbed and written
+            if start <= modified_at < end and first_seen(seen, identity.record_id, modified_at):
+                body = dumps_record(self.scrub(record))
+                rows.append(identity.record_id, modified_at, identity.status, body)
+        self.stats.rows += len(rows.record_ids)
+        if rows.record_ids:
+            yield rows.page(utc_now())
 
     def close(self) -> None:
         self.http.session.close()

@@ -33,7 +33,7 @@ import pyarrow as pa
 from connectors.common.errors import FatalError
 from connectors.common.http import HttpClient, PullStats
 from connectors.common.pii import PiiHasher
-from connectors.common.records import dumps_record, landing_page
+from connectors.common.records import LandingRows, dumps_record
 from connectors.common.timeutil import china_date, iter_days, utc_now
 from connectors.config import ShopConfig
 from connectors.meituan.client import MeituanClient
@@ -91,7 +91,7 @@ class MeituanSource:
         self.stats.pages += 1
         params = {"app_poi_code": poi, "date_time": day_number(day)}
         count = int(self.client.call(DAY_SEQ, params).get("day_seq") or 0)
-        ids, modified, statuses, bodies = [], [], [], []
+        rows = LandingRows()
         for seq in range(1, count + 1):
             order_id = str(self.client.call(ORDER_ID, {**params, "day_seq": seq})["order_id"])
             if order_id in seen:
@@ -101,13 +101,12 @@ class MeituanSource:
             utime = datetime.fromtimestamp(int(record["utime"]), UTC)
             if not start <= utime < end:
                 continue
-            ids.append(str(record["order_id"]))
-            modified.append(utime)
-            statuses.append(str(record.get("status")))
-            bodies.append(dumps_record(self.scrub(record)))
-        self.stats.rows += len(ids)
-        if ids:
-            yield landing_page(ids, modified, statuses, bodies, utc_now())
+            rows.append(
+                str(record["order_id"]), utime, str(record.get("status")), dumps_record(self.scrub(record))
+            )
+        self.stats.rows += len(rows.record_ids)
+        if rows.record_ids:
+            yield rows.page(utc_now())
 
     def _store(self, poi: Any) -> str | None:
         store = self.stores.get(str(poi or ""))
