@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
@@ -12,7 +12,7 @@ import pytest
 
 from connectors.common.errors import ConfigError, CredentialError, FatalError
 from connectors.common.http import HttpClient
-from connectors.common.timeutil import china_days_window, format_cst, split_window
+from connectors.common.timeutil import CHINA_TZ, china_days_window, format_cst, parse_cst, split_window
 from connectors.config import ShopConfig
 from connectors.sandbox import top_decrypt_sim, top_sim
 from connectors.sandbox.credentials import TOP_APP_KEY, TOP_APP_SECRET, top_session
@@ -448,3 +448,35 @@ def test_a_gateway_clock_ahead_of_ours_is_adopted_and_nothing_changes(sandbox, m
         return TopSource(shop_config(server, "tmall", "tmall-flagship", **options), pii)
 
     check_gateway_clock_ahead(sandbox, make_sandbox, make_source)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-10-01 00:00:00",
+        "2026-11-11 23:59:59",
+        "2024-02-29 12:00:01",
+        "1999-12-31 16:00:00",
+        "2026-1-5 1:2:3",
+    ],
+)
+def test_a_china_time_parses_to_the_utc_instant_strptime_gives(text):
+    expected = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ).astimezone(UTC)
+    assert parse_cst(text) == expected
+    assert parse_cst(text).tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-10-01T10:00:00",  # ISO's T: not TOP's shape
+        "2026-10-01 10:00+08",  # an offset, nineteen characters long: must not pass for China time
+        "2026-10-01 10:00:00Z",
+        "2026-13-01 10:00:00",
+        "2026-10-01 24:00:00",
+        "",
+    ],
+)
+def test_a_time_in_another_shape_is_refused(text):
+    with pytest.raises(ValueError):
+        parse_cst(text)

@@ -32,8 +32,26 @@ def iter_days(first: date, last: date) -> Iterator[date]:
 
 
 def parse_cst(text: str) -> datetime:
-    """'yyyy-MM-dd HH:mm:ss' in Beijing time with no offset (TOP, JD, PDD responses) -> aware UTC."""
-    return datetime.strptime(text, CST_FORMAT).replace(tzinfo=CHINA_TZ).astimezone(UTC)
+    """'yyyy-MM-dd HH:mm:ss' in Beijing time with no offset (TOP, JD, PDD responses) -> aware UTC.
+
+    Once per landed record, so the common shape takes `fromisoformat` (about a fifth of `strptime`'s
+    cost); the separators are checked first because `fromisoformat` also takes other shapes (a `T`,
+    an offset) that must not pass for China time. Anything else goes through `strptime`, which
+    accepts or refuses what it always did."""
+    if (
+        len(text) == 19
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == " "
+        and text[13] == ":" == text[16]
+    ):
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            parsed = datetime.strptime(text, CST_FORMAT)  # e.g. non-ASCII digits: strptime decides
+    else:
+        parsed = datetime.strptime(text, CST_FORMAT)
+    return parsed.replace(tzinfo=CHINA_TZ).astimezone(UTC)
 
 
 def format_cst(ts: datetime) -> str:
