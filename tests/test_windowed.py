@@ -27,17 +27,27 @@ ORDERS = 45  # five pages: 10, 10, 10, 10 and 5
 class InMemoryPlatform(WindowedOrderSource):
     """A window of ORDERS orders, newest-modified first, served from memory; every call is recorded."""
 
-    def __init__(self, fail_on_page: int | None = None) -> None:
+    def __init__(
+        self,
+        fail_on_page: int | None = None,
+        hang_on_page: int | None = None,
+        release: threading.Event | None = None,
+    ) -> None:
         super().__init__(ShopConfig("tmall", "in-memory", options={"page_size": PAGE_SIZE}), PiiHasher("k"))
         self.orders = [
             {"id": str(i), "modified": START + timedelta(seconds=ORDERS - i)} for i in range(ORDERS)
         ]
         self.calls: list[tuple[int, str]] = []  # (page, thread name)
+        self.began: dict[int, threading.Event] = {}  # page -> set once its call has begun
         self.fetched: dict[int, threading.Event] = {}  # page -> set once its call has returned
         self.fail_on_page = fail_on_page
+        self.hang_on_page, self.release = hang_on_page, release  # that page's call waits for `release`
 
     def fetch_page(self, start: datetime, end: datetime, page: int) -> Page:
         self.calls.append((page, threading.current_thread().name))
+        self.began.setdefault(page, threading.Event()).set()
+        if page == self.hang_on_page and self.release is not None:
+            self.release.wait()
         if page == self.fail_on_page:
             raise RetriableError("tmall", "in-memory", f"page {page} failed")
         records = [dict(order) for order in self.orders[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]]
@@ -70,15 +80,37 @@ def test_the_next_page_is_fetched_while_the_one_before_it_is_landed():
     pages.close()
 
 
+def _fetch_thread_ends() -> bool:
+    for _ in range(100):
+        if not [t for t in threading.enumerate() if t.name.startswith("fetch-in-memory")]:
+            return True
+        threading.Event().wait(0.1)
+    return False
+
+
 def test_a_pull_stopped_early_asks_for_nothing_more_and_its_fetch_thread_ends():
     platform = InMemoryPlatform()
     pages = platform.pull("orders", START, END)
     next(pages)
     pages.close()
-    calls = len(platform.calls)
-    assert calls <= 3  # page 1, page 5, and at most the one fetched ahead (page 4)
-    assert not [t for t in threading.enumerate() if t.name.startswith("fetch-in-memory")]
-    assert len(platform.calls) == calls
+    assert _fetch_thread_ends()
+    assert [page for page, _ in platform.calls] in ([1, 5], [1, 5, 4])  # at most the page fetched ahead
+
+
+def test_a_call_hanging_on_the_platform_does_not_hold_up_a_pull_being_stopped():
+    release = threading.Event()
+    platform = InMemoryPlatform(hang_on_page=4, release=release)
+    pages = platform.pull("orders", START, END)
+    next(pages)  # page 5
+    assert platform.began.setdefault(4, threading.Event()).wait(timeout=10)  # page 4's call now hangs
+    stopping = threading.Thread(target=pages.close)
+    stopping.start()
+    stopping.join(timeout=10)
+    try:
+        assert not stopping.is_alive(), "closing the pull waited for the hanging call"
+    finally:
+        release.set()
+    assert _fetch_thread_ends()
 
 
 def test_a_failed_call_is_raised_from_the_pull_at_its_page():
@@ -88,4 +120,4 @@ def test_a_failed_call_is_raised_from_the_pull_at_its_page():
         for table in platform.pull("orders", START, END):
             landed.append(table.num_rows)
     assert landed == [5, 10]  # pages 5 and 4 landed before page 3's failure surfaced
-    assert not [t for t in threading.enumerate() if t.name.startswith("fetch-in-memory")]
+    assert _fetch_thread_ends()

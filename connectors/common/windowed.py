@@ -23,11 +23,13 @@ re-paging and landing lives here once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -40,6 +42,7 @@ from connectors.common.timeutil import split_window, utc_now
 from connectors.config import ShopConfig
 
 MAX_REPAGES = 3
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,41 @@ class Identity:
     record_id: str
     modified_at: datetime  # aware UTC
     status: str | None
+
+
+class FetchThread:
+    """One daemon thread that makes a pull's calls, in the order they are asked for. Not a
+    ThreadPoolExecutor: its threads are joined when a pull stops and when the process exits, so a
+    call hanging on the platform (up to the read timeout) would hold up a run being stopped."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def ask(self, call: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._calls.put((future, call))
+        return future
+
+    def _run(self) -> None:
+        while (asked := self._calls.get()) is not None:
+            future, call = asked
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as error:  # raised where the answer is taken, not here
+                    future.set_exception(error)
+
+    def stop(self) -> None:
+        """Calls not yet begun are cancelled; one in flight finishes unattended, then the thread ends."""
+        while True:
+            try:
+                asked = self._calls.get_nowait()
+            except queue.Empty:
+                break
+            if asked is not None:
+                asked[0].cancel()
+        self._calls.put(None)
 
 
 class WindowedOrderSource:
@@ -118,17 +156,18 @@ class WindowedOrderSource:
                 f"changes from the last {self.settle_time} yet; the rest lands on the next run"
             )
             end = max(start, settled.replace(microsecond=0))
-        self._fetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{self.shop.shop_id}")
+        self._fetcher = FetchThread(f"fetch-{self.shop.shop_id}")
         try:
             for window_start, window_end in split_window(start, end, self.window):
                 yield from self._window(window_start, window_end)
-        finally:  # a pull stopped early waits for the call in flight, and asks for nothing more
-            self._fetcher.shutdown(wait=True, cancel_futures=True)
+        finally:  # a pull stopped early asks for nothing more
+            self._fetcher.stop()
 
     def _ask(self, start: datetime, end: datetime, page_number: int) -> Future[Page]:
         """Page `page_number`, asked for on the fetch thread, after every call asked for before it."""
         asked_end = end - timedelta(seconds=1) if self.inclusive_end else end
-        return self._fetcher.submit(self.fetch_page, start, asked_end, self.first_page + page_number - 1)
+        page = self.first_page + page_number - 1
+        return self._fetcher.ask(lambda: self.fetch_page(start, asked_end, page))
 
     def _window(self, start: datetime, end: datetime) -> Iterator[pa.Table]:
         # A version repeated across pages (re-paging, records shifting between pages) is landed
