@@ -12,9 +12,10 @@ modified in [start, end).
 
 Once a window's page count is known, the next page is asked for while the current one is scrubbed
 and landed: one fetch thread makes every call of a pull, in the order a pull without it would, so
-the platform sees the same calls and the HTTP client is never used by two threads at once; only the
-wait for the answer overlaps the work on the page before it (on the benchmark's local TOP replay,
-the wait was a fifth of a pull's time; on a real platform it is most of it).
+the platform sees the same calls, one at a time, and while a pull runs only that thread uses the
+HTTP client (a pull stopped early leaves a call in flight to finish alone). The wait for an answer
+overlaps the work on the page before it: on the benchmark's local TOP replay the wait was about a
+sixth of a pull's time; a real platform, further away, makes it longer.
 
 A platform supplies a subclass: its limits (class attributes), one page fetch (`fetch_page`), and
 how to read and scrub one record (`identify`, `scrub`). Everything about windows, paging order,
