@@ -10,7 +10,9 @@ start, the platform's own paging, no rate limit. Then each loader lands the same
 child process (so its peak RSS, summed over the processes it starts, is that loader alone) and prints
 a JSON line; the server counts the requests, bytes and records it served to each. Appends a Markdown
 table with the machine and versions to the platform's results file (benchmarks/results/peers.md for
-Shopify, peers_top.md for TOP).
+Shopify, peers_top.md for TOP). `--repeat k` runs every loader k times, round after round, and gives
+each loader's median time and its median ratio to the floor over the rounds: this kind of machine's
+speed drifts by up to half within an hour, which one run after another cannot tell from a loader's.
 
 The loaders: download only; download + DuckDB `read_json` → Parquet (the floor); our connector
 (landing Parquet, PII hashed); requests + pandas; dlt's `rest_api` source with its defaults and with

@@ -13,6 +13,7 @@ import os
 import platform as host
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,20 +96,39 @@ def _measure(platform: Platform, index: int, name: str, port: int, n: int, tmp: 
     return figures
 
 
-def _floor_rate(rows: list[tuple[str, dict[str, Any]]]) -> float:
-    floor = next((f for name, f in rows if name == FLOOR and "failed" not in f), None)
-    return floor["rows"] / floor["seconds"] if floor else 0.0
+def _combined(name: str, runs: list[dict[str, Any]], floor_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One loader's runs as one row: the median time, the largest peak, and its rate against the
+    floor as the median of each round's ratio (a round runs every loader once, one after another,
+    so a ratio compares two runs minutes apart at most, while the machine's speed may drift by half
+    over a longer session)."""
+    failed = next((run for run in runs if "failed" in run), None)
+    if failed:
+        return failed
+    seconds = sorted(run["seconds"] for run in runs)
+    combined = {
+        **runs[0],
+        "seconds": statistics.median(seconds),
+        "all_seconds": [run["seconds"] for run in runs],
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+    }
+    if all("failed" not in floor for floor in floor_runs) and len(floor_runs) == len(runs):
+        combined["floor_ratio"] = statistics.median(
+            floor["seconds"] / run["seconds"] for run, floor in zip(runs, floor_runs, strict=True)
+        )
+    return combined
 
 
-def _summary(platform: Platform, name: str, f: dict[str, Any], rows: list[tuple[str, dict[str, Any]]]) -> str:
+def _summary(platform: Platform, name: str, f: dict[str, Any]) -> str:
     if "failed" in f:
         return f"{name}: {f['failed']}"
-    rate, floor_rate = f["rows"] / f["seconds"], _floor_rate(rows)
+    rate = f["rows"] / f["seconds"]
+    runs = f.get("all_seconds", [f["seconds"]])
     return (
-        f"{name}: {f['rows']} {platform.noun}s in {f['seconds']:.2f} s = {rate:.0f} {platform.noun}s/s, "
-        f"{f['bytes'] / 1e6 / f['seconds']:.1f} MB/s, peak RSS {f['peak_rss_mb']:.0f} MB, "
-        f"{f['requests']} requests"
-        + (f", {rate / floor_rate:.2f}× the read_json floor" if floor_rate else "")
+        f"{name}: {f['rows']} {platform.noun}s in {f['seconds']:.2f} s"
+        + (f" (median of {', '.join(f'{s:.2f}' for s in runs)})" if len(runs) > 1 else "")
+        + f" = {rate:.0f} {platform.noun}s/s, {f['bytes'] / 1e6 / f['seconds']:.1f} MB/s, "
+        f"peak RSS {f['peak_rss_mb']:.0f} MB, {f['requests']} requests"
+        + (f", {f['floor_ratio']:.2f}× the read_json floor" if "floor_ratio" in f else "")
     )
 
 
@@ -125,6 +145,12 @@ def main() -> None:
         "--loaders",
         nargs="+",
         help="only the loaders whose names contain one of these (the floor always runs)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of every loader, interleaved; a row gives the median (a machine's speed drifts)",
     )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
@@ -146,7 +172,6 @@ def main() -> None:
         if name == FLOOR or not args.loaders or any(part in name for part in args.loaders)
     ]
     server = subprocess.Popen(_command(platform, "--serve", str(n)), stdout=subprocess.PIPE, text=True)
-    rows: list[tuple[str, dict[str, Any]]] = []
     try:
         assert server.stdout is not None
         line = server.stdout.readline()
@@ -160,21 +185,31 @@ def main() -> None:
             f"{replay['json_bytes'] / 1e6:.1f} MB in {replay['pages']} pages",
             flush=True,
         )
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in wanted}
         with tempfile.TemporaryDirectory(prefix="peers-") as tmp:
-            for index, name in enumerate(names):
-                if name not in wanted:
-                    continue
-                figures = _measure(platform, index, name, port, n, Path(tmp))
-                rows.append((name, figures))
-                print(_summary(platform, name, figures, rows), flush=True)
+            for round_number in range(1, args.repeat + 1):
+                for index, name in enumerate(names):
+                    if name in wanted:
+                        runs[name].append(_measure(platform, index, name, port, n, Path(tmp)))
+                        single = _combined(name, runs[name][-1:], runs[FLOOR][-1:])
+                        print(f"[round {round_number}] " + _summary(platform, name, single), flush=True)
+        rows = [(name, _combined(name, runs[name], runs[FLOOR])) for name in wanted]
+        if args.repeat > 1:
+            for name, figures in rows:
+                print(_summary(platform, name, figures), flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    _write(platform, n, args.days, replay, rows)
+    _write(platform, n, args.days, args.repeat, replay, rows)
 
 
 def _write(
-    platform: Platform, n: int, days: int, replay: dict[str, Any], rows: list[tuple[str, dict[str, Any]]]
+    platform: Platform,
+    n: int,
+    days: int,
+    repeat: int,
+    replay: dict[str, Any],
+    rows: list[tuple[str, dict[str, Any]]],
 ) -> None:
     def version(package: str) -> str:
         try:
@@ -182,7 +217,6 @@ def _write(
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
 
-    floor_rate = _floor_rate(rows)
     results, noun = platform.results, platform.noun
     new = not results.exists()
     results.parent.mkdir(exist_ok=True)
@@ -192,9 +226,10 @@ def _write(
         what = f"{n} {platform.label} {noun}s over {days} China day(s)"
         size = f"{replay['bytes_per_record']:.0f} bytes/{noun} avg ({replay['json_bytes'] / 1e6:.1f} MB JSON"
         paging = f"{replay['pages']} pages of {platform.page_size})"
+        rounds = f", {repeat} interleaved rounds (each row: the median)" if repeat > 1 else ""
         out.write(
             f"\n## {time.strftime('%Y-%m-%d %H:%M')} — {what}, {size}, {paging}, "
-            "replay server on loopback, no rate limit\n\n"
+            f"replay server on loopback, no rate limit{rounds}\n\n"
         )
         out.write(
             f"{host.platform()}, {os.cpu_count()} cores, Python {host.python_version()}, "
@@ -202,17 +237,23 @@ def _write(
             f"dlt {version('dlt')}, requests {version('requests')}\n\n"
         )
         columns = f"{noun}s | seconds | {noun}s/s | MB/s | peak RSS MB | × read_json floor | requests"
-        out.write(f"| loader | {columns} |\n")
-        out.write("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+        every_run = " | every run (s)" if repeat > 1 else ""
+        out.write(f"| loader | {columns}{every_run} |\n")
+        out.write("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---|" if repeat > 1 else "") + "\n")
         for name, f in rows:
             if "failed" in f:
-                out.write(f"| {name} | {_cell(f['failed'])} | | | | | | {f.get('requests', '')} |\n")
+                out.write(
+                    f"| {name} | {_cell(f['failed'])} | | | | | | {f.get('requests', '')} |"
+                    + (" |" if repeat > 1 else "")
+                    + "\n"
+                )
                 continue
             rate = f["rows"] / f["seconds"]
-            ratio = f"{rate / floor_rate:.2f}" if floor_rate else "—"
+            ratio = f"{f['floor_ratio']:.2f}" if "floor_ratio" in f else "—"
             mb_s = f["bytes"] / 1e6 / f["seconds"]
+            runs = f" {', '.join(f'{s:.2f}' for s in f['all_seconds'])} |" if repeat > 1 else ""
             out.write(
                 f"| {name} | {f['rows']} | {f['seconds']:.2f} | {rate:.0f} | {mb_s:.1f} | "
-                f"{f['peak_rss_mb']:.0f} | {ratio} | {f['requests']} |\n"
+                f"{f['peak_rss_mb']:.0f} | {ratio} | {f['requests']} |{runs}\n"
             )
     print(f"results appended to {results}")

@@ -50,12 +50,17 @@ def _read_json_floor(platform: Platform, ctx: Ctx) -> Callable[[], int]:
 
 
 def _our_connector(platform: Platform, ctx: Ctx) -> Callable[[], int]:
+    import importlib
+
+    import pandas  # noqa: F401 - pyarrow imports it on the first page it builds; before the clock
+
     from connectors.common.pii import PiiHasher
     from connectors.common.timeutil import utc_now
     from connectors.registry import CHANNELS
     from warehouse.landing import LandingWriter
 
     shop = platform.connector_shop(ctx)
+    importlib.import_module(CHANNELS[shop.channel].factory.partition(":")[0])  # what build() imports
     first_day, last_day = days()
     start, end = window()
 
