@@ -1,9 +1,11 @@
 from datetime import UTC, date, datetime, timedelta
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from connectors.common.records import LandingRows, dumps_record, landing_page, version_key
+from warehouse import landing
 from warehouse.landing import LandingWriter, partition_dir
 
 EXTRACTED = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -42,6 +44,29 @@ def test_rows_outside_the_range_are_counted_not_landed(tmp_path):
         "tmall", "orders", "s", date(2026, 11, 5), date(2026, 11, 5), [page(rows)], EXTRACTED
     )
     assert result.rows == 1 and result.rows_outside_window == 1
+
+
+def test_small_pages_are_written_in_batches_not_one_row_group_each(tmp_path, monkeypatch):
+    monkeypatch.setattr(landing, "BATCH_BYTES", 4_000)  # a few pages of ten rows
+    start = datetime(2026, 11, 5, 1, tzinfo=UTC)  # every row on one China day
+    pages = [
+        page([(f"{p}-{i}", start + timedelta(seconds=10 * p + i)) for i in range(10)]) for p in range(50)
+    ]
+    # one page of another schema (its timestamp without a zone) is cast, not refused
+    pages.append(
+        page([("late", start + timedelta(hours=1))]).cast(
+            page([("x", start)]).schema.set(1, pa.field("modified_at", pa.timestamp("us")))
+        )
+    )
+    result = LandingWriter(tmp_path).land(
+        "tmall", "orders", "s", date(2026, 11, 5), date(2026, 11, 5), pages, EXTRACTED
+    )
+    assert result.rows == 501
+    (file,) = partition_dir(tmp_path, "tmall", "orders", "s", date(2026, 11, 5)).glob("*.parquet")
+    landed = pq.ParquetFile(file)
+    assert landed.metadata.num_rows == 501
+    assert 1 < landed.metadata.num_row_groups < 20  # 51 pages, a handful of batches
+    assert landed.read().column("record_id").to_pylist()[-1] == "late"
 
 
 def test_a_failed_pull_lands_nothing(tmp_path):
