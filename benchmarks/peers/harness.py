@@ -96,7 +96,7 @@ def _measure(platform: Platform, index: int, name: str, port: int, n: int, tmp: 
     return figures
 
 
-def _combined(name: str, runs: list[dict[str, Any]], floor_runs: list[dict[str, Any]]) -> dict[str, Any]:
+def _combined(runs: list[dict[str, Any]], floor_runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One loader's runs as one row: the median time, the largest peak, and its rate against the
     floor as the median of each round's ratio (a round runs every loader once, one after another,
     so a ratio compares two runs minutes apart at most, while the machine's speed may drift by half
@@ -191,9 +191,11 @@ def main() -> None:
                 for index, name in enumerate(names):
                     if name in wanted:
                         runs[name].append(_measure(platform, index, name, port, n, Path(tmp)))
-                        single = _combined(name, runs[name][-1:], runs[FLOOR][-1:])
+                        # against this round's floor, once it has run (download only runs before it)
+                        floor = runs[FLOOR][round_number - 1 : round_number]
+                        single = _combined(runs[name][-1:], floor)
                         print(f"[round {round_number}] " + _summary(platform, name, single), flush=True)
-        rows = [(name, _combined(name, runs[name], runs[FLOOR])) for name in wanted]
+        rows = [(name, _combined(runs[name], runs[FLOOR])) for name in wanted]
         if args.repeat > 1:
             for name, figures in rows:
                 print(_summary(platform, name, figures), flush=True)

@@ -38,6 +38,7 @@ which on the real platform can skip a trade modified while paging, not on this r
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import json
 import re
@@ -50,13 +51,14 @@ from benchmarks.peers.base import RESULTS_DIR, WORLD_FIRST, WORLD_LAST, Ctx, Pla
 from benchmarks.peers.replay import IDS_PER_RECORD, ReplayHandler, Slots, Template, modified_times, replicate
 from connectors.common.paging import last_page_number
 from connectors.common.signing import SIGN_METHODS, sign
-from connectors.common.timeutil import china_days_window, format_cst, parse_cst, split_window, utc_now
+from connectors.common.timeutil import china_days_window, format_cst, parse_cst, split_window
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import requests
 
     from connectors.config import ShopConfig
+    from connectors.top.client import TopClient
 
 METHOD = "taobao.trades.sold.increment.get"
 ROOT = "trades_sold_increment_get_response"
@@ -101,18 +103,21 @@ def _windows(start: datetime, end: datetime) -> list[tuple[str, str]]:
 def _signed(
     params: dict[str, Any], app_key: str = APP_KEY, app_secret: str = APP_SECRET, session: str = SESSION
 ) -> dict[str, str]:
-    """A call's parameters as TOP takes them: the system parameters with a fresh timestamp, signed."""
-    form = {
-        "app_key": app_key,
-        "session": session,
-        "timestamp": format_cst(utc_now()),
-        "format": "json",
-        "v": "2.0",
-        "sign_method": "md5",
-        **{name: str(value) for name, value in params.items()},
-    }
-    form["sign"] = sign(form, app_secret)
-    return form
+    """A call's parameters (`method` among them) as our TOP client sends them: its system parameters,
+    a fresh timestamp and the signature (`TopClient.prepare`), so every loader signs as we do."""
+    business = dict(params)
+    return dict(_client(app_key, app_secret, session).prepare(business.pop("method"), business)["data"])
+
+
+@functools.cache
+def _client(app_key: str, app_secret: str, session: str) -> TopClient:
+    from connectors.common.http import HttpClient
+    from connectors.config import ShopConfig
+    from connectors.top.client import TopClient
+
+    credentials = {"app_key": app_key, "app_secret": app_secret, "session": session}
+    shop = ShopConfig("tmall", "peers-benchmark", credentials=credentials)
+    return TopClient(shop, HttpClient(shop.channel, shop.shop_id))
 
 
 def _every_page(
