@@ -39,9 +39,9 @@ _EPOCH = date(1970, 1, 1)
 STALE_EXTRACTION_SECONDS = 24 * 3600
 # Pages are routed and written in batches of about this many bytes: a marketplace page is 100 orders,
 # and routing one (a dozen Arrow calls) and writing it as its own row group cost more than its rows
-# (measured: 2,010 pages of TOP's size landed in 0.47-0.65 s one by one, 0.17-0.18 s ten at a time).
-# A batch is held three or four times over while it is filtered by day and encoded: at 8 MB a
-# 500k-order Shopify day peaked at 472 MB (target 500), so 4 MB.
+# (measured: this writer took 2,010 pages of TOP's size in 0.47-0.65 s one by one, 0.19-0.36 s in
+# batches). A batch costs memory while it is filtered by day and encoded: a 500k-order Shopify day
+# peaked at 453 MB page by page, 465 MB at 4 MB, 472 MB at 8 MB (target 500), so 4 MB.
 BATCH_BYTES = 4 * 2**20
 
 
