@@ -78,6 +78,7 @@ class PiiHasher:
     # are kept (in memory only; the LRU bound keeps it to a few MB) — profiling a Shopify pull, HMAC
     # set-up was half of the connector's time.
     CACHE_SIZE = 1 << 15
+    RAW_CACHE_SIZE = 1 << 12
 
     def __init__(self, key: str | bytes) -> None:
         if not key:
@@ -85,6 +86,14 @@ class PiiHasher:
         self._key = key.encode("utf-8") if isinstance(key, str) else key
         self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)
         self._digest = functools.lru_cache(maxsize=self.CACHE_SIZE)(self._hmac)
+        # The values as they came, before normalising: an order's customer and its two addresses
+        # repeat one phone and name, which were normalised again each time. Scrubbing a Shopify
+        # order: 192k -> 124k instructions (callgrind), 31-33 -> 21-25 µs. Recent values only: the
+        # repeats within an order and a run of one buyer's orders.
+        raw_cache = functools.lru_cache(maxsize=self.RAW_CACHE_SIZE)
+        self._phone_of = raw_cache(self._phone_uncached)
+        self._email_of = raw_cache(self._email_uncached)
+        self._text_of = raw_cache(self._text_uncached)
 
     def __reduce__(self) -> tuple[type[PiiHasher], tuple[bytes]]:
         """A hasher (and its key) is pickled only to start a connector's page worker, through the pipe
@@ -102,18 +111,26 @@ class PiiHasher:
         return mac.hexdigest()
 
     def phone(self, value: str | None) -> str | None:
-        if not value:
-            return None
-        return self.phone_digits(normalise_phone(str(value)))
+        return self.phone_fields(value)[0]
+
+    def phone_fields(self, value: object) -> tuple[str | None, str | None]:
+        """A phone as it came: (its hash, its masked form), None for either it has not."""
+        return self._phone_of(str(value)) if value else (None, None)
+
+    def _phone_uncached(self, value: str) -> tuple[str | None, str | None]:
+        digits = normalise_phone(value)  # once, for the hash and the mask
+        return self.phone_digits(digits), _mask_digits(digits)
 
     def phone_digits(self, digits: str | None) -> str | None:
         """`phone` of a number already normalised (normalise_phone)."""
         return self._digest("phone", digits) if digits else None
 
     def email(self, value: str | None) -> str | None:
-        if not value or not str(value).strip():
-            return None
-        return self._digest("email", str(value).strip().lower())
+        return self._email_of(str(value)) if value else None
+
+    def _email_uncached(self, value: str) -> str | None:
+        normalised = value.strip().lower()
+        return self._digest("email", normalised) if normalised else None
 
     def person_name(self, value: str | None) -> str | None:
         """A person's whole name, hashed for comparing people (`text(value, "name")`); None for a
@@ -124,9 +141,10 @@ class PiiHasher:
 
     def text(self, value: str | None, kind: str = "text") -> str | None:
         """Names and addresses: whitespace-folded, then hashed (kind separates name from address)."""
-        if value is None:
-            return None
-        folded = " ".join(str(value).split())
+        return None if value is None else self._text_of(str(value), kind)
+
+    def _text_uncached(self, value: str, kind: str) -> str | None:
+        folded = " ".join(value.split())
         return self._digest(kind, folded) if folded else None
 
 
@@ -145,10 +163,7 @@ def scrub_fields(
     fields (e.g. ciphertexts we cannot use) are removed with nothing in their place."""
     for key in phones:
         if key in record:
-            value = record.pop(key)
-            digits = normalise_phone(str(value)) if value else None  # once, for the hash and the mask
-            record[f"{key}_hash"] = pii.phone_digits(digits)
-            record[f"{key}_masked"] = _mask_digits(digits)
+            record[f"{key}_hash"], record[f"{key}_masked"] = pii.phone_fields(record.pop(key))
     for key in emails:
         if key in record:
             record[f"{key}_hash"] = pii.email(record.pop(key))
