@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pyarrow as pa
@@ -464,6 +464,20 @@ def test_a_china_time_parses_to_the_utc_instant_strptime_gives(text):
     expected = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ).astimezone(UTC)
     assert parse_cst(text) == expected
     assert parse_cst(text).tzinfo is UTC
+
+
+def test_a_china_time_is_the_zones_instant_on_every_day_including_the_years_of_summer_time():
+    # China kept summer time 1986-1991 (UTC+9 in summer): parse_cst subtracts a fixed eight hours only
+    # from 1992 on; on every day from 1980 to 2060, at noon and just before midnight, it agrees with
+    # the zone
+    day, last = date(1980, 1, 1), date(2060, 12, 31)
+    while day <= last:
+        for clock in ("12:00:00", "23:59:59"):
+            text = f"{day.isoformat()} {clock}"
+            expected = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ).astimezone(UTC)
+            assert parse_cst(text) == expected, text
+        day += timedelta(days=1)
+    assert parse_cst("1991-07-01 12:00:00") == datetime(1991, 7, 1, 3, tzinfo=UTC)  # summer time: UTC+9
 
 
 @pytest.mark.parametrize(

@@ -28,11 +28,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from connectors.common.records import LANDING_SCHEMA
-from connectors.common.timeutil import iter_days
+from connectors.common.timeutil import CHINA_OFFSET, iter_days
 from warehouse.failpoints import failpoint
 from warehouse.paths import sweep_stale
 
-_CHINA_OFFSET_US = 8 * 3600 * 1_000_000  # China has had no daylight saving time since 1991
+_CHINA_OFFSET_US = CHINA_OFFSET // timedelta(microseconds=1)  # fixed since 1991 (timeutil)
 _DAY_US = 86_400 * 1_000_000
 _EPOCH = date(1970, 1, 1)
 # an extraction of a Double 11 day takes well under this; an older `_tmp` folder is a killed run's

@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 
 CHINA_TZ = ZoneInfo("Asia/Shanghai")
 CST_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Asia/Shanghai has had no transition since daylight saving time ended in September 1991
+CHINA_FIXED_OFFSET_SINCE = 1992  # a year
+CHINA_OFFSET = timedelta(hours=8)
 
 
 def china_day_start(day: date) -> datetime:
@@ -37,7 +40,9 @@ def parse_cst(text: str) -> datetime:
     Once per landed record, so the common shape takes `fromisoformat` (about a fifth of `strptime`'s
     cost); the separators are checked first because `fromisoformat` also takes other shapes (a `T`,
     an offset) that must not pass for China time. Anything else goes through `strptime`, which
-    accepts or refuses what it always did."""
+    accepts or refuses what it always did. From 1992 on, China time is UTC+8 all year, so the offset
+    is subtracted instead of looked up in the zone (half the cost of `astimezone` from the zone);
+    earlier times (daylight saving time 1986-1991) go through the zone."""
     if (
         len(text) == 19
         and text[4] == "-"
@@ -51,6 +56,8 @@ def parse_cst(text: str) -> datetime:
             parsed = datetime.strptime(text, CST_FORMAT)  # e.g. non-ASCII digits: strptime decides
     else:
         parsed = datetime.strptime(text, CST_FORMAT)
+    if parsed.year >= CHINA_FIXED_OFFSET_SINCE:
+        return (parsed - CHINA_OFFSET).replace(tzinfo=UTC)
     return parsed.replace(tzinfo=CHINA_TZ).astimezone(UTC)
 
 
