@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from connectors.common.errors import FatalError, RateLimited, RetriableError
-from connectors.common.http import HttpClient, RetryPolicy
+from connectors.common.http import HttpClient, RetryPolicy, make_session
 
 
 class Script:
@@ -20,6 +20,7 @@ class Script:
     def __init__(self) -> None:
         self.steps: list[tuple[int, float, dict[str, str]]] = []
         self.calls = 0
+        self.paths: list[str] = []
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def flaky() -> Iterator[tuple[str, Script]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             script.calls += 1
+            script.paths.append(self.path)
             status, delay, headers = script.steps.pop(0) if script.steps else (200, 0.0, {})
             time.sleep(delay)
             body = b'{"ok": true}'
@@ -154,3 +156,28 @@ def test_clients_sharing_a_quota_share_one_pacing_schedule():
     tmall.hold(5.0)  # the platform said "banned for 5 more seconds" to the Tmall shop
     taobao.wait()
     assert waits and waits[0] > 4.9
+
+
+def test_the_environments_proxy_settings_apply_read_once_per_host(flaky, monkeypatch):
+    proxy, script = flaky  # the flaky server stands in for a forward proxy here
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    reads = []
+    environ_proxies = requests.sessions.get_environ_proxies
+    monkeypatch.setattr(
+        requests.sessions,
+        "get_environ_proxies",
+        lambda *a, **k: reads.append(a[0]) or environ_proxies(*a, **k),
+    )
+    session = make_session()
+    for page in range(3):
+        assert session.get(f"http://shop.invalid/orders?page={page}", timeout=5).json() == {"ok": True}
+    assert script.paths == [f"http://shop.invalid/orders?page={page}" for page in range(3)]  # via the proxy
+    assert len(reads) == 1  # the environment read at the host's first request only
+    # another host is looked up afresh: exempted by no_proxy, it is asked directly
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    assert session.get(f"{proxy}direct", timeout=5).json() == {"ok": True}
+    assert script.paths[-1] == "/direct"
+    assert len(reads) == 2

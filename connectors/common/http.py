@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 
@@ -157,8 +158,37 @@ class SharedPacer(Pacer):
             self._shared(seconds, reserve=False)
 
 
+class Session(requests.Session):
+    """A requests.Session that reads the environment's settings for a host (its proxy and no_proxy
+    variables, the CA bundle) at the host's first request, not at every request: requests scans
+    the whole environment for them on each call, 0.19 ms a call measured, about a tenth of the CPU
+    of fetching a 130 KB TOP page here. A variable changed during a pull applies to the next one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[object, ...], Any] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        if proxies or stream is not None or verify is not None or cert is not None or not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        # what is merged with the environment is this session's own settings: they are in the key
+        key = (
+            parts.scheme,
+            parts.netloc,
+            tuple(sorted(self.proxies.items())),
+            self.stream,
+            str(self.verify),
+            str(self.cert),
+        )
+        settings = self._environment.get(key)
+        if settings is None:
+            settings = self._environment[key] = super().merge_environment_settings(url, {}, None, None, None)
+        return {**settings, "proxies": dict(settings["proxies"])}  # a copy: the caller's to change
+
+
 def make_session(user_agent: str = "omni-platform/0.1") -> requests.Session:
-    session = requests.Session()
+    session = Session()
     session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"})
     return session
 
