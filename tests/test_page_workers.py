@@ -125,6 +125,29 @@ def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path):
     assert not any(alive(pid) for pid in workers), "a worker outlived the pull that started it"
 
 
+def test_a_script_without_a_main_guard_runs_once_and_its_pull_uses_the_workers(tmp_path):
+    # spawned processes import the parent's main script; a page worker must not, or a script
+    # pulling at its top level would pull again in every worker
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "pull.py"
+    script.write_text(
+        "import os\n"
+        "from connectors.common.page_workers import in_workers\n"
+        "from tests.test_page_workers import _tagged\n"
+        f"with open({str(runs)!r}, 'a') as runs:\n"
+        "    runs.write(f'{os.getpid()}\\n')\n"
+        "worked = list(in_workers(_tagged, 'ctx', range(12), workers=2, inline_pages=2))\n"
+        "assert [item for item, _ in worked] == list(range(12))\n"
+        "print(len({pid for _, (_, _, pid) in worked[2:]} - {os.getpid()}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(runs.read_text().splitlines()) == 1, "the script ran again in a worker"
+    assert int(done.stdout) >= 1, "pages were worked in other processes"
+    assert "page workers stopped" not in done.stderr and "bootstrapping" not in done.stderr
+
+
 def test_a_hasher_is_not_pickled_except_to_start_a_worker():
     with pytest.raises(TypeError, match="its key must not reach a file"):
         pickle.dumps(PiiHasher("the-test-key"))

@@ -11,6 +11,12 @@ unchanged (the first `inline_pages` pages are worked here; the processes start o
 is longer). Plain PII crosses to the workers only through the pipes the processes share with
 this one, never through a file; the `context` (the PII hasher, which carries its key) is sent
 once to each worker when it starts.
+
+A worker does not run the program that started it. multiprocessing's spawned processes import the
+parent's main script first (so that functions defined there can be unpickled): a script that pulls
+without an `if __name__ == "__main__":` guard would run again in every worker, side effects and
+all, until the worker's own attempt to start workers failed. A page worker's work is a function of
+an importable module (a connector's), so its processes start without the main script.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import context as mp_context
+from multiprocessing import popen_spawn_posix, spawn
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,50 @@ IN_FLIGHT_PER_WORKER = 2  # one being worked on, one waiting: the worker never i
 PARENT_CHECK_SECONDS = 0.5
 
 _context: Any = None  # a worker process's copy of the caller's context, set once when it starts
+
+# --- processes that start without the parent's main script -------------------------------------
+
+_starting_worker = threading.local()  # set on the thread starting a page worker, while it does
+_preparation_data = spawn.get_preparation_data
+
+
+def _preparation_data_of_page_workers(name: str) -> dict[str, Any]:
+    """What a spawned process is told to set up before it runs: for a page worker (and no other
+    process), without the parent's main script to import."""
+    data = _preparation_data(name)
+    if getattr(_starting_worker, "now", False):
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+    return data
+
+
+# multiprocessing looks the function up on its module at each start (popen_spawn_posix); this stands
+# in for it, and changes nothing for a process other than a page worker
+spawn.get_preparation_data = _preparation_data_of_page_workers
+
+
+class _WorkerPopen(popen_spawn_posix.Popen):
+    def _launch(self, process_obj: Any) -> None:
+        _starting_worker.now = True
+        try:
+            super()._launch(process_obj)  # type: ignore[misc]  # typeshed leaves out this private method
+        finally:
+            _starting_worker.now = False
+
+
+class _WorkerProcess(mp_context.SpawnProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> _WorkerPopen:
+        return _WorkerPopen(process_obj)
+
+
+class _WorkerContext(mp_context.SpawnContext):
+    """The spawn start method (fork is unsafe in a process with threads), without the main script."""
+
+    Process = _WorkerProcess
+
+
+# -------------------------------------------------------------------------------------------------
 
 
 def _start_worker(context: Any, parent: int) -> None:
@@ -84,7 +136,7 @@ def in_workers(
         return
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),  # fork is unsafe in a process with threads
+        mp_context=_WorkerContext(),
         initializer=_start_worker,
         initargs=(context, os.getpid()),
     )
