@@ -41,7 +41,7 @@ def parse_cst(text: str) -> datetime:
     cost); the separators are checked first because `fromisoformat` also takes other shapes (a `T`,
     an offset) that must not pass for China time. Anything else goes through `strptime`, which
     accepts or refuses what it always did. From 1992 on, China time is UTC+8 all year, so the offset
-    is subtracted instead of looked up in the zone (half the cost of `astimezone` from the zone);
+    is subtracted instead of looked up in the zone (17.6k -> 14.8k instructions a call, callgrind);
     earlier times (daylight saving time 1986-1991) go through the zone."""
     if (
         len(text) == 19
