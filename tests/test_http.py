@@ -56,6 +56,42 @@ def flaky() -> Iterator[tuple[str, Script]]:
     server.server_close()
 
 
+@pytest.fixture
+def body_faults() -> Iterator[tuple[str, list[str]]]:
+    """A server whose answers break off inside the body, one fault per call from the list: "cut" (the
+    connection closes early) or "stall" (the body stops arriving); then whole answers."""
+    faults: list[str] = []
+    body = b'{"ok": true, "pad": "' + b"x" * 200_000 + b'"}'
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            fault = faults.pop(0) if faults else None
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                self.wfile.write(body if fault is None else body[:1000])
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                return
+            if fault == "stall":
+                time.sleep(1.5)
+            if fault is not None:
+                self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", faults
+    server.shutdown()
+    server.server_close()
+
+
 def check(response: requests.Response) -> dict:
     if response.status_code == 429:
         raise RateLimited("test", "s1", "429", float(response.headers.get("Retry-After", 0)) or None)
@@ -181,3 +217,16 @@ def test_the_environments_proxy_settings_apply_read_once_per_host(flaky, monkeyp
     assert session.get(f"{proxy}direct", timeout=5).json() == {"ok": True}
     assert script.paths[-1] == "/direct"
     assert len(reads) == 2
+
+
+def test_a_body_cut_short_or_stalling_is_retried_and_a_whole_one_read(body_faults):
+    # the client reads bodies itself in one piece (read_body): urllib3's errors must still become
+    # the ones it retries
+    url, faults = body_faults
+    faults += ["cut", "stall"]
+    sleeps: list[float] = []
+    http = client(sleeps, read_timeout=0.5)
+    answer = http.request("GET", url, check)
+    assert answer["ok"] is True and len(answer["pad"]) == 200_000
+    assert http.stats.retries == 2 and http.stats.requests == 3
+    assert http.stats.bytes == len(b'{"ok": true, "pad": "') + 200_000 + len(b'"}')  # the whole answer only

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from connectors.common.errors import ConnectorError, ProtocolError, RateLimited, RetriableError
 from connectors.config import ShopConfig
@@ -187,6 +188,26 @@ class Session(requests.Session):
         return {**settings, "proxies": dict(settings["proxies"])}  # a copy: the caller's to change
 
 
+def read_body(response: requests.Response) -> bytes:
+    """The body of a response asked for with `stream=True`, read in one piece and kept as its
+    `content`. requests reads a body it was not told to stream 10 KB at a time through three layers
+    of generators: 5 ms of CPU per MB here, against 1.7 ms in one read (a Shopify page is 1.1 MB).
+    urllib3's errors become requests' own, as `content` makes them."""
+    if response._content is False:  # not read yet (a response hook may have given it already)
+        try:
+            response._content = response.raw.read(decode_content=True)
+        except urllib3.exceptions.ProtocolError as error:  # cut short, reset
+            raise requests.exceptions.ChunkedEncodingError(error) from error
+        except urllib3.exceptions.DecodeError as error:
+            raise requests.exceptions.ContentDecodingError(error) from error
+        except urllib3.exceptions.ReadTimeoutError as error:
+            raise requests.ConnectionError(error) from error
+        except urllib3.exceptions.SSLError as error:
+            raise requests.exceptions.SSLError(error) from error
+        response._content_consumed = True
+    return response.content
+
+
 def make_session(user_agent: str = "omni-platform/0.1") -> requests.Session:
     session = Session()
     session.headers.update({"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"})
@@ -260,8 +281,8 @@ class HttpClient:
             self.pacer.wait()
             try:
                 self.stats.requests += 1
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-                self.stats.bytes += len(response.content)
+                response = self.session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
+                self.stats.bytes += len(read_body(response))
                 return check(response)
             except RetriableError as exc:
                 error: ConnectorError = exc
