@@ -207,16 +207,19 @@ def test_the_environments_proxy_settings_apply_read_once_per_host(flaky, monkeyp
         "get_environ_proxies",
         lambda *a, **k: reads.append(a[0]) or environ_proxies(*a, **k),
     )
-    session = make_session()
+    http = client([])  # as every connector asks: HttpClient on make_session()
     for page in range(3):
-        assert session.get(f"http://shop.invalid/orders?page={page}", timeout=5).json() == {"ok": True}
+        assert http.request("GET", f"http://shop.invalid/orders?page={page}", check) == {"ok": True}
     assert script.paths == [f"http://shop.invalid/orders?page={page}" for page in range(3)]  # via the proxy
     assert len(reads) == 1  # the environment read at the host's first request only
     # another host is looked up afresh: exempted by no_proxy, it is asked directly
     monkeypatch.setenv("no_proxy", "127.0.0.1")
-    assert session.get(f"{proxy}direct", timeout=5).json() == {"ok": True}
+    assert http.request("GET", f"{proxy}direct", check) == {"ok": True}
     assert script.paths[-1] == "/direct"
     assert len(reads) == 2
+    # a plain requests call (stream not asked for) is merged with the environment too
+    assert make_session().get("http://shop.invalid/plain", timeout=5).json() == {"ok": True}
+    assert script.paths[-1] == "http://shop.invalid/plain"
 
 
 def test_a_body_cut_short_or_stalling_is_retried_and_a_whole_one_read(body_faults):

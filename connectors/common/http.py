@@ -170,13 +170,17 @@ class Session(requests.Session):
         self._environment: dict[tuple[object, ...], Any] = {}
 
     def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
-        if proxies or stream is not None or verify is not None or cert is not None or not self.trust_env:
+        if proxies or not self.trust_env:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         parts = urlsplit(url)
-        # what is merged with the environment is this session's own settings: they are in the key
+        # what is merged with the environment is this call's and this session's own settings: they
+        # are in the key (HttpClient asks with stream=True)
         key = (
             parts.scheme,
             parts.netloc,
+            stream,
+            str(verify),
+            str(cert),
             tuple(sorted(self.proxies.items())),
             self.stream,
             str(self.verify),
@@ -184,7 +188,9 @@ class Session(requests.Session):
         )
         settings = self._environment.get(key)
         if settings is None:
-            settings = self._environment[key] = super().merge_environment_settings(url, {}, None, None, None)
+            settings = self._environment[key] = super().merge_environment_settings(
+                url, {}, stream, verify, cert
+            )
         return {**settings, "proxies": dict(settings["proxies"])}  # a copy: the caller's to change
 
 
