@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -165,6 +166,25 @@ def test_paging_edge_cases(sandbox, pii):
     pages = -(-total // (total - 1))
     assert stats(total - 1) == (total, pages + 1), "last page short: page 1 for the total, pages n..2, page 1"
     assert stats(100, start - timedelta(days=30), start - timedelta(days=29)) == (0, 1), "empty window"
+
+
+def test_a_pull_in_page_workers_lands_what_a_pull_here_lands(sandbox, pii):
+    """Pages fetched, scrubbed and landed in other processes (a long pull's): the same rows, in the
+    same order, from the same number of calls; the workers end with the pull."""
+    window = whole_world(sandbox)
+    here = TopSource(shop_config(sandbox, "tmall", "tmall-flagship", page_size=2, page_workers=0), pii)
+    landed = pull(here, *window)
+    elsewhere = TopSource(
+        shop_config(sandbox, "tmall", "tmall-flagship", page_size=2, page_workers=2, worker_pages=0), pii
+    )
+    pages = elsewhere.pull("orders", *window)
+    first = next(pages)
+    assert len(multiprocessing.active_children()) == 2, "pages are fetched and landed elsewhere"
+    worked = pa.concat_tables([first, *pages])
+    assert not multiprocessing.active_children()
+    assert worked.drop_columns("extracted_at").equals(landed.drop_columns("extracted_at"))
+    assert landed.num_rows > 30
+    assert (elsewhere.stats.requests, elsewhere.stats.pages) == (here.stats.requests, here.stats.pages)
 
 
 def test_throttling_is_retried_and_nothing_is_lost(make_sandbox, pii, monkeypatch):

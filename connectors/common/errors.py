@@ -16,6 +16,21 @@ class ConnectorError(Exception):
         self.detail = message
         super().__init__(f"[{channel}/{shop_id}] {message}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its class, message and attributes: an error raised in a page worker
+        (connectors.common.page_workers) is raised again, whole, in the pulling process. The default
+        would call the class with the formatted message alone, which its constructor refuses."""
+        return _rebuilt, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuilt(
+    kind: type[ConnectorError], args: tuple[object, ...], attributes: dict[str, object]
+) -> ConnectorError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, *args)
+    error.__dict__.update(attributes)
+    return error
+
 
 class FatalError(ConnectorError):
     """Retrying cannot help: bad signature, expired token, missing permission, bad request."""

@@ -87,6 +87,16 @@ class PullStats:
             "bytes": self.bytes,
         }
 
+    def add(self, other: PullStats) -> None:
+        """Count `other`'s calls and notes in these too (a page worker's, in its pull's)."""
+        self.requests += other.requests
+        self.retries += other.retries
+        self.throttled += other.throttled
+        self.pages += other.pages
+        self.rows += other.rows
+        self.bytes += other.bytes
+        self.notes.extend(other.notes)
+
 
 class Pacer:
     """Spaces calls at most `rate` per second, so a client stays under a platform's documented

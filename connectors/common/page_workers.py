@@ -40,6 +40,9 @@ C = TypeVar("C")
 T = TypeVar("T")
 R = TypeVar("R")
 
+# Two workers and the pulling process keep two cores busy (benchmarks/results/peers.md); on one
+# core, workers would only add their start-up and the pickling.
+DEFAULT_WORKERS = 2 if (os.cpu_count() or 1) > 1 else 0
 IN_FLIGHT_PER_WORKER = 2  # one being worked on, one waiting: the worker never idles for the download
 PARENT_CHECK_SECONDS = 0.5
 

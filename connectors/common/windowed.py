@@ -17,6 +17,14 @@ HTTP client (a pull stopped early leaves a call in flight to finish alone). The 
 overlaps the work on the page before it: on the benchmark's local TOP replay the wait was about a
 sixth of a pull's time; a real platform, further away, makes it longer.
 
+A long pull (`worker_pages` more pages expected) of a platform whose pages a fresh copy of its source
+can fetch alone (`stateless_pages`: TOP) goes further: its pages are fetched *and* landed in page
+worker processes (connectors.common.page_workers), several calls in flight, while this process
+reads each window's first page to plan it, drops repeated versions and writes the landing file.
+Parsing, scrubbing and re-serialising trades is Python on one core; the workers use every core.
+The pages land in the same order and the same versions land; a window the platform adds orders to
+while it is paged is paged again here, serially.
+
 A platform supplies a subclass: its limits (class attributes), one page fetch (`fetch_page`), and
 how to read and scrub one record (`identify`, `scrub`). Everything about windows, paging order,
 re-paging and landing lives here once.
@@ -36,6 +44,7 @@ import pyarrow as pa
 
 from connectors.common.errors import FatalError, ProtocolError
 from connectors.common.http import HttpClient, PullStats
+from connectors.common.page_workers import DEFAULT_WORKERS, in_workers
 from connectors.common.paging import last_page_number
 from connectors.common.pii import PiiHasher
 from connectors.common.records import LandingRows, dumps_record, first_seen
@@ -57,6 +66,28 @@ class Identity:
     record_id: str
     modified_at: datetime  # aware UTC
     status: str | None
+
+
+@dataclass(frozen=True)
+class PageAsk:
+    """One page of a window, as a pull in page workers plans it (it is pickled to a worker)."""
+
+    start: datetime  # the window, [start, end)
+    end: datetime
+    page_number: int  # counted from 1, whatever the platform counts from
+    first_total: int  # the window's total when its page 1 was first read
+    last: bool  # the window's last page: page 1 again (or its only page)
+    records: list[dict[str, Any]] | None = None  # a one-page window's records, already read
+
+
+@dataclass
+class LandedPage:
+    """A page fetched and landed in a page worker: the platform's total with it, the rows (repeated
+    versions not yet dropped: only the pulling process knows what landed) and what the page cost."""
+
+    total: int
+    rows: LandingRows
+    stats: PullStats
 
 
 class FetchThread:
@@ -94,6 +125,22 @@ class FetchThread:
         self._calls.put(None)
 
 
+class Immediately:
+    """Stands in for a FetchThread where calls are made one at a time on the caller's thread (a page
+    worker's copy of a source)."""
+
+    def ask(self, call: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(call())
+        except BaseException as error:  # raised where the answer is taken, as on the thread
+            future.set_exception(error)
+        return future
+
+    def stop(self) -> None:
+        pass
+
+
 class WindowedOrderSource:
     entities: tuple[str, ...] = ("orders",)
     # Platform limits (override in the subclass).
@@ -109,6 +156,13 @@ class WindowedOrderSource:
     # The platform's documented call quota for one shop, if any: calls are spaced to stay under it
     # (option `calls_per_second` overrides; 0 turns pacing off).
     calls_per_second: float | None = None
+    # Whether a fresh copy of the source can fetch and land any page of a pull alone (nothing carried
+    # from page to page): only then may a long pull run in page workers (option `page_workers`, 0
+    # for none) once it expects `worker_pages` more pages. Starting them costs a second or so: on the
+    # benchmark's loopback replay (no network wait) they break even at about 400 TOP pages and take a
+    # quarter off 2,000 (benchmarks/results/peers_top.md); a platform further away gains sooner.
+    stateless_pages = False
+    worker_pages = 400
 
     def quota_scope(self) -> str | None:
         """What the quota belongs to when it is not the shop alone: every client (any shop, any
@@ -130,6 +184,9 @@ class WindowedOrderSource:
                 f"page_size in 1-{self.max_page_size}",
             )
         self.http = HttpClient.for_quota(shop, self.stats, self.calls_per_second, self.quota_scope())
+        self.page_workers = int(shop.option("page_workers", DEFAULT_WORKERS)) if self.stateless_pages else 0
+        self.worker_pages = int(shop.option("worker_pages", self.worker_pages))
+        self._fetcher: FetchThread | Immediately = Immediately()
 
     # --- what a platform supplies --------------------------------------------------------------
 
@@ -159,10 +216,28 @@ class WindowedOrderSource:
             end = max(start, settled.replace(microsecond=0))
         self._fetcher = FetchThread(f"fetch-{self.shop.shop_id}")
         try:
-            for window_start, window_end in split_window(start, end, self.window):
-                yield from self._window(window_start, window_end)
+            windows = split_window(start, end, self.window)
+            planned = 0  # pages of the windows planned so far
+            for number, (window_start, window_end) in enumerate(windows, 1):
+                first = self._whole_page(window_start, window_end, 1)
+                pages = last_page_number(first.total, self.page_size)
+                planned += pages
+                # this window's pages and the rest's, at the pull's pages per window so far
+                expected = pages + planned / number * (len(windows) - number)
+                if expected >= self.worker_pages and self._workers():
+                    rest = iter(windows[number:])
+                    yield from self._in_workers(self._asks(window_start, window_end, first, rest))
+                    return
+                yield from self._window(window_start, window_end, set(), first)
         finally:  # a pull stopped early asks for nothing more
             self._fetcher.stop()
+
+    def _workers(self) -> int:
+        """Page workers for this pull: none where calls are paced per process (the workers and this
+        process must keep to one schedule, which a quota scope shares across processes)."""
+        if self.quota_scope() is None and self.http.pacer.interval:
+            return 0
+        return self.page_workers
 
     def _ask(self, start: datetime, end: datetime, page_number: int) -> Future[Page]:
         """Page `page_number`, asked for on the fetch thread, after every call asked for before it."""
@@ -170,19 +245,25 @@ class WindowedOrderSource:
         page = self.first_page + page_number - 1
         return self._fetcher.ask(lambda: self.fetch_page(start, asked_end, page))
 
-    def _window(self, start: datetime, end: datetime) -> Iterator[pa.Table]:
-        # A version repeated across pages (re-paging, records shifting between pages) is landed
-        # once. Only this window's versions can repeat here: every other window keeps other
-        # modification times, so memory follows the window, not the pull.
-        seen: set[object] = set()
-        for _ in range(MAX_REPAGES):
-            first = self._whole_page(start, end, 1)
+    def _window(
+        self,
+        start: datetime,
+        end: datetime,
+        seen: set[object],
+        first: Page | None = None,
+        rounds: int = MAX_REPAGES,
+    ) -> Iterator[pa.Table]:
+        """A window paged here (`first`: its page 1, already read). A version repeated across pages
+        (re-paging, records shifting between pages) is landed once. Only this window's versions can
+        repeat: every other window keeps other modification times, so `seen` follows the window."""
+        for round_number in range(rounds):
+            if round_number or first is None:
+                first = self._whole_page(start, end, 1)
             pages = last_page_number(first.total, self.page_size)
             if pages <= 1:
                 yield from self._landed(first.records, start, end, seen)
                 return
-            # the last page to page 2, then page 1 again: it also tells whether the total moved
-            order = [*range(pages, 1, -1), 1]
+            order = paging_order(pages)
             asked = self._ask(start, end, order[0])
             for at, page_number in enumerate(order):
                 page = self._whole_page(start, end, page_number, asked)
@@ -192,14 +273,62 @@ class WindowedOrderSource:
             last = page
             if last.total <= first.total:  # records only left the window: nothing was skipped
                 return
-            self.stats.notes.append(
-                f"orders entered the window starting {start:%Y-%m-%d %H:%M} UTC: re-paging"
-            )
+            self._repaging(start)
         raise ProtocolError(
             self.shop.channel,
             self.shop.shop_id,
             f"orders kept entering the window starting {start:%Y-%m-%d %H:%M} UTC while paging",
         )
+
+    def _repaging(self, start: datetime) -> None:
+        self.stats.notes.append(f"orders entered the window starting {start:%Y-%m-%d %H:%M} UTC: re-paging")
+
+    def _asks(
+        self, start: datetime, end: datetime, first: Page, windows: Iterator[tuple[datetime, datetime]]
+    ) -> Iterator[PageAsk]:
+        """Every page of this window (`first`: its page 1) and of the windows after it, in the order a
+        pull here asks for them; each window's page 1 is read here first, for its total."""
+        while True:
+            pages = last_page_number(first.total, self.page_size)
+            if pages <= 1:
+                yield PageAsk(start, end, 1, first.total, last=True, records=first.records)
+            else:
+                for page_number in paging_order(pages):
+                    yield PageAsk(start, end, page_number, first.total, last=page_number == 1)
+            window = next(windows, None)
+            if window is None:
+                return
+            start, end = window
+            first = self._whole_page(start, end, 1)
+
+    def _in_workers(self, asks: Iterator[PageAsk]) -> Iterator[pa.Table]:
+        seen_by_window: dict[datetime, set[object]] = {}
+        worker_source = WorkerSource(self)
+        for ask, landed in in_workers(
+            land_in_worker, worker_source, asks, workers=self._workers(), inline_pages=0
+        ):
+            self.stats.add(landed.stats)
+            seen = seen_by_window.setdefault(ask.start, set())
+            yield from self._land(landed.rows.unseen(seen))
+            if ask.last:
+                del seen_by_window[ask.start]
+                if landed.total > ask.first_total:  # orders entered the window: paged again, here
+                    self._repaging(ask.start)
+                    yield from self._window(ask.start, ask.end, seen, rounds=MAX_REPAGES - 1)
+
+    def landed_ask(self, ask: PageAsk) -> LandedPage:
+        """A planned page fetched (unless it came with its records) and landed, with what it cost
+        counted apart: in a page worker, for the pulling process to add to its pull's."""
+        kept = self.stats
+        self.stats = self.http.stats = PullStats()
+        try:
+            if ask.records is None:
+                page = self._whole_page(ask.start, ask.end, ask.page_number)
+            else:
+                page = Page(ask.records, ask.first_total)
+            return LandedPage(page.total, self._rows(page.records, ask.start, ask.end, None), self.stats)
+        finally:
+            self.stats = self.http.stats = kept
 
     def _whole_page(
         self, start: datetime, end: datetime, page_number: int, asked: Future[Page] | None = None
@@ -229,18 +358,58 @@ class WindowedOrderSource:
     def _landed(
         self, records: list[dict[str, Any]], start: datetime, end: datetime, seen: set[object]
     ) -> Iterator[pa.Table]:
-        self.stats.pages += 1
+        yield from self._land(self._rows(records, start, end, seen))
+
+    def _rows(
+        self, records: list[dict[str, Any]], start: datetime, end: datetime, seen: set[object] | None
+    ) -> LandingRows:
+        """The records modified in [start, end), scrubbed; those already in `seen` left out."""
         rows = LandingRows()
         for record in records:
             identity = self.identify(record)
             modified_at = identity.modified_at
             # a repeated version is dropped before the record is scrubbed and written
-            if start <= modified_at < end and first_seen(seen, identity.record_id, modified_at):
+            if start <= modified_at < end and (
+                seen is None or first_seen(seen, identity.record_id, modified_at)
+            ):
                 body = dumps_record(self.scrub(record))
                 rows.append(identity.record_id, modified_at, identity.status, body)
+        return rows
+
+    def _land(self, rows: LandingRows) -> Iterator[pa.Table]:
+        self.stats.pages += 1
         self.stats.rows += len(rows.record_ids)
         if rows.record_ids:
             yield rows.page(utc_now())
 
     def close(self) -> None:
         self.http.session.close()
+
+
+def paging_order(pages: int) -> list[int]:
+    """The last page to page 2, then page 1 again: it also tells whether the total moved."""
+    return [*range(pages, 1, -1), 1]
+
+
+class WorkerSource:
+    """What a page worker needs to build its own copy of a pull's source: picklable (the shop's
+    settings and credentials, the PII hasher with its key, all sent through the worker's pipe). In
+    the pulling process it is the source itself."""
+
+    def __init__(self, source: WindowedOrderSource) -> None:
+        self.kind = type(source)
+        self.shop = source.shop
+        self.pii = source.pii
+        self.built: WindowedOrderSource | None = source
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "built": None}
+
+    def source(self) -> WindowedOrderSource:
+        if self.built is None:  # a worker's first page: its own client, its calls made on its thread
+            self.built = self.kind(self.shop, self.pii)
+        return self.built
+
+
+def land_in_worker(worker_source: WorkerSource, ask: PageAsk) -> LandedPage:
+    return worker_source.source().landed_ask(ask)

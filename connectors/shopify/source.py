@@ -10,7 +10,6 @@ worker processes (connectors.common.page_workers) while the pull downloads the n
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ import pyarrow as pa
 
 from connectors.common.errors import ProtocolError
 from connectors.common.http import HttpClient, PullStats
-from connectors.common.page_workers import in_workers
+from connectors.common.page_workers import DEFAULT_WORKERS, in_workers
 from connectors.common.pii import PiiHasher, scrub_fields
 from connectors.common.records import LandingRows, dumps_record
 from connectors.common.timeutil import utc_now
@@ -29,9 +28,6 @@ from connectors.shopify.client import MAX_PAGE_SIZE, Page, ShopifyClient
 
 _ADDRESS_KEYS = ("billing_address", "shipping_address", "default_address")
 SHOPIFY_HISTORY = timedelta(days=60)
-# Two workers and the downloading process keep two cores busy (benchmarks/results/peers.md); on one
-# core, workers would only add their start-up and the pickling.
-PAGE_WORKERS = 2 if (os.cpu_count() or 1) > 1 else 0
 # Starting the workers costs about a second (each imports this module): measured, that pays off
 # from about 20 pages of 250 orders (benchmarks/results/peers.md); shorter pulls start no process.
 INLINE_PAGES = 20
@@ -91,7 +87,7 @@ class ShopifySource:
         self.page_size = min(int(shop.option("page_size", MAX_PAGE_SIZE)), MAX_PAGE_SIZE)
         # Parsing and scrubbing a page costs more than downloading it: after the first few pages of
         # a pull, pages are worked on in this many other processes (0: all in this one).
-        self.page_workers = int(shop.option("page_workers", PAGE_WORKERS))
+        self.page_workers = int(shop.option("page_workers", DEFAULT_WORKERS))
         self.inline_pages = int(shop.option("inline_pages", INLINE_PAGES))
         self.client = ShopifyClient(shop, HttpClient(shop.channel, shop.shop_id, stats=self.stats))
 

@@ -85,6 +85,9 @@ class TopSource(WindowedOrderSource):
     # §2): 40/s is the sandbox's, override with the shop option `calls_per_second` (0: no pacing).
     # Every Tmall and Taobao shop of one app key, in any process, shares it.
     calls_per_second = 40.0
+    # A page is fetched and landed by its window and number alone (the receivers' decryption, which
+    # remembers what a pull decrypted, turns the page workers off)
+    stateless_pages = True
 
     def quota_scope(self) -> str | None:
         return f"top|{self.shop.require('gateway_url')}|{self.shop.credential('app_key')}"
@@ -93,6 +96,8 @@ class TopSource(WindowedOrderSource):
         super().__init__(shop, pii)
         self.client = TopClient(shop, self.http)
         self.decrypt_phones = shop.flag("decrypt_phones")
+        if self.decrypt_phones:
+            self.page_workers = 0
         self.phones: dict[tuple[str, str], ReceiverPhone] = {}  # (tid, oaid) -> decrypted, this pull
 
     def pull(self, entity: str, start: datetime, end: datetime) -> Iterator[pa.Table]:
