@@ -158,9 +158,10 @@ class WindowedOrderSource:
     calls_per_second: float | None = None
     # Whether a fresh copy of the source can fetch and land any page of a pull alone (nothing carried
     # from page to page): only then may a long pull run in page workers (option `page_workers`, 0
-    # for none) once it expects `worker_pages` more pages. Starting them costs a second or so: on the
-    # benchmark's loopback replay (no network wait) they break even at about 400 TOP pages and take a
-    # quarter off 2,000 (benchmarks/results/peers_top.md); a platform further away gains sooner.
+    # for none) once it expects `worker_pages` more pages. Starting them costs about a second of CPU:
+    # on the benchmark's loopback replay (no network wait) 400 TOP pages in workers broke even, a pull
+    # of 600 was a fifth faster, of 2,000 a quarter (benchmarks/results/peers_top.md); against a
+    # platform further away, where a pull waits on each answer, they gain sooner.
     stateless_pages = False
     worker_pages = 400
 
