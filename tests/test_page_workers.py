@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -64,6 +65,22 @@ def test_closing_the_pull_early_stops_the_workers():
         next(worked)
     assert len(multiprocessing.active_children()) == 2
     worked.close()
+    assert not multiprocessing.active_children()
+
+
+def _hangs_on_five(context: str, item: int) -> int:
+    if item == 5:
+        time.sleep(120)  # a platform that does not answer, up to a long read timeout
+    return item
+
+
+def test_closing_the_pull_early_does_not_wait_for_a_page_a_worker_is_stuck_on():
+    worked = in_workers(_hangs_on_five, "", range(1000), workers=2, inline_pages=1)
+    assert [next(worked)[0] for _ in range(5)] == [0, 1, 2, 3, 4]  # item 5 is now in a worker
+    closing = threading.Thread(target=worked.close)
+    closing.start()
+    closing.join(timeout=20)
+    assert not closing.is_alive(), "closing the pull waited for the stuck worker"
     assert not multiprocessing.active_children()
 
 

@@ -125,8 +125,8 @@ def in_workers(
     items picklable: after the first `inline_pages` items they are sent to `workers` spawned
     processes. `workers=0`, or a caller that is itself a daemon process (which may not start
     processes), works every item here. An exception raised by `work` is raised here, at its item's
-    turn; closing the iterator early stops the workers; if a worker dies, the items not yet returned
-    are worked here."""
+    turn; closing the iterator early stops the workers at once (a page they are working on is dropped);
+    if a worker dies, the items not yet returned are worked here."""
     iterator = iter(items)
     for _ in range(inline_pages):
         item = next(iterator, _END)
@@ -166,11 +166,23 @@ def in_workers(
         # spawned process): the pull goes on here, from the first page not yet returned.
         log.warning("page workers stopped (%s): the rest of this pull is worked in this process", broken)
     finally:
+        if waiting:  # stopped early, failed, or a worker died: what the workers are doing is not wanted
+            _stop_workers(pool)
         pool.shutdown(wait=True, cancel_futures=True)
     for item in waiting:
         yield item, work(context, item)
     for item in iterator:
         yield item, work(context, item)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the workers now rather than after their current page: a worker may be waiting on a
+    platform that does not answer (up to the read timeout), and a pull being stopped (a run
+    terminated, an error at an earlier page) must not wait for it. The pool keeps its processes in a
+    private mapping (concurrent.futures of Python 3.11); a terminated worker leaves nothing behind
+    (its calls are reads)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 _END: Any = object()
