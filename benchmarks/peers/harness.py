@@ -25,7 +25,7 @@ from typing import Any
 from benchmarks.peers import shopify, top
 from benchmarks.peers.base import Ctx, Platform
 from benchmarks.peers.loaders import FLOOR, loaders
-from benchmarks.peers.replay import STATS_PATH, serve
+from benchmarks.peers.replay import LATENCY_ENV, STATS_PATH, serve
 from benchmarks.rss import communicate_sampling
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (shopify.PLATFORM, top.PLATFORM)}
@@ -152,6 +152,12 @@ def main() -> None:
         default=1,
         help="rounds of every loader, interleaved; a row gives the median (a machine's speed drifts)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0,
+        help="milliseconds the replay server waits before each answer (a platform further away)",
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,6 +171,7 @@ def main() -> None:
         return
     n = args.orders
     os.environ["PEERS_DAYS"] = str(args.days)  # the replay server and every loader read it
+    os.environ[LATENCY_ENV] = str(args.latency_ms)  # the replay server reads it
     names = list(loaders(platform))
     wanted = [
         name
@@ -229,9 +236,11 @@ def _write(
         size = f"{replay['bytes_per_record']:.0f} bytes/{noun} avg ({replay['json_bytes'] / 1e6:.1f} MB JSON"
         paging = f"{replay['pages']} pages of {platform.page_size})"
         rounds = f", {repeat} interleaved rounds (each row: the median)" if repeat > 1 else ""
+        latency_ms = float(os.environ.get(LATENCY_ENV) or 0)
+        latency = f" answering each call after {latency_ms:g} ms" if latency_ms else ""
         out.write(
             f"\n## {time.strftime('%Y-%m-%d %H:%M')} — {what}, {size}, {paging}, "
-            f"replay server on loopback, no rate limit{rounds}\n\n"
+            f"replay server on loopback{latency}, no rate limit{rounds}\n\n"
         )
         out.write(
             f"{host.platform()}, {os.cpu_count()} cores, Python {host.python_version()}, "

@@ -11,8 +11,10 @@ the counters the parent reads and resets between loaders at STATS_PATH.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -23,6 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 from benchmarks.peers.base import Platform, window
 
 STATS_PATH = "/_bench/stats"
+LATENCY_ENV = "PEERS_LATENCY_MS"  # milliseconds before each API answer (`--latency-ms`)
 IDS_PER_RECORD = 64  # id slots per replica for each family of nested ids (line items, refunds...)
 
 
@@ -122,16 +125,21 @@ class Served:
 
 
 class ReplayHandler(BaseHTTPRequestHandler):
-    """A platform's handler implements `answer`; GET STATS_PATH (`?reset=1`) is answered here."""
+    """A platform's handler implements `answer`; GET STATS_PATH (`?reset=1`) is answered here. With
+    LATENCY_ENV set, every API answer waits that many milliseconds first (a platform further away
+    than loopback; calls in flight at once wait side by side, each on its own thread)."""
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # TCP_NODELAY: keep-alive answers must not wait for a delayed ACK
     served = Served()  # one server per process
+    latency = float(os.environ.get(LATENCY_ENV) or 0) / 1000
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        if self.latency and not self.path.startswith(STATS_PATH):
+            time.sleep(self.latency)
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
