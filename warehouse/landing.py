@@ -44,9 +44,9 @@ STALE_EXTRACTION_SECONDS = 24 * 3600
 # peaked at 453 MB page by page, 465 MB at 4 MB, 472 MB at 8 MB (target 500), so 4 MB.
 BATCH_BYTES = 4 * 2**20
 # Landing files are kept for good (platforms serve ~3 months back), and nearly all of their bytes are
-# the records' JSON: zstd at level 1 stores it in about a third of snappy's (Parquet's default) size,
-# written in the same time and scanned by DuckDB no slower (53k Shopify orders: 24 MB against 70 MB,
-# written in 0.40 s against 0.38 s, scanned in 0.11 s against 0.14 s; benchmarks/results/peers.md).
+# the records' JSON: zstd at level 1 stores it in a third (Shopify) to a half (TOP) of snappy's size
+# (Parquet's default), written in the same time and read by DuckDB no slower (200k Shopify orders:
+# 90 MB against 262 MB; benchmarks/results/peers.md).
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 1}
 
 
