@@ -110,17 +110,20 @@ def child(channel: str, shop_id: str, entity: str, first: str, last: str, landin
     first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
     start, end = china_days_window(first_day, last_day)
     source = CHANNELS[channel].build(shop, PiiHasher(config.pii_key))
-    began = time.perf_counter()
+    began, began_at = time.perf_counter(), time.time()
     result = LandingWriter(Path(landing)).land(
         channel, entity, shop_id, first_day, last_day, source.pull(entity, start, end), utc_now()
     )
-    seconds = time.perf_counter() - began
+    seconds, ended_at = time.perf_counter() - began, time.time()
     source.close()
     print(
         json.dumps(
             {
                 "rows": result.rows,
                 "seconds": seconds,
+                # wall-clock times of the pull (after start-up), for spans across processes
+                "began_at": began_at,
+                "ended_at": ended_at,
                 "requests": source.stats.requests,
                 "throttled": source.stats.throttled,
                 "retries": source.stats.retries,
