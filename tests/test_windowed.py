@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,7 @@ class FilePlatform(WindowedOrderSource):
     def fetch_page(self, start: datetime, end: datetime, page: int) -> Page:
         with self.log.open("a") as log:
             log.write(f"{start.isoformat()} {page} {os.getpid()}\n")
+        time.sleep(self.shop.option("call_seconds", 0))  # a platform this far away
         if page == self.shop.option("fail_on_page"):
             raise RetriableError("tmall", "file", f"page {page} failed")
         orders = [{"id": str(i), "modified": START + timedelta(minutes=ORDERS - i)} for i in range(ORDERS)]
@@ -215,6 +217,20 @@ def test_orders_entering_a_window_while_it_is_paged_are_landed_once_by_paging_it
     if page_workers:  # the workers paged the plan; the pulling process planned and paged again
         here = [page for start, page, pid in made if start == START.isoformat() and pid == os.getpid()]
         assert here == [1, 1, 4, 3, 2, 1]
+
+
+@pytest.mark.parametrize(("call_seconds", "in_workers"), [(0.0, False), (0.05, True)])
+def test_a_short_pull_goes_to_page_workers_when_its_calls_would_keep_it_waiting(
+    tmp_path, call_seconds, in_workers
+):
+    """Far fewer pages than `worker_pages`, but each answer slow: the pull's waiting (6 pages
+    expected x 50 ms) passes `worker_seconds` (0.2 s), so the workers take the pages; answered at
+    once, it stays here."""
+    log = tmp_path / "calls.log"
+    platform = file_platform(log, 2, worker_seconds=0.2, call_seconds=call_seconds)
+    assert platform.worker_pages > 100
+    assert pull_table(platform).num_rows == ORDERS
+    assert bool({pid for _, _, pid in calls(log)} - {os.getpid()}) == in_workers
 
 
 def test_a_call_failing_in_a_page_worker_is_raised_from_the_pull_whole_at_its_page(tmp_path):

@@ -17,7 +17,8 @@ HTTP client (a pull stopped early leaves a call in flight to finish alone). The 
 overlaps the work on the page before it: on the benchmark's local TOP replay the wait was about a
 sixth of a pull's time; a real platform, further away, makes it longer.
 
-A long pull (`worker_pages` more pages expected) of a platform whose pages a fresh copy of its source
+A long pull (`worker_pages` more pages expected, or `worker_seconds` of waiting on calls) of a
+platform whose pages a fresh copy of its source
 can fetch alone (`stateless_pages`: TOP) goes further: its pages are fetched *and* landed in page
 worker processes (connectors.common.page_workers), one call in flight per worker (two by default),
 while this process reads each window's first page to plan it, drops repeated versions and writes
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -166,6 +168,10 @@ class WindowedOrderSource:
     # platform further away, where a pull waits on each answer, they gain sooner.
     stateless_pages = False
     worker_pages = 400
+    # ... or once the calls it expects would keep it waiting this long, one at a time (a platform far
+    # away: at 20 ms an answer, from about 200 pages; 300 pages took 4.5 s in workers against 8.8 s
+    # here, peers_top.md), timed by the quickest page 1 read so far, which a retry cannot inflate
+    worker_seconds = 5.0
 
     def quota_scope(self) -> str | None:
         """What the quota belongs to when it is not the shop alone: every client (any shop, any
@@ -189,6 +195,7 @@ class WindowedOrderSource:
         self.http = HttpClient.for_quota(shop, self.stats, self.calls_per_second, self.quota_scope())
         self.page_workers = int(shop.option("page_workers", DEFAULT_WORKERS)) if self.stateless_pages else 0
         self.worker_pages = int(shop.option("worker_pages", self.worker_pages))
+        self.worker_seconds = float(shop.option("worker_seconds", self.worker_seconds))
         self._fetcher: FetchThread | Immediately = Immediately()
 
     # --- what a platform supplies --------------------------------------------------------------
@@ -221,13 +228,17 @@ class WindowedOrderSource:
         try:
             windows = split_window(start, end, self.window)
             planned = 0  # pages of the windows planned so far
+            quickest_call = float("inf")  # seconds, of the page 1 reads so far
             for number, (window_start, window_end) in enumerate(windows, 1):
+                asked_at = time.monotonic()
                 first = self._whole_page(window_start, window_end, 1)
+                quickest_call = min(quickest_call, time.monotonic() - asked_at)
                 pages = last_page_number(first.total, self.page_size)
                 planned += pages
                 # this window's pages and the rest's, at the pull's pages per window so far
                 expected = pages + planned / number * (len(windows) - number)
-                if expected >= self.worker_pages and self._workers():
+                long_pull = expected >= self.worker_pages or expected * quickest_call >= self.worker_seconds
+                if long_pull and self._workers():
                     rest = iter(windows[number:])
                     yield from self._in_workers(self._asks(window_start, window_end, first, rest))
                     return
