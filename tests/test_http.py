@@ -168,6 +168,20 @@ def test_transport_errors_never_carry_the_query_string(caplog):
     assert "ConnectionError" in str(error.value)
 
 
+def test_an_answers_time_is_the_platforms_not_the_wait_for_the_quota(flaky, monkeypatch):
+    """What a windowed pull times to decide whether more calls in flight would help
+    (connectors/common/windowed.py): how long the answer took, not the wait for the quota's pace."""
+    monkeypatch.setenv("OMNI_HTTP_PACING", "on")
+    url, script = flaky
+    script.steps = [(200, 0.0, {}), (200, 0.3, {})]
+    http = HttpClient("test", "s1", timeout=(2.0, 5.0), calls_per_second=1.0)  # sleeps for real
+    began = time.monotonic()
+    http.request("GET", url, check)
+    http.request("GET", url, check)  # waits about a second for its slot, then 0.3 s for the answer
+    assert time.monotonic() - began >= 1.0
+    assert 0.3 <= http.answered_in < 0.9
+
+
 def test_clients_sharing_a_quota_share_one_pacing_schedule():
     """Two clients of one app key (say a Tmall and a Taobao shop, in two processes) pace as one:
     20 calls at 20/s take a second between them, where separate quotas would take half; a throttle

@@ -148,7 +148,9 @@ class FilePlatform(WindowedOrderSource):
     def fetch_page(self, start: datetime, end: datetime, page: int) -> Page:
         with self.log.open("a") as log:
             log.write(f"{start.isoformat()} {page} {os.getpid()}\n")
-        time.sleep(self.shop.option("call_seconds", 0))  # a platform this far away
+        # a platform this far away, its answers timed as the HTTP client times them
+        self.http.answered_in = self.shop.option("call_seconds", 0)
+        time.sleep(self.http.answered_in)
         if page == self.shop.option("fail_on_page"):
             raise RetriableError("tmall", "file", f"page {page} failed")
         orders = [{"id": str(i), "modified": START + timedelta(minutes=ORDERS - i)} for i in range(ORDERS)]

@@ -256,6 +256,8 @@ class HttpClient:
         if os.environ.get(PACING_ENV, "on").strip().lower() == "off":
             calls_per_second = None
         # quota_scope: the calls_per_second quota is shared with every client naming the same scope
+        # seconds the last answer took to arrive, read whole (no pacing, no retry's wait in it)
+        self.answered_in = 0.0
         self.pacer = (
             SharedPacer(quota_scope, calls_per_second, sleep)
             if quota_scope
@@ -297,8 +299,10 @@ class HttpClient:
             self.pacer.wait()
             try:
                 self.stats.requests += 1
+                sent_at = time.monotonic()
                 response = self.session.request(method, url, timeout=self.timeout, stream=True, **kwargs)
                 self.stats.bytes += len(read_body(response))
+                self.answered_in = time.monotonic() - sent_at
                 return check(response)
             except RetriableError as exc:
                 error: ConnectorError = exc

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -170,7 +169,8 @@ class WindowedOrderSource:
     worker_pages = 400
     # ... or once the calls it expects would keep it waiting this long, one at a time (a platform far
     # away: at 20 ms an answer, from about 200 pages; 300 pages took 4.5 s in workers against 8.8 s
-    # here, peers_top.md), timed by the quickest page 1 read so far, which a retry cannot inflate
+    # here, peers_top.md), timed by the quickest answer to a page 1 read so far (the quota's pacing
+    # and a retry's wait left out: more calls in flight would not shorten those)
     worker_seconds = 5.0
 
     def quota_scope(self) -> str | None:
@@ -228,11 +228,10 @@ class WindowedOrderSource:
         try:
             windows = split_window(start, end, self.window)
             planned = 0  # pages of the windows planned so far
-            quickest_call = float("inf")  # seconds, of the page 1 reads so far
+            quickest_call = float("inf")  # seconds an answer took, of the page 1 reads so far
             for number, (window_start, window_end) in enumerate(windows, 1):
-                asked_at = time.monotonic()
                 first = self._whole_page(window_start, window_end, 1)
-                quickest_call = min(quickest_call, time.monotonic() - asked_at)
+                quickest_call = min(quickest_call, self.http.answered_in)
                 pages = last_page_number(first.total, self.page_size)
                 planned += pages
                 # this window's pages and the rest's, at the pull's pages per window so far
