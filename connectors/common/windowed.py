@@ -18,15 +18,14 @@ overlaps the work on the page before it: on the benchmark's local TOP replay the
 sixth of a pull's time; a real platform, further away, makes it longer.
 
 A long pull (`worker_pages` more pages expected, or `worker_seconds` of waiting on calls) of a
-platform whose pages a fresh copy of its source
-can fetch alone (`stateless_pages`: TOP) goes further: its pages are fetched *and* landed in page
-worker processes (connectors.common.page_workers), one call in flight per worker (two by default),
-while this process reads each window's first page to plan it, drops repeated versions and writes
-the landing file. Parsing, scrubbing and re-serialising trades is Python on one core; the workers
-use every core, and wait for two answers at a time. The platform sees the calls a pull here makes,
-not their order; the pages land in the same order and the same versions land; a window the platform
-adds orders to while it is paged is paged again here, serially; a pull stopped early ends its
-workers at once.
+platform whose pages a fresh copy of its source can fetch alone (`stateless_pages`: TOP) goes
+further: its pages are fetched *and* landed in page worker processes
+(connectors.common.page_workers), one call in flight per worker (two by default), while this process
+reads each window's first page to plan it, drops repeated versions and writes the landing file.
+Parsing, scrubbing and re-serialising trades is Python on one core; the workers use every core, and
+wait for two answers at a time. The platform sees the calls a pull here makes, not their order; the
+pages land in the same order and the same versions land; a window the platform adds orders to while
+it is paged is paged again here, serially; a pull stopped early ends its workers at once.
 
 A platform supplies a subclass: its limits (class attributes), one page fetch (`fetch_page`), and
 how to read and scrub one record (`identify`, `scrub`). Everything about windows, paging order,
