@@ -92,6 +92,14 @@ class LandedPage:
     stats: PullStats
 
 
+def _answer(future: Future[T], call: Callable[[], T]) -> None:
+    """`future` holds what `call` returns, or what it raised: raised where the answer is taken."""
+    try:
+        future.set_result(call())
+    except BaseException as error:
+        future.set_exception(error)
+
+
 class FetchThread:
     """One daemon thread that makes a pull's calls, in the order they are asked for. Not a
     ThreadPoolExecutor: its threads are joined when a pull stops and when the process exits, so a
@@ -110,10 +118,7 @@ class FetchThread:
         while (asked := self._calls.get()) is not None:
             future, call = asked
             if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(call())
-                except BaseException as error:  # raised where the answer is taken, not here
-                    future.set_exception(error)
+                _answer(future, call)
 
     def stop(self) -> None:
         """Calls not yet begun are cancelled; one in flight finishes unattended, then the thread ends."""
@@ -133,10 +138,7 @@ class Immediately:
 
     def ask(self, call: Callable[[], T]) -> Future[T]:
         future: Future[T] = Future()
-        try:
-            future.set_result(call())
-        except BaseException as error:  # raised where the answer is taken, as on the thread
-            future.set_exception(error)
+        _answer(future, call)
         return future
 
     def stop(self) -> None:
