@@ -319,3 +319,19 @@ def test_each_slice_reads_only_its_own_part_of_the_frame(monkeypatch, tmp_path):
     # (A cut by row id is a range of row ids too; DuckDB skips by them as well, but its profile
     # counts every row of the table as scanned for such a filter, so it is not counted here.)
     assert max(scanned) <= 3 * 122_880, scanned
+
+
+def test_a_validation_does_not_fingerprint_the_frame(monkeypatch):
+    """GX hashes every row of a batch under 1 GB for a marker nothing reads (more than half of a
+    large key check's time); `_context` turns that off. Fails if a GX upgrade brings it back."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    hashed = []
+    original = pandas_execution_engine.hash_pandas_dataframe
+    monkeypatch.setattr(
+        pandas_execution_engine, "hash_pandas_dataframe", lambda df: hashed.append(len(df)) or original(df)
+    )
+    frame = pd.DataFrame({"order_key": ["a", "b", "b"], "status": ["paid", "paid", "paid"]})
+    outcomes = {o.name: o.success for o in validate(frame, key_expectations(("order_key",), ("status",)))}
+    assert outcomes == {"order_key_unique": False, "order_key_not_null": True, "status_not_null": True}
+    assert hashed == []
