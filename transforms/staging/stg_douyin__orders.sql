@@ -69,32 +69,35 @@ parsed as (
 ),
 
 sku_lines as (
+    -- each order's SKU lines counted and summed on its own row, from its own list (unnesting them and
+    -- joining the sums back by key cost most of an order model: stg_top__orders); null counts for an
+    -- order without lines, as a group by gave
     select
-        p.channel,
-        p.order_id,
-        count(*) as line_count,
-        count(*) filter (where s.sku.after_sale_info.refund_status = 3) as refunded_line_count,
-        coalesce(sum(s.sku.pay_amount) filter (where s.sku.after_sale_info.refund_status = 3), 0)
-            as refunded_lines_fen
-    from parsed as p,
-        unnest(from_json(p.sku_orders,
-            '[{"sku_order_id":"VARCHAR","pay_amount":"BIGINT","after_sale_info":{"refund_status":"INTEGER"}}]'
-        )) as s(sku)
-    group by p.channel, p.order_id
+        *,
+        nullif(len(sku_list), 0) as line_count,
+        case when len(sku_list) > 0 then len(list_filter(sku_list, s -> s.after_sale_info.refund_status = 3)) end
+            as refunded_line_count,
+        case when len(sku_list) > 0 then
+            coalesce(list_sum([s.pay_amount for s in sku_list if s.after_sale_info.refund_status = 3]), 0)
+        end as refunded_lines_fen
+    from (
+        select *, from_json(sku_orders, '[{"pay_amount":"BIGINT","after_sale_info":{"refund_status":"INTEGER"}}]')
+            as sku_list
+        from parsed
+    )
 ),
 
 amounts as (
     select
-        p.*,
+        l.* exclude (sku_list, line_count, refunded_line_count, refunded_lines_fen),
         coalesce(l.line_count, 0) as line_count,
         coalesce(l.refunded_line_count, 0) as refunded_line_count,
         coalesce(l.refunded_lines_fen, 0) as refunded_lines_fen,
-        fen_to_cny(p.pay_fen + p.promotion_platform_fen) as merchant_total_cny,
+        fen_to_cny(l.pay_fen + l.promotion_platform_fen) as merchant_total_cny,
         -- every line refunded (postage included), or closed after payment: the whole order
-        (p.order_status = 4 and p.paid_at is not null)
+        (l.order_status = 4 and l.paid_at is not null)
             or (l.line_count > 0 and l.refunded_line_count = l.line_count) as fully_refunded
-    from parsed as p
-    left join sku_lines as l on p.channel = l.channel and p.order_id = l.order_id
+    from sku_lines as l
 ),
 
 final as (

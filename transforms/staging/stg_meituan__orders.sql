@@ -53,33 +53,31 @@ parsed as (
 ),
 
 vouchers as (
+    -- each order's vouchers counted and summed on its own row, from its own list (unnesting them and
+    -- joining the sums back by key cost most of an order model: stg_top__orders)
     select
-        p.channel,
-        p.order_id,
-        count(*) as voucher_count,
-        count(*) filter (where c.v.status = 'redeemed') as redeemed_count,
-        count(*) filter (where c.v.status in ('refunded', 'expired')) as refunded_count,
-        coalesce(sum(c.v.price) filter (where c.v.status in ('refunded', 'expired')), 0) as refunded_fen,
-        max(greatest(c.v.use_time, c.v.refund_time)) as last_settled_epoch,
-        max(c.v.refund_time) as last_refund_epoch
-    from parsed as p,
-        unnest(from_json(p.coupons,
-            '[{"code":"VARCHAR","status":"VARCHAR","price":"BIGINT","use_time":"BIGINT","refund_time":"BIGINT"}]'
-        )) as c(v)
-    group by p.channel, p.order_id
+        *,
+        len(voucher_list) as voucher_count,
+        len(list_filter(voucher_list, v -> v.status = 'redeemed')) as redeemed_count,
+        len(list_filter(voucher_list, v -> v.status in ('refunded', 'expired'))) as refunded_count,
+        list_sum([v.price for v in voucher_list if v.status in ('refunded', 'expired')]) as refunded_fen,
+        list_max([greatest(v.use_time, v.refund_time) for v in voucher_list]) as last_settled_epoch,
+        list_max([v.refund_time for v in voucher_list]) as last_refund_epoch
+    from (
+        select *, from_json(coupons, '[{"status":"VARCHAR","price":"BIGINT","use_time":"BIGINT","refund_time":"BIGINT"}]')
+            as voucher_list
+        from parsed
+    )
 ),
 
 amounts as (
     select
-        p.*,
+        v.* exclude (voucher_list, voucher_count, redeemed_count, refunded_count, refunded_fen),
         coalesce(v.voucher_count, 0) as voucher_count,
         coalesce(v.redeemed_count, 0) as redeemed_count,
         coalesce(v.refunded_count, 0) as refunded_count,
-        coalesce(v.refunded_fen, 0) as refunded_fen,
-        v.last_settled_epoch,
-        v.last_refund_epoch
-    from parsed as p
-    left join vouchers as v on p.channel = v.channel and p.order_id = v.order_id
+        coalesce(v.refunded_fen, 0) as refunded_fen
+    from vouchers as v
 ),
 
 final as (

@@ -59,25 +59,26 @@ parsed as (
     from fields
 ),
 
-refund_transactions as (
-    -- a refund's money is in its transactions; only successful refund transactions moved money
-    select
-        p.channel,
-        p.order_id,
-        cast(r.refund.created_at as timestamptz) as refunded_at,
-        yuan_to_cny(t.txn.amount) as amount_cny
-    from parsed as p,
-        unnest(from_json(p.refunds,
-            '[{"created_at":"VARCHAR","transactions":[{"amount":"VARCHAR","kind":"VARCHAR","status":"VARCHAR"}]}]'
-        )) as r(refund),
-        unnest(r.refund.transactions) as t(txn)
-    where t.txn.kind = 'refund' and t.txn.status = 'success'
-),
-
 refund_totals as (
-    select channel, order_id, sum(amount_cny) as refunded_cny, max(refunded_at) as last_refund_at
-    from refund_transactions
-    group by channel, order_id
+    -- a refund's money is in its transactions; only successful refund transactions moved money. Each
+    -- order's summed on its own row, from its own list (unnesting them and joining the sums back by key
+    -- cost most of an order model: stg_top__orders)
+    select
+        *,
+        list_sum(flatten([
+            [yuan_to_cny(t.amount) for t in r.transactions if t.kind = 'refund' and t.status = 'success']
+            for r in refund_list
+        ])) as refunded_cny,
+        list_max([
+            cast(r.created_at as timestamptz) for r in refund_list
+            if len(list_filter(r.transactions, t -> t.kind = 'refund' and t.status = 'success')) > 0
+        ]) as last_refund_at
+    from (
+        select *, from_json(refunds,
+            '[{"created_at":"VARCHAR","transactions":[{"amount":"VARCHAR","kind":"VARCHAR","status":"VARCHAR"}]}]'
+        ) as refund_list
+        from parsed
+    )
 ),
 
 final as (
@@ -105,7 +106,7 @@ final as (
         -- money moved only once captured: pending/authorized/voided orders paid nothing
         case when p.financial_status in ('paid', 'partially_refunded', 'refunded') then p.total_cny
              else cast(0 as decimal(18, 2)) end as paid_cny,
-        coalesce(r.refunded_cny, cast(0 as decimal(18, 2))) as refunded_cny,
+        coalesce(p.refunded_cny, cast(0 as decimal(18, 2))) as refunded_cny,
         p.line_count,
         p.created_at,
         case when p.financial_status in ('paid', 'partially_refunded', 'refunded')
@@ -113,11 +114,10 @@ final as (
         p.shipped_at,
         p.closed_at as completed_at,
         p.cancelled_at,
-        r.last_refund_at,
+        p.last_refund_at,
         p.modified_at,
         p.shop_currency
-    from parsed as p
-    left join refund_totals as r on p.channel = r.channel and p.order_id = r.order_id
+    from refund_totals as p
 )
 
 select * exclude (shop_currency) from final

@@ -78,15 +78,19 @@ parsed as (
     from fields
 ),
 
-refunded_sub_orders as (
+with_sub_orders as (
+    -- each trade's sub-orders summed on its own row, from its own list: unnesting them and joining the
+    -- sums back by (channel, order_id) cost two thirds of the model (3M trades: 18 s against 5.6)
     select
-        p.channel,
-        p.order_id,
-        count(*) as line_count,
-        sum(case when s.sub.refund_status = 'SUCCESS' then yuan_to_cny(s.sub.payment) else 0 end) as refunded_lines_cny
-    from parsed as p,
-        unnest(from_json(p.sub_orders, '[{"oid":"VARCHAR","payment":"VARCHAR","refund_status":"VARCHAR"}]')) as s(sub)
-    group by p.channel, p.order_id
+        *,
+        len(subs) as line_count,
+        list_sum([
+            case when sub.refund_status = 'SUCCESS' then yuan_to_cny(sub.payment) else 0 end for sub in subs
+        ]) as refunded_lines_cny
+    from (
+        select *, from_json(sub_orders, '[{"payment":"VARCHAR","refund_status":"VARCHAR"}]') as subs
+        from parsed
+    )
 ),
 
 final as (
@@ -110,18 +114,17 @@ final as (
         case when p.paid_at is not null then p.payment_cny else cast(0 as decimal(18, 2)) end as paid_cny,
         case
             when p.platform_status = 'TRADE_CLOSED' and p.paid_at is not null then p.payment_cny
-            else coalesce(r.refunded_lines_cny, 0)
+            else coalesce(p.refunded_lines_cny, 0)
         end as refunded_cny,
-        coalesce(r.line_count, 0) as line_count,
+        coalesce(p.line_count, 0) as line_count,
         p.created_at,
         p.paid_at,
         p.shipped_at,
         case when p.platform_status = 'TRADE_FINISHED' then p.ended_at end as completed_at,
         case when p.platform_status = 'TRADE_CLOSED_BY_TAOBAO' then p.ended_at end as cancelled_at,
         p.modified_at
-    from parsed as p
+    from with_sub_orders as p
     left join status_map as m on p.platform_status = m.platform_status
-    left join refunded_sub_orders as r on p.channel = r.channel and p.order_id = r.order_id
 )
 
 select

@@ -52,30 +52,31 @@ parsed as (
 ),
 
 line_totals as (
+    -- each order's lines counted and summed on its own row, from its own list (unnesting them and
+    -- joining the sums back by key cost most of an order model: stg_top__orders); null counts for an
+    -- order without lines, as a group by gave
     select
-        p.channel,
-        p.order_id,
-        count(*) as line_count,
-        count(*) filter (where l.line.refund_state = 2) as refunded_line_count,
-        coalesce(sum(yuan_to_cny(l.line.payment)) filter (where l.line.refund_state = 2), 0)
-            as refunded_lines_cny
-    from parsed as p,
-        unnest(from_json(p.lines, '[{"oid":"VARCHAR","payment":"VARCHAR","refund_state":"INTEGER"}]')) as l(line)
-    group by p.channel, p.order_id
+        *,
+        nullif(len(line_list), 0) as line_count,
+        case when len(line_list) > 0 then len(list_filter(line_list, l -> l.refund_state = 2)) end
+            as refunded_line_count,
+        case when len(line_list) > 0 then
+            coalesce(list_sum([yuan_to_cny(l.payment) for l in line_list if l.refund_state = 2]), 0)
+        end as refunded_lines_cny
+    from (select *, from_json(lines, '[{"payment":"VARCHAR","refund_state":"INTEGER"}]') as line_list from parsed)
 ),
 
 amounts as (
     select
-        p.*,
+        t.* exclude (line_list, line_count, refunded_line_count, refunded_lines_cny),
         coalesce(t.line_count, 0) as line_count,
         coalesce(t.refunded_line_count, 0) as refunded_line_count,
         coalesce(t.refunded_lines_cny, 0) as refunded_lines_cny,
         -- every line refunded (postage included), or closed after payment: the whole order
-        p.refund_state = 2
-            or (p.platform_status = 'TRADE_CLOSED' and p.paid_at is not null)
+        t.refund_state = 2
+            or (t.platform_status = 'TRADE_CLOSED' and t.paid_at is not null)
             or (t.line_count > 0 and t.refunded_line_count = t.line_count) as fully_refunded
-    from parsed as p
-    left join line_totals as t on p.channel = t.channel and p.order_id = t.order_id
+    from line_totals as t
 ),
 
 final as (
