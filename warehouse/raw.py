@@ -93,13 +93,15 @@ semi join (
 
 
 # The records whose latest version changed after merge `{seq}`: read from the files that hold
-# their new versions only (an incremental model's input; see `changed_records_view`).
+# their new versions only (an incremental model's input; see `changed_records_view`). The winners
+# are those of these files alone: a full build's batch (`batch_records_view`) otherwise hashed every
+# winner of the entity for each batch (3M TOP trades in 15 batches: 1.5 s a batch against 0.5)
 _CHANGED = """
 select v.*
 from ({versions}) as v
 semi join (
     select channel, record_id, landing_file, modified_at from raw.record_winners
-    where entity = '{name}' and merged_seq > {seq}
+    where entity = '{name}' and merged_seq > {seq} and landing_file in (select unnest({files}))
 ) as w
     on v.channel = w.channel and v.record_id = w.record_id and v.landing_file = w.landing_file
     and v.modified_at is not distinct from w.modified_at
@@ -390,7 +392,8 @@ def files_view(conn: duckdb.DuckDBPyConnection, files: list[str]) -> str:
 
 def _winners_view(conn: duckdb.DuckDBPyConnection, name: str, files: list[str], since_seq: int) -> str:
     view = f"{name}_changed"
-    sql = _CHANGED.format(versions=_read_sql(_list(files)), name=name, seq=since_seq) if files else _EMPTY
+    listed = _list(files)
+    sql = _CHANGED.format(versions=_read_sql(listed), files=listed, name=name, seq=since_seq) if files else _EMPTY
     conn.execute(f"create or replace temp view {view} as {sql}")
     return view
 
