@@ -392,8 +392,11 @@ def files_view(conn: duckdb.DuckDBPyConnection, files: list[str]) -> str:
 
 def _winners_view(conn: duckdb.DuckDBPyConnection, name: str, files: list[str], since_seq: int) -> str:
     view = f"{name}_changed"
+    if not files:
+        conn.execute(f"create or replace temp view {view} as {_EMPTY}")
+        return view
     listed = _list(files)
-    sql = _CHANGED.format(versions=_read_sql(listed), files=listed, name=name, seq=since_seq) if files else _EMPTY
+    sql = _CHANGED.format(versions=_read_sql(listed), files=listed, name=name, seq=since_seq)
     conn.execute(f"create or replace temp view {view} as {sql}")
     return view
 
