@@ -75,14 +75,16 @@ sku_lines as (
     select
         *,
         nullif(len(sku_list), 0) as line_count,
-        case when len(sku_list) > 0 then len(list_filter(sku_list, s -> s.after_sale_info.refund_status = 3)) end
-            as refunded_line_count,
+        case when len(sku_list) > 0 then
+            len(list_filter(sku_list, s -> s.after_sale_info.refund_status = 3))
+        end as refunded_line_count,
         case when len(sku_list) > 0 then
             coalesce(list_sum([s.pay_amount for s in sku_list if s.after_sale_info.refund_status = 3]), 0)
         end as refunded_lines_fen
     from (
-        select *, from_json(sku_orders, '[{"pay_amount":"BIGINT","after_sale_info":{"refund_status":"INTEGER"}}]')
-            as sku_list
+        select *, from_json(sku_orders,
+            '[{"pay_amount":"BIGINT","after_sale_info":{"refund_status":"INTEGER"}}]'
+        ) as sku_list
         from parsed
     )
 ),

@@ -64,8 +64,9 @@ vouchers as (
         list_max([greatest(v.use_time, v.refund_time) for v in voucher_list]) as last_settled_epoch,
         list_max([v.refund_time for v in voucher_list]) as last_refund_epoch
     from (
-        select *, from_json(coupons, '[{"status":"VARCHAR","price":"BIGINT","use_time":"BIGINT","refund_time":"BIGINT"}]')
-            as voucher_list
+        select *, from_json(coupons,
+            '[{"status":"VARCHAR","price":"BIGINT","use_time":"BIGINT","refund_time":"BIGINT"}]'
+        ) as voucher_list
         from parsed
     )
 ),

@@ -63,7 +63,10 @@ line_totals as (
         case when len(line_list) > 0 then
             coalesce(list_sum([yuan_to_cny(l.payment) for l in line_list if l.refund_state = 2]), 0)
         end as refunded_lines_cny
-    from (select *, from_json(lines, '[{"payment":"VARCHAR","refund_state":"INTEGER"}]') as line_list from parsed)
+    from (
+        select *, from_json(lines, '[{"payment":"VARCHAR","refund_state":"INTEGER"}]') as line_list
+        from parsed
+    )
 ),
 
 amounts as (
