@@ -32,25 +32,21 @@ def build(source: str, records: dict[str, dict[str, Any] | None]) -> dict[str, d
             f"record_id, timestamptz '{MODIFIED}' as modified_at, null as status, record from landed"
         )
         run_model(conn, parse_model(TRANSFORMS_DIR / "staging" / f"stg_{source}__orders.sql"))
-        frame = conn.execute(f"select * from staging.stg_{source}__orders").df()
+        # fetched as Python values: money stays Decimal (pandas would make it float)
+        result = conn.execute(f"select * from staging.stg_{source}__orders")
+        names = [column[0] for column in result.description]
+        found = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
     finally:
         conn.close()
-    return {row["order_id"]: row for row in frame.to_dict("records")}
+    return {row["order_id"]: row for row in found}
 
 
 def at(epoch_seconds: int) -> pd.Timestamp:
     return pd.Timestamp(epoch_seconds, unit="s", tz="UTC")
 
 
-def money(value: Any) -> Decimal:
-    return Decimal(str(value)).quantize(Decimal("0.01"))
-
-
 def summary(rows: dict[str, dict[str, Any]], *columns: str) -> dict[str, tuple[Any, ...]]:
-    return {
-        order_id: tuple(money(row[c]) if c.endswith("_cny") else row[c] for c in columns)
-        for order_id, row in rows.items()
-    }
+    return {order_id: tuple(row[c] for c in columns) for order_id, row in rows.items()}
 
 
 def test_tmall_trades_sum_their_refunded_sub_orders():
