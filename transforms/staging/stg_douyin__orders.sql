@@ -70,17 +70,13 @@ parsed as (
 
 sku_lines as (
     -- each order's SKU lines counted and summed on its own row, from its own list (unnesting them and
-    -- joining the sums back by key cost most of an order model: stg_top__orders); null counts for an
-    -- order without lines, as a group by gave
+    -- joining the sums back by key cost most of an order model: stg_top__orders)
     select
         *,
-        nullif(len(sku_list), 0) as line_count,
-        case when len(sku_list) > 0 then
-            len(list_filter(sku_list, s -> s.after_sale_info.refund_status = 3))
-        end as refunded_line_count,
-        case when len(sku_list) > 0 then
-            coalesce(list_sum([s.pay_amount for s in sku_list if s.after_sale_info.refund_status = 3]), 0)
-        end as refunded_lines_fen
+        len(sku_list) as line_count,
+        len(list_filter(sku_list, s -> s.after_sale_info.refund_status = 3)) as refunded_line_count,
+        list_sum([s.pay_amount for s in sku_list if s.after_sale_info.refund_status = 3])
+            as refunded_lines_fen
     from (
         select *, from_json(sku_orders,
             '[{"pay_amount":"BIGINT","after_sale_info":{"refund_status":"INTEGER"}}]'

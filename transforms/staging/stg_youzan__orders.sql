@@ -53,16 +53,12 @@ parsed as (
 
 line_totals as (
     -- each order's lines counted and summed on its own row, from its own list (unnesting them and
-    -- joining the sums back by key cost most of an order model: stg_top__orders); null counts for an
-    -- order without lines, as a group by gave
+    -- joining the sums back by key cost most of an order model: stg_top__orders)
     select
         *,
-        nullif(len(line_list), 0) as line_count,
-        case when len(line_list) > 0 then len(list_filter(line_list, l -> l.refund_state = 2)) end
-            as refunded_line_count,
-        case when len(line_list) > 0 then
-            coalesce(list_sum([yuan_to_cny(l.payment) for l in line_list if l.refund_state = 2]), 0)
-        end as refunded_lines_cny
+        len(line_list) as line_count,
+        len(list_filter(line_list, l -> l.refund_state = 2)) as refunded_line_count,
+        list_sum([yuan_to_cny(l.payment) for l in line_list if l.refund_state = 2]) as refunded_lines_cny
     from (
         select *, from_json(lines, '[{"payment":"VARCHAR","refund_state":"INTEGER"}]') as line_list
         from parsed
