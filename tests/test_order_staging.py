@@ -18,13 +18,13 @@ from warehouse.models import TRANSFORMS_DIR, parse_model, prepare_connection, ru
 MODIFIED = "2026-11-20 02:00:00+00"
 
 
-def build(source: str, records: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any]]:
-    """Run `stg_<source>__orders` over one landed record per order id (None: a record of `{}`)."""
+def build(source: str, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Run `stg_<source>__orders` over one landed record per order id."""
     conn = duckdb.connect()
     try:
         prepare_connection(conn)
         conn.execute("create schema raw")
-        rows = [(order_id, json.dumps(record or {})) for order_id, record in records.items()]
+        rows = [(order_id, json.dumps(record)) for order_id, record in records.items()]
         conn.execute("create table landed (record_id varchar, record varchar)")
         conn.executemany("insert into landed values (?, ?)", rows)
         conn.execute(
